@@ -1,0 +1,150 @@
+/**
+ * Typed access to Warrant's documents. Works on any DocumentStore: the datastore itself (committed
+ * reads) or a transaction handle. Keys are chosen so that listing by parent is a range scan.
+ */
+import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { Policy } from "../domain/iam/policy.js";
+import type { Role } from "../domain/iam/roles.js";
+import type { Project } from "../domain/project.js";
+import type { ServiceAccount } from "../domain/service-account.js";
+import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
+import type { DocumentStore } from "./datastore.js";
+
+export interface OAuthClient {
+  clientId: string;
+  /** SHA-256 of the client secret, hex. */
+  secretSha256: string;
+  displayName: string;
+}
+
+export interface RefreshTokenRecord {
+  /** SHA-256 of the refresh token, hex: the token itself is never stored. */
+  tokenSha256: string;
+  subject: string;
+  clientId: string;
+  scopes: string[];
+  createTime: string;
+  revoked?: boolean;
+}
+
+export interface PageRequest {
+  pageSize: number;
+  pageToken?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken?: string;
+}
+
+/** Page tokens are the last key served, base64url-wrapped so clients treat them as opaque. */
+export function decodePageToken(token: string | undefined): string | undefined {
+  if (!token) return undefined;
+  return Buffer.from(token, "base64url").toString("utf8");
+}
+const encodePageToken = (key: string) => Buffer.from(key, "utf8").toString("base64url");
+
+async function page<T>(
+  store: DocumentStore,
+  kind: Parameters<DocumentStore["list"]>[0],
+  parent: string | undefined,
+  req: PageRequest,
+): Promise<Page<T>> {
+  const after = decodePageToken(req.pageToken);
+  const rows = await store.list<T>(kind, {
+    ...(parent !== undefined ? { parent } : {}),
+    ...(after !== undefined ? { after } : {}),
+    limit: req.pageSize + 1,
+  });
+  const items = rows.slice(0, req.pageSize);
+  const more = rows.length > req.pageSize;
+  return {
+    items: items.map((r) => r.value),
+    ...(more ? { nextPageToken: encodePageToken(items.at(-1)!.key) } : {}),
+  };
+}
+
+export function repositories(s: DocumentStore) {
+  return {
+    meta: {
+      get: <T>(key: string) => s.get<T>("meta", key),
+      put: <T>(key: string, value: T) => s.put("meta", key, value),
+    },
+    projects: {
+      get: (id: string) => s.get<Project>("project", id),
+      list: (req: PageRequest) => page<Project>(s, "project", undefined, req),
+      all: async () => (await s.list<Project>("project")).map((e) => e.value),
+      insert: (p: Project) => s.insert("project", p.projectId, p),
+      put: (p: Project) => s.put("project", p.projectId, p),
+    },
+    serviceAccounts: {
+      get: (email: string) => s.get<ServiceAccount>("service-account", email.toLowerCase()),
+      async getByUniqueId(projectId: string | undefined, uniqueId: string) {
+        const rows = await s.list<ServiceAccount>(
+          "service-account",
+          projectId !== undefined ? { parent: projectId } : {},
+        );
+        return rows.find((r) => r.value.uniqueId === uniqueId)?.value;
+      },
+      list: (projectId: string, req: PageRequest) =>
+        page<ServiceAccount>(s, "service-account", projectId, req),
+      insert: (sa: ServiceAccount) => s.insert("service-account", sa.email, sa, sa.projectId),
+      put: (sa: ServiceAccount) => s.put("service-account", sa.email, sa, sa.projectId),
+      delete: (email: string) => s.delete("service-account", email),
+    },
+    instances: {
+      key: (projectId: string, zone: string, name: string) => `${projectId}/${zone}/${name}`,
+      get(projectId: string, zone: string, name: string) {
+        return s.get<Instance>("instance", this.key(projectId, zone, name));
+      },
+      /** All instances of a project, or of one zone of it. */
+      async list(projectId: string, zone?: string) {
+        const rows = await s.list<Instance>("instance", {
+          parent: projectId,
+          ...(zone ? { prefix: `${projectId}/${zone}/` } : {}),
+        });
+        return rows.map((r) => r.value);
+      },
+      insert(i: Instance) {
+        return s.insert("instance", this.key(i.projectId, i.zone, i.name), i, i.projectId);
+      },
+      put(i: Instance) {
+        return s.put("instance", this.key(i.projectId, i.zone, i.name), i, i.projectId);
+      },
+      delete(i: Instance) {
+        return s.delete("instance", this.key(i.projectId, i.zone, i.name));
+      },
+    },
+    operations: {
+      get: (projectId: string, name: string) => s.get<Operation>("operation", `${projectId}/${name}`),
+      put: (op: Operation) => s.put("operation", `${op.projectId}/${op.name}`, op, op.projectId),
+    },
+    policies: {
+      get: (resource: string) => s.get<Policy>("policy", resource),
+      put: (resource: string, policy: Policy) => s.put("policy", resource, policy),
+      delete: (resource: string) => s.delete("policy", resource),
+    },
+    customRoles: {
+      get: (name: string) => s.get<Role>("custom-role", name),
+      list: async (projectId: string) =>
+        (await s.list<Role>("custom-role", { parent: projectId })).map((r) => r.value),
+      all: async () => (await s.list<Role>("custom-role")).map((r) => r.value),
+      put: (projectId: string, role: Role) => s.put("custom-role", role.name, role, projectId),
+      insert: (projectId: string, role: Role) => s.insert("custom-role", role.name, role, projectId),
+    },
+    oauthClients: {
+      get: (clientId: string) => s.get<OAuthClient>("oauth-client", clientId),
+      put: (c: OAuthClient) => s.put("oauth-client", c.clientId, c),
+    },
+    refreshTokens: {
+      get: (sha256: string) => s.get<RefreshTokenRecord>("refresh-token", sha256),
+      put: (r: RefreshTokenRecord) => s.put("refresh-token", r.tokenSha256, r, r.subject),
+    },
+    signingKeys: {
+      all: async () => (await s.list<StoredSigningKey>("signing-key")).map((r) => r.value),
+      put: (k: StoredSigningKey) => s.put("signing-key", k.kid, k),
+    },
+  };
+}
+
+export type Repositories = ReturnType<typeof repositories>;

@@ -1,0 +1,114 @@
+/** Allow policies: shape, validation, normalization and binding edits. Pure. */
+import { randomBytes } from "node:crypto";
+import { parseMember } from "./members.js";
+
+export interface Condition {
+  title?: string;
+  description?: string;
+  expression: string;
+}
+
+export interface Binding {
+  role: string;
+  members: string[];
+  condition?: Condition;
+}
+
+export interface Policy {
+  version: number;
+  bindings: Binding[];
+  etag: string;
+  auditConfigs?: unknown[];
+}
+
+/** Google answers an empty policy with this etag; clients send it back on the first write. */
+export const EMPTY_POLICY_ETAG = "ACAB";
+
+export function emptyPolicy(): Policy {
+  return { version: 1, bindings: [], etag: EMPTY_POLICY_ETAG };
+}
+
+export function newEtag(): string {
+  return randomBytes(8).toString("base64");
+}
+
+export const MAX_MEMBERS_PER_POLICY = 1500;
+
+/**
+ * Validates a client-supplied policy and returns it normalized as Google stores it: duplicate
+ * role/condition bindings merged, members de-duplicated and sorted, empty bindings dropped.
+ * `roleExists` decides whether a role name is known (predefined or a live custom role).
+ */
+export function validatePolicy(
+  input: unknown,
+  roleExists: (role: string) => boolean,
+): { policy: Omit<Policy, "etag">; etag?: string } | string {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return "policy must be an object.";
+  const p = input as Record<string, unknown>;
+  const version = p.version ?? 1;
+  if (version !== 0 && version !== 1 && version !== 3)
+    return `Invalid policy version ${JSON.stringify(version)}: must be 0, 1 or 3.`;
+  if (p.etag !== undefined && typeof p.etag !== "string") return "policy.etag must be a string.";
+  const raw = p.bindings ?? [];
+  if (!Array.isArray(raw)) return "policy.bindings must be a list.";
+  const merged = new Map<string, Binding>();
+  let memberCount = 0;
+  for (const [i, b] of raw.entries()) {
+    if (b === null || typeof b !== "object") return `policy.bindings[${i}] must be an object.`;
+    const { role, members, condition } = b as Record<string, unknown>;
+    if (typeof role !== "string" || role === "") return `policy.bindings[${i}].role is required.`;
+    if (!roleExists(role)) return `Role ${role} is not supported for this resource.`;
+    if (!Array.isArray(members)) return `policy.bindings[${i}].members must be a list.`;
+    for (const m of members) {
+      const parsed = parseMember(m);
+      if (typeof parsed === "string") return `policy.bindings[${i}].members: ${parsed}`;
+    }
+    let cond: Condition | undefined;
+    if (condition !== undefined && condition !== null) {
+      if (typeof condition !== "object") return `policy.bindings[${i}].condition must be an object.`;
+      const c = condition as Record<string, unknown>;
+      if (typeof c.expression !== "string" || c.expression.trim() === "")
+        return `policy.bindings[${i}].condition.expression is required.`;
+      if (version !== 3) return "Conditional role bindings require policy version 3.";
+      cond = { expression: c.expression };
+      if (typeof c.title === "string") cond.title = c.title;
+      if (typeof c.description === "string") cond.description = c.description;
+    }
+    const key = `${role}\u0000${cond ? JSON.stringify(cond) : ""}`;
+    const existing = merged.get(key) ?? { role, members: [], ...(cond ? { condition: cond } : {}) };
+    existing.members.push(...(members as string[]));
+    merged.set(key, existing);
+  }
+  const bindings: Binding[] = [];
+  for (const b of merged.values()) {
+    b.members = [...new Set(b.members)].sort();
+    memberCount += b.members.length;
+    if (b.members.length > 0) bindings.push(b);
+  }
+  if (memberCount > MAX_MEMBERS_PER_POLICY)
+    return `The number of members in the policy (${memberCount}) is larger than the maximum allowed size ${MAX_MEMBERS_PER_POLICY}.`;
+  bindings.sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : 0));
+  const hasConditions = bindings.some((b) => b.condition);
+  const out: Omit<Policy, "etag"> = { version: hasConditions ? 3 : 1, bindings };
+  if (Array.isArray(p.auditConfigs)) out.auditConfigs = p.auditConfigs;
+  return p.etag === undefined ? { policy: out } : { policy: out, etag: p.etag };
+}
+
+/** Adds `member` to `role` (unconditional binding); returns a new policy object. */
+export function addBinding(policy: Omit<Policy, "etag">, role: string, member: string): Omit<Policy, "etag"> {
+  const bindings = policy.bindings.map((b) => ({ ...b, members: [...b.members] }));
+  const target = bindings.find((b) => b.role === role && !b.condition);
+  if (target) {
+    if (!target.members.includes(member)) target.members.push(member);
+    target.members.sort();
+  } else {
+    bindings.push({ role, members: [member] });
+    bindings.sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : 0));
+  }
+  return { ...policy, bindings };
+}
+
+/** The view a client asked for: conditional bindings are only shown at version 3 (as Google does). */
+export function policyView(policy: Policy): Policy {
+  return { ...policy, version: policy.bindings.some((b) => b.condition) ? 3 : 1 };
+}

@@ -1,0 +1,38 @@
+/** Service accounts, as IAM v1 shows them. */
+export interface ServiceAccount {
+  name: string;
+  projectId: string;
+  uniqueId: string;
+  email: string;
+  displayName?: string;
+  description?: string;
+  etag: string;
+  oauth2ClientId: string;
+  disabled?: boolean;
+}
+
+export const SERVICE_ACCOUNT_DOMAIN_SUFFIX = ".iam.gserviceaccount.com";
+
+export function serviceAccountEmail(accountId: string, projectId: string): string {
+  return `${accountId}@${projectId}${SERVICE_ACCOUNT_DOMAIN_SUFFIX}`;
+}
+
+/** The project a service-account email belongs to, or null for emails Warrant cannot own. */
+export function projectOfServiceAccountEmail(email: string): string | null {
+  const at = email.lastIndexOf("@");
+  if (at < 1 || !email.endsWith(SERVICE_ACCOUNT_DOMAIN_SUFFIX)) return null;
+  return email.slice(at + 1, -SERVICE_ACCOUNT_DOMAIN_SUFFIX.length) || null;
+}
+
+export function displayNameProblem(v: unknown): string | null {
+  if (v === undefined) return null;
+  if (typeof v !== "string" || v.length > 100)
+    return "displayName must be a string of at most 100 characters.";
+  return null;
+}
+export function descriptionProblem(v: unknown): string | null {
+  if (v === undefined) return null;
+  if (typeof v !== "string" || v.length > 256)
+    return "description must be a string of at most 256 characters.";
+  return null;
+}

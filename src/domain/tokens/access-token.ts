@@ -1,0 +1,107 @@
+/**
+ * Warrant access tokens: RS256 JWS signed by the installation's key ring, so any Warrant node
+ * verifies them offline with the published keys. Clients treat them as opaque strings.
+ */
+import { randomBytes } from "node:crypto";
+import { type JWTPayload, errors as joseErrors, jwtVerify, type KeyObject, SignJWT } from "jose";
+import type { SigningKey } from "./signing-key.js";
+
+export const ACCESS_TOKEN_TYP = "at+jwt";
+export const DEFAULT_ACCESS_TOKEN_LIFETIME_S = 3600;
+/** Google bounds access tokens at 2048 bytes; clients may store them in fixed buffers. */
+export const MAX_ACCESS_TOKEN_BYTES = 2048;
+/** Accepted clock difference between nodes when checking `exp`/`iat`/`nbf`. */
+export const CLOCK_TOLERANCE_S = 30;
+
+export interface AccessTokenClaims {
+  /** The principal as a policy member: `user:a@b` or `serviceAccount:x@p.iam.gserviceaccount.com`. */
+  sub: string;
+  /** Granted scopes (full URLs). */
+  scopes: string[];
+  /** OAuth client the token was issued to. */
+  azp: string;
+  /** Token id, for revocation. */
+  jti: string;
+  iat: number;
+  exp: number;
+  /** How it was issued (refresh_token, jwt-bearer, metadata, impersonation). */
+  via: string;
+}
+
+export interface MintRequest {
+  sub: string;
+  scopes: string[];
+  azp: string;
+  via: string;
+  lifetimeSeconds?: number;
+  now?: number;
+}
+
+export async function mintAccessToken(key: SigningKey, issuer: string, req: MintRequest) {
+  const iat = Math.floor((req.now ?? Date.now()) / 1000);
+  const exp = iat + (req.lifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S);
+  const jti = randomBytes(12).toString("base64url");
+  const token = await new SignJWT({ scope: req.scopes.join(" "), azp: req.azp, via: req.via })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
+    .setIssuer(issuer)
+    .setSubject(req.sub)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(key.privateKey);
+  if (Buffer.byteLength(token) > MAX_ACCESS_TOKEN_BYTES)
+    throw new Error(
+      `access token would be ${Buffer.byteLength(token)} bytes, over Google's ${MAX_ACCESS_TOKEN_BYTES}`,
+    );
+  return { token, claims: { sub: req.sub, scopes: req.scopes, azp: req.azp, jti, iat, exp, via: req.via } };
+}
+
+export class InvalidToken extends Error {
+  override name = "InvalidToken";
+}
+
+/**
+ * Verifies signature (key chosen by `kid`), issuer, type and expiry. `keyFor` returns the public
+ * key of a kid the installation trusts, or undefined.
+ */
+export async function verifyAccessToken(
+  token: string,
+  issuer: string,
+  keyFor: (kid: string) => KeyObject | undefined,
+  now: number = Date.now(),
+): Promise<AccessTokenClaims> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(
+      token,
+      (header) => {
+        const key = header.kid ? keyFor(header.kid) : undefined;
+        if (!key) throw new InvalidToken("unknown signing key");
+        return key;
+      },
+      {
+        issuer,
+        typ: ACCESS_TOKEN_TYP,
+        algorithms: ["RS256"],
+        clockTolerance: CLOCK_TOLERANCE_S,
+        currentDate: new Date(now),
+        requiredClaims: ["sub", "exp", "iat", "jti"],
+      },
+    ));
+  } catch (err) {
+    if (err instanceof InvalidToken) throw err;
+    if (err instanceof joseErrors.JWTExpired) throw new InvalidToken("token expired");
+    if (err instanceof joseErrors.JOSEError) throw new InvalidToken(`token rejected (${err.code})`);
+    throw err;
+  }
+  const scope = typeof payload.scope === "string" ? payload.scope : "";
+  return {
+    sub: payload.sub!,
+    scopes: scope ? scope.split(" ") : [],
+    azp: typeof payload.azp === "string" ? payload.azp : "",
+    jti: payload.jti!,
+    iat: payload.iat!,
+    exp: payload.exp!,
+    via: typeof payload.via === "string" ? payload.via : "",
+  };
+}

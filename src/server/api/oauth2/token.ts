@@ -1,0 +1,110 @@
+/**
+ * The OAuth 2.0 token endpoint (`POST /token`, also Google's `/oauth2/v4/token`). This issue
+ * serves the `refresh_token` grant (authorized_user credentials); the jwt-bearer grant for
+ * service-account keys slots in beside it as another grant handler.
+ */
+import type { ServerResponse } from "node:http";
+import { CLOUD_PLATFORM } from "../../../domain/compute/scopes.js";
+import { ApiError } from "../../../domain/errors.js";
+import {
+  InvalidClient,
+  InvalidGrant,
+  InvalidRequest,
+  InvalidScope,
+  OAuthError,
+  UnsupportedGrantType,
+} from "../../../domain/oauth/errors.js";
+import { secretMatches, sha256Hex } from "../../../domain/oauth/secrets.js";
+import { mintAccessToken } from "../../../domain/tokens/access-token.js";
+import type { ServerDeps } from "../../deps.js";
+import { readForm } from "../../http/body.js";
+import type { RequestContext } from "../../http/context.js";
+import type { Router } from "../../http/router.js";
+
+type GrantHandler = (form: URLSearchParams, deps: ServerDeps) => Promise<Record<string, unknown>>;
+
+const grants: Record<string, GrantHandler> = {
+  refresh_token: refreshTokenGrant,
+};
+
+function single(form: URLSearchParams, name: string, required = true): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw new InvalidRequest(`Parameter ${name} was given more than once.`);
+  if (values.length === 0 || values[0] === "") {
+    if (required) throw new InvalidRequest(`Missing required parameter: ${name}`);
+    return undefined;
+  }
+  return values[0];
+}
+
+async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps) {
+  const clientId = single(form, "client_id")!;
+  const clientSecret = single(form, "client_secret")!;
+  const refreshToken = single(form, "refresh_token")!;
+  const client = await deps.repos.oauthClients.get(clientId);
+  // Compare even when the client is unknown so timing does not reveal which client ids exist.
+  const secretOk = secretMatches(clientSecret, client?.secretSha256 ?? "0".repeat(64));
+  if (!client || !secretOk) throw new InvalidClient("The OAuth client was not found.");
+  const record = await deps.repos.refreshTokens.get(sha256Hex(refreshToken));
+  if (!record || record.revoked || record.clientId !== clientId)
+    throw new InvalidGrant("Token has been expired or revoked.");
+  const requested = single(form, "scope", false);
+  let scopes = record.scopes;
+  if (requested) {
+    const asked = requested.split(/\s+/).filter(Boolean);
+    const extra = asked.find(
+      (s) =>
+        !record.scopes.includes(s) &&
+        !(record.scopes.includes(CLOUD_PLATFORM) && s.startsWith("https://www.googleapis.com/auth/")),
+    );
+    if (extra) throw new InvalidScope(`The requested scope ${extra} was not granted to this refresh token.`);
+    scopes = asked;
+  }
+  const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
+    sub: record.subject,
+    scopes,
+    azp: clientId,
+    via: "refresh_token",
+    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+  });
+  return {
+    access_token: token,
+    expires_in: claims.exp - claims.iat,
+    scope: scopes.join(" "),
+    token_type: "Bearer",
+  };
+}
+
+function sendOAuth(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
+    Pragma: "no-cache",
+  });
+  res.end(text);
+}
+
+async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
+  try {
+    const type = (ctx.req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/x-www-form-urlencoded")
+      throw new InvalidRequest("The token endpoint accepts application/x-www-form-urlencoded bodies only.");
+    const form = await readForm(ctx.req);
+    const grantType = single(form, "grant_type")!;
+    const handler = Object.hasOwn(grants, grantType) ? grants[grantType] : undefined;
+    if (!handler) throw new UnsupportedGrantType(grantType);
+    sendOAuth(ctx.res, 200, await handler(form, deps));
+  } catch (err) {
+    if (err instanceof OAuthError) return sendOAuth(ctx.res, err.status, err.toJSON());
+    if (err instanceof ApiError)
+      return sendOAuth(ctx.res, err.code, { error: "invalid_request", error_description: err.message });
+    throw err;
+  }
+}
+
+export function registerTokenEndpoint(router: Router, deps: ServerDeps) {
+  for (const path of ["/token", "/oauth2/v4/token"])
+    router.add("POST", path, (ctx) => tokenEndpoint(ctx, deps), "none");
+}

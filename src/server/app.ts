@@ -1,0 +1,150 @@
+/**
+ * `warrant serve`: the whole control plane in one process — datastore, key ring, IAM, the REST
+ * APIs and the token endpoint on one port.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import type { Datastore } from "../datastore/datastore.js";
+import { repositories } from "../datastore/repositories.js";
+import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
+import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
+import { registerCompute } from "./api/compute/instances.js";
+import { registerRoles } from "./api/iam/roles.js";
+import { registerServiceAccounts } from "./api/iam/service-accounts.js";
+import { registerTokenEndpoint } from "./api/oauth2/token.js";
+import { registerProjects } from "./api/resourcemanager/projects.js";
+import { FileAuditSink } from "./audit.js";
+import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
+import { bootstrap } from "./bootstrap.js";
+import type { ServerDeps } from "./deps.js";
+import { Router } from "./http/router.js";
+import { createHttpServer, type HttpServerDeps } from "./http/server.js";
+import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
+import { PolicyService } from "./iam/policy-service.js";
+import { KeyRing } from "./tokens/key-ring.js";
+
+export interface ServeOptions {
+  stateDir: string;
+  host: string;
+  port: number;
+  log?: (line: string) => void;
+  /** Lifetime of issued access tokens (default 3600 s; shorter for tests). */
+  accessTokenLifetimeSeconds?: number;
+  enforcement?: EnforcementMode;
+}
+
+export interface RunningServer {
+  url: string;
+  stateDir: string;
+  adminCredentialFile: string;
+  defaultProject: string;
+  close(): Promise<void>;
+}
+
+export const SERVER_INFO_FILE = "server.json";
+export const ADMIN_CREDENTIAL_FILE = "admin-credentials.json";
+
+/** Refuses to share a state dir with another live `warrant serve`: SQLite has one writer. */
+function claimStateDir(stateDir: string) {
+  const info = resolve(stateDir, SERVER_INFO_FILE);
+  if (!existsSync(info)) return;
+  try {
+    const { pid } = JSON.parse(readFileSync(info, "utf8")) as { pid?: number };
+    if (pid && pid !== process.pid) {
+      process.kill(pid, 0);
+      throw new Error(
+        `another warrant serve (pid ${pid}) is using ${stateDir}; stop it first or pass a different --state-dir`,
+      );
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH" || err instanceof SyntaxError) return;
+    throw err;
+  }
+}
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const stateDir = resolve(opts.stateDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  claimStateDir(stateDir);
+  const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
+  const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
+  const audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  try {
+    const router = new Router();
+    // Listen first: the bound port goes into the admin credential's token_uri. Until routes are
+    // registered below, every request answers 404.
+    const httpDeps: HttpServerDeps = {
+      router,
+      authenticator: { authenticate: async () => null },
+      audit,
+      log,
+    };
+    const http = createHttpServer(httpDeps);
+    await new Promise<void>((ok, fail) => {
+      http.once("error", fail);
+      http.listen(opts.port, opts.host, () => {
+        http.off("error", fail);
+        ok();
+      });
+    });
+    const { port } = http.address() as AddressInfo;
+    const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+    const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+
+    const installation = await bootstrap(store, adminCredentialFile, `${url}/token`);
+    const keyRing = await KeyRing.open(repositories(store), (fn) =>
+      store.transaction((tx) => fn(repositories(tx))),
+    );
+    const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
+    const access = new AccessControl(store, installation.organizationId, opts.enforcement ?? "enforce", log);
+    const deps: ServerDeps = {
+      store,
+      repos: repositories(store),
+      access,
+      policies: new PolicyService(store, access),
+      keyRing,
+      tokenIssuer,
+      organizationId: installation.organizationId,
+      accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
+      log,
+    };
+    registerTokenEndpoint(router, deps);
+    registerProjects(router, deps);
+    registerServiceAccounts(router, deps);
+    registerRoles(router, deps);
+    registerCompute(router, deps);
+    httpDeps.authenticator = new BearerAuthenticator(keyRing, tokenIssuer);
+
+    writeFileSync(
+      resolve(stateDir, SERVER_INFO_FILE),
+      `${JSON.stringify({ url, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      stateDir,
+      adminCredentialFile,
+      defaultProject: installation.defaultProject,
+      close() {
+        closing ??= (async () => {
+          await new Promise<void>((ok) => {
+            http.close(() => ok());
+            http.closeAllConnections();
+          });
+          rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
+          await store.close();
+          await audit.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await store.close();
+    await audit.close();
+    throw err;
+  }
+}

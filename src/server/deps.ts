@@ -1,0 +1,20 @@
+/** What the API handlers share: the datastore, IAM enforcement, the token key ring. */
+import type { Datastore } from "../datastore/datastore.js";
+import type { Repositories } from "../datastore/repositories.js";
+import type { AccessControl } from "./iam/access-control.js";
+import type { PolicyService } from "./iam/policy-service.js";
+import type { KeyRing } from "./tokens/key-ring.js";
+
+export interface ServerDeps {
+  store: Datastore;
+  /** Committed reads; writes go through `store.transaction`. */
+  repos: Repositories;
+  access: AccessControl;
+  policies: PolicyService;
+  keyRing: KeyRing;
+  /** `iss` of Warrant access tokens. */
+  tokenIssuer: string;
+  organizationId: string;
+  accessTokenLifetimeSeconds: number;
+  log: (line: string) => void;
+}

@@ -1,0 +1,50 @@
+/** Request bodies: bounded, parsed, and rejected with a clear 400 when malformed. */
+import type { IncomingMessage } from "node:http";
+import { ApiError, InvalidArgument } from "../../domain/errors.js";
+
+export const MAX_JSON_BODY_BYTES = 1 << 20;
+
+export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(limit: number) {
+  return new ApiError(
+    413,
+    "INVALID_ARGUMENT",
+    "requestTooLarge",
+    `Request body is larger than ${limit} bytes.`,
+  );
+}
+
+/** A JSON object body; an empty body reads as `{}` (Google accepts empty bodies for custom methods). */
+export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = await readBody(req);
+  if (raw.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString("utf8"));
+  } catch (err) {
+    throw new InvalidArgument(`Invalid JSON payload received. ${(err as Error).message}`, "parseError");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new InvalidArgument(
+      "Invalid JSON payload received. Expected an object at the top level.",
+      "parseError",
+    );
+  return parsed as Record<string, unknown>;
+}
+
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const raw = await readBody(req, 64 * 1024);
+  return new URLSearchParams(raw.toString("utf8"));
+}

@@ -1,0 +1,169 @@
+/**
+ * Authorization for every API: the token's scopes must admit the permission, and IAM must grant
+ * it on the resource through the policies of the resource and its ancestors. Policies and custom
+ * roles are cached in memory (this process owns its datastore), so a check costs no query once
+ * warm; every write through `PolicyService` keeps the cache current.
+ */
+import type { Datastore } from "../../datastore/datastore.js";
+import { type Repositories, repositories } from "../../datastore/repositories.js";
+import { scopeAdmits, scopesAdmitting } from "../../domain/compute/scopes.js";
+import { ApiError, PermissionDenied } from "../../domain/errors.js";
+import {
+  type AuthorizeContext,
+  authorize,
+  type Decision,
+  type PolicyLink,
+} from "../../domain/iam/authorize.js";
+import type { Policy } from "../../domain/iam/policy.js";
+import type { Principal } from "../../domain/iam/principal.js";
+import { type RoleResolver, roleResolver } from "../../domain/iam/roles.js";
+import { organizationResource, projectResource, type ResourceRef } from "../../domain/resources.js";
+import type { RequestContext } from "../http/context.js";
+
+const CONVENIENCE_MEMBER = /^project(?:Owner|Editor|Viewer):(.+)$/;
+
+export type EnforcementMode = "enforce" | "audit-only" | "off";
+
+/** Builds the message of a 403 from the decision; each API words it as Google does. */
+export type DenialMessage = (d: Decision) => string;
+
+export const defaultDenial: DenialMessage = (d) =>
+  `Permission '${d.permission}' denied on resource '${d.resource}' (or it may not exist). ${d.reason}`;
+
+export class AccessControl {
+  private readonly policies = new Map<string, Policy | null>();
+  private roles: RoleResolver | null = null;
+  /** Bumped on every committed change, so a slow read never caches a value older than a write. */
+  private generation = 0;
+  private readonly repos: Repositories;
+
+  constructor(
+    store: Datastore,
+    readonly organizationId: string,
+    readonly mode: EnforcementMode = "enforce",
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    this.repos = repositories(store);
+  }
+
+  async policyOf(resource: string): Promise<Policy | undefined> {
+    const cached = this.policies.get(resource);
+    if (cached !== undefined) return cached ?? undefined;
+    const generation = this.generation;
+    const loaded = (await this.repos.policies.get(resource)) ?? null;
+    // A write that committed while we were reading wins over what we read.
+    if (generation === this.generation) this.policies.set(resource, loaded);
+    return loaded ?? undefined;
+  }
+
+  /** Called after a committed policy write or delete. */
+  policyChanged(resource: string, policy: Policy | undefined) {
+    this.generation++;
+    this.policies.set(resource, policy ?? null);
+  }
+
+  customRolesChanged() {
+    this.generation++;
+    this.roles = null;
+  }
+
+  private async roleResolver(): Promise<RoleResolver> {
+    if (this.roles) return this.roles;
+    const generation = this.generation;
+    const resolver = roleResolver(await this.repos.customRoles.all());
+    if (generation === this.generation) this.roles = resolver;
+    return resolver;
+  }
+
+  async chain(ref: ResourceRef): Promise<PolicyLink[]> {
+    return Promise.all(
+      ref.chain.map(async (resource) => ({ resource, policy: await this.policyOf(resource) })),
+    );
+  }
+
+  async decide(principal: Principal, permission: string, ref: ResourceRef): Promise<Decision> {
+    const chain = await this.chain(ref);
+    // Cloud Storage's projectOwner:/projectEditor:/projectViewer: members need those projects' chains.
+    const projectChains = new Map<string, PolicyLink[]>();
+    for (const link of chain)
+      for (const b of link.policy?.bindings ?? [])
+        for (const m of b.members) {
+          const id = CONVENIENCE_MEMBER.exec(m)?.[1];
+          if (id && !projectChains.has(id))
+            projectChains.set(
+              id,
+              await this.chain({ chain: [projectResource(id), organizationResource(this.organizationId)] }),
+            );
+        }
+    const ctx: AuthorizeContext = {
+      roles: await this.roleResolver(),
+      projectChain: (id) => projectChains.get(id),
+    };
+    return authorize(principal, permission, chain, ctx);
+  }
+
+  /**
+   * Requires that the caller may exercise `permission` on `ref`; throws 403 otherwise. Records
+   * the check on the request for the audit log.
+   */
+  async require(
+    ctx: RequestContext,
+    permission: string,
+    ref: ResourceRef,
+    message: DenialMessage = defaultDenial,
+  ) {
+    if (this.mode === "off") return;
+    const token = ctx.caller.token;
+    if (token && !scopeAdmits(token.scopes, permission)) {
+      ctx.checks.push({ permission, resource: ref.chain[0]!, allowed: false });
+      const err = new ApiError(
+        403,
+        "PERMISSION_DENIED",
+        "insufficientPermissions",
+        `Request had insufficient authentication scopes. ${permission} needs one of: ${scopesAdmitting(permission).join(", ")}; the token has: ${token.scopes.join(" ") || "(none)"}.`,
+      );
+      if (this.mode === "enforce") throw err;
+      this.log(`audit-only: would deny ${permission} on ${ref.chain[0]}: insufficient scopes`);
+      return;
+    }
+    const d = await this.decide(ctx.caller.principal, permission, ref);
+    ctx.checks.push({ permission, resource: d.resource, allowed: d.allowed });
+    if (d.allowed) return d;
+    if (this.mode === "audit-only") {
+      this.log(`audit-only: would deny: ${d.reason}`);
+      return d;
+    }
+    const err = new PermissionDenied(message(d));
+    err.explanation = explanation(d);
+    throw err;
+  }
+
+  /** Whether the caller may; never throws (for filtering lists). */
+  async allows(ctx: RequestContext, permission: string, ref: ResourceRef): Promise<boolean> {
+    if (this.mode !== "enforce") return true;
+    const token = ctx.caller.token;
+    if (token && !scopeAdmits(token.scopes, permission)) return false;
+    return (await this.decide(ctx.caller.principal, permission, ref)).allowed;
+  }
+
+  /** testIamPermissions: the requested permissions the caller holds (scopes apply too). */
+  async held(ctx: RequestContext, permissions: readonly string[], ref: ResourceRef): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of permissions) if (await this.allows(ctx, p, ref)) out.push(p);
+    return out;
+  }
+}
+
+export function explanation(d: Decision) {
+  return {
+    principal: d.principal,
+    permission: d.permission,
+    resource: d.resource,
+    allowed: d.allowed,
+    reason: d.reason,
+    grantedBy: d.grantedBy,
+    conditionalBindingsSkipped: d.conditionalSkipped,
+    bindingsConsidered: d.bindingsConsidered,
+    rolesThatGrantPermission: d.rolesGranting.slice(0, 10),
+  };
+}

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+
+const ZONE = "us-central1-a";
+const base = `/compute/v1/projects/demo-project/zones/${ZONE}/instances`;
+const SA = "demo-sa@demo-project.iam.gserviceaccount.com";
+
+async function grant(h: Harness, role: string, member: string, resource = "/v1/projects/demo-project") {
+  const p = (await h.call("POST", `${resource}:getIamPolicy`, { body: {} })).body;
+  p.bindings = [...(p.bindings ?? []), { role, members: [member] }];
+  const r = await h.call("POST", `${resource}:setIamPolicy`, { body: { policy: p } });
+  assert.equal(r.status, 200, r.text);
+}
+
+describe("Compute v1 instances", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  test("the seeded demo-vm runs as demo-sa with cloud-platform", async () => {
+    const r = await h.call("GET", `${base}/demo-vm`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.kind, "compute#instance");
+    assert.equal(r.body.status, "RUNNING");
+    assert.deepEqual(r.body.serviceAccounts, [
+      { email: SA, scopes: ["https://www.googleapis.com/auth/cloud-platform"] },
+    ]);
+    assert.equal(r.body.hostname, "demo-vm.c.demo-project.internal");
+    assert.match(r.body.id, /^\d{19}$/);
+    assert.equal(r.body.selfLink, `${h.url}${base}/demo-vm`, "selfLink points back at this server");
+    assert.equal(r.body.networkInterfaces[0].networkIP, "10.128.0.2");
+  });
+
+  test("insert → DONE operation; list, aggregated list, get, stop, setServiceAccount, start, delete", async () => {
+    const op = await h.call("POST", base, {
+      body: {
+        name: "worker-1",
+        machineType: `zones/${ZONE}/machineTypes/e2-small`,
+        serviceAccounts: [{ email: SA, scopes: ["https://www.googleapis.com/auth/devstorage.read_only"] }],
+        metadata: { items: [{ key: "role", value: "batch" }] },
+      },
+    });
+    assert.equal(op.status, 200, op.text);
+    assert.equal(op.body.kind, "compute#operation");
+    assert.equal(op.body.status, "DONE");
+    assert.equal(op.body.operationType, "insert");
+    const opAgain = await h.call(
+      "GET",
+      `/compute/v1/projects/demo-project/zones/${ZONE}/operations/${op.body.name}`,
+    );
+    assert.equal(opAgain.body.targetLink, `${h.url}${base}/worker-1`);
+    assert.equal(
+      (
+        await h.call(
+          "POST",
+          `/compute/v1/projects/demo-project/zones/${ZONE}/operations/${op.body.name}/wait`,
+        )
+      ).status,
+      200,
+    );
+
+    const dup = await h.call("POST", base, { body: { name: "worker-1" } });
+    assert.equal(dup.status, 409);
+
+    const list = await h.call("GET", `${base}?maxResults=500`);
+    assert.deepEqual(list.body.items.map((i: { name: string }) => i.name).sort(), ["demo-vm", "worker-1"]);
+    const w = list.body.items.find((i: { name: string }) => i.name === "worker-1");
+    assert.equal(w.networkInterfaces[0].networkIP, "10.128.0.3", "next free address");
+    assert.equal(
+      w.machineType,
+      `${h.url}/compute/v1/projects/demo-project/zones/${ZONE}/machineTypes/e2-small`,
+    );
+
+    const agg = await h.call(
+      "GET",
+      "/compute/v1/projects/demo-project/aggregated/instances?includeAllScopes=True&returnPartialSuccess=True",
+    );
+    assert.equal(agg.body.items[`zones/${ZONE}`].instances.length, 2);
+    assert.ok(agg.body.items["zones/us-east1-b"].warning, "empty zones carry a warning, as Google's do");
+
+    const page1 = await h.call("GET", `${base}?maxResults=1`);
+    assert.equal(page1.body.items.length, 1);
+    const page2 = await h.call("GET", `${base}?maxResults=1&pageToken=${page1.body.nextPageToken}`);
+    assert.notEqual(page2.body.items[0].name, page1.body.items[0].name);
+
+    const running = await h.call("POST", `${base}/worker-1/setServiceAccount`, {
+      body: { email: SA, scopes: ["cloud-platform"] },
+    });
+    assert.equal(running.status, 400, "must be stopped first");
+    assert.equal((await h.call("POST", `${base}/worker-1/stop`)).body.status, "DONE");
+    assert.equal((await h.call("GET", `${base}/worker-1`)).body.status, "TERMINATED");
+    const set = await h.call("POST", `${base}/worker-1/setServiceAccount`, {
+      body: { email: SA, scopes: ["https://www.googleapis.com/auth/cloud-platform"] },
+    });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual((await h.call("GET", `${base}/worker-1`)).body.serviceAccounts[0].scopes, [
+      "https://www.googleapis.com/auth/cloud-platform",
+    ]);
+    assert.equal((await h.call("POST", `${base}/worker-1/start`)).status, 200);
+    assert.equal((await h.call("GET", `${base}/worker-1`)).body.status, "RUNNING");
+
+    assert.equal((await h.call("DELETE", `${base}/worker-1`)).body.operationType, "delete");
+    const gone = await h.call("GET", `${base}/worker-1`);
+    assert.equal(gone.status, 404);
+    assert.equal(
+      gone.body.error.message,
+      `The resource 'projects/demo-project/zones/${ZONE}/instances/worker-1' was not found`,
+    );
+  });
+
+  test("bad input → 400 naming the field, and nothing is created", async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ name: "Bad_Name" }, /resource\.name/],
+      [{ name: "ok-vm", machineType: "zones/us-central1-a/machineTypes/huge-1" }, /machineType/],
+      [{ name: "ok-vm", serviceAccounts: [{ email: SA, scopes: ["not a scope"] }] }, /scopes/],
+      [
+        { name: "ok-vm", serviceAccounts: [{ email: "default", scopes: [] }] },
+        /default compute service account/,
+      ],
+      [{ name: "ok-vm", serviceAccounts: [{ email: SA }, { email: SA }] }, /at most one/],
+      [{ name: "ok-vm", metadata: { items: [{ key: "a", value: 1 }] } }, /metadata/],
+      [{ name: "ok-vm", labels: { "Bad Key": "v" } }, /labels/],
+    ];
+    for (const [body, msg] of cases) {
+      const r = await h.call("POST", base, { body });
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match(r.body.error.message, msg);
+    }
+    assert.equal((await h.call("GET", `${base}/ok-vm`)).status, 404);
+    const zone = await h.call("GET", "/compute/v1/projects/demo-project/zones/mars-1a/instances");
+    assert.equal(zone.status, 400);
+    assert.match(zone.body.error.message, /Unknown zone/);
+  });
+
+  test("creating an instance that runs as an account needs iam.serviceAccounts.actAs on it", async () => {
+    const frank = "user:frank@example.com";
+    await grant(h, "roles/compute.instanceAdmin.v1", frank);
+    const token = await tokenAs(h, frank);
+    const body = {
+      name: "franks-vm",
+      serviceAccounts: [{ email: SA, scopes: ["https://www.googleapis.com/auth/cloud-platform"] }],
+    };
+    const denied = await h.call("POST", base, { token, body });
+    assert.equal(denied.status, 403, denied.text);
+    assert.match(denied.body.error.message, /iam\.serviceAccounts\.actAs/);
+    assert.match(denied.body.error.message, /frank@example\.com/);
+    assert.match(denied.body.error.message, new RegExp(SA.replace(/\./g, "\\.")));
+    assert.equal((await h.call("GET", `${base}/franks-vm`)).status, 404, "nothing was created");
+    // Without a service account the same caller may create the instance.
+    assert.equal((await h.call("POST", base, { token, body: { name: "franks-vm" } })).status, 200);
+    // Granted serviceAccountUser on the account itself, the attach succeeds.
+    await grant(h, "roles/iam.serviceAccountUser", frank, `/v1/projects/-/serviceAccounts/${SA}`);
+    assert.equal((await h.call("POST", base, { token, body: { ...body, name: "franks-vm-2" } })).status, 200);
+  });
+
+  test("compute permissions: list needs compute.instances.list, in Google's wording", async () => {
+    const token = await tokenAs(h, "user:nobody@example.com");
+    const r = await h.call("GET", base, { token });
+    assert.equal(r.status, 403);
+    assert.match(
+      r.body.error.message,
+      /^Required 'compute\.instances\.list' permission for 'projects\/demo-project'/,
+    );
+    const z = await h.call("GET", "/compute/v1/projects/demo-project/zones");
+    assert.ok(z.body.items.some((i: { name: string }) => i.name === ZONE));
+  });
+
+  test("restart keeps every resource", async () => {
+    await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
+      body: { accountId: "persisted-sa" },
+    });
+    const before = (await h.call("GET", `${base}`)).body.items.map((i: { name: string }) => i.name).sort();
+    const policyBefore = (await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body;
+    await h.restart();
+    assert.deepEqual(
+      (await h.call("GET", `${base}`)).body.items.map((i: { name: string }) => i.name).sort(),
+      before,
+    );
+    assert.deepEqual(
+      (await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body,
+      policyBefore,
+    );
+    assert.equal(
+      (
+        await h.call(
+          "GET",
+          "/v1/projects/-/serviceAccounts/persisted-sa@demo-project.iam.gserviceaccount.com",
+        )
+      ).status,
+      200,
+    );
+  });
+});
