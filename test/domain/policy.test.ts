@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseMember } from "../../src/domain/iam/members.js";
-import { addBinding, emptyPolicy, validatePolicy } from "../../src/domain/iam/policy.js";
+import { addBinding, emptyPolicy, sameEtag, validatePolicy } from "../../src/domain/iam/policy.js";
 import {
   listPredefinedRoles,
   predefinedPermissions,
@@ -102,6 +102,15 @@ describe("policy validation", () => {
     p = addBinding(p, "roles/viewer", "user:a@x.com");
     p = addBinding(p, "roles/viewer", "user:b@x.com");
     assert.deepEqual(p.bindings, [{ role: "roles/viewer", members: ["user:a@x.com", "user:b@x.com"] }]);
+  });
+});
+
+describe("etags", () => {
+  test("standard and URL-safe base64 of the same bytes match; other bytes do not", () => {
+    assert.ok(sameEtag("sEXdxf0CP+8=", "sEXdxf0CP-8="));
+    assert.ok(sameEtag("ab/c", "ab_c"));
+    assert.ok(!sameEtag("sEXdxf0CP+8=", "sEXdxf0CQ+8="));
+    assert.ok(!sameEtag("", "ACAB"));
   });
 });
 

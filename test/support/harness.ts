@@ -87,6 +87,8 @@ export async function startHarness(options: Partial<ServeOptions> = {}): Promise
     tokenFor,
     async restart() {
       await server.close();
+      // Let the client's pooled keep-alive sockets see the close before the next request.
+      await new Promise((r) => setTimeout(r, 100));
       server = await startServer({ ...opts, port: Number(new URL(h.url).port) });
       h.server = server;
     },

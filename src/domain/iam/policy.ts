@@ -32,6 +32,17 @@ export function newEtag(): string {
   return randomBytes(8).toString("base64");
 }
 
+/**
+ * Etags are bytes on the wire: clients may send back the standard or the URL-safe base64 form
+ * (gcloud re-encodes `+/` as `-_`), so compare the decoded bytes.
+ */
+export function sameEtag(presented: string, current: string): boolean {
+  if (presented === current) return true;
+  const a = Buffer.from(presented, "base64");
+  const b = Buffer.from(current, "base64");
+  return a.length > 0 && a.equals(b);
+}
+
 export const MAX_MEMBERS_PER_POLICY = 1500;
 
 /**

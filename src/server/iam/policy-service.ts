@@ -6,7 +6,14 @@
 import type { Datastore } from "../../datastore/datastore.js";
 import { repositories } from "../../datastore/repositories.js";
 import { Aborted, InvalidArgument } from "../../domain/errors.js";
-import { emptyPolicy, newEtag, type Policy, policyView, validatePolicy } from "../../domain/iam/policy.js";
+import {
+  emptyPolicy,
+  newEtag,
+  type Policy,
+  policyView,
+  sameEtag,
+  validatePolicy,
+} from "../../domain/iam/policy.js";
 import { parseCustomRoleName, predefinedRole } from "../../domain/iam/roles.js";
 import type { ResourceRef } from "../../domain/resources.js";
 import type { RequestContext } from "../http/context.js";
@@ -68,7 +75,7 @@ export class PolicyService {
       const r = repositories(tx);
       const current = await r.policies.get(resource);
       const currentEtag = current?.etag ?? emptyPolicy().etag;
-      if (validated.etag !== undefined && validated.etag !== currentEtag)
+      if (validated.etag !== undefined && !sameEtag(validated.etag, currentEtag))
         throw new Aborted(
           "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff. The request's ETag does not match the current policy's.",
         );

@@ -1,0 +1,13 @@
+import { group } from "../../../spec.js";
+import create from "./create.js";
+import del from "./delete.js";
+import describe from "./describe.js";
+import list from "./list.js";
+import start from "./start.js";
+import stop from "./stop.js";
+
+export default group({
+  name: "instances",
+  summary: "create and manage VM instances and the service accounts they run as",
+  children: [create, list, describe, start, stop, del],
+});

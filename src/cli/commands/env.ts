@@ -1,0 +1,64 @@
+import { chmodSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { CliError } from "../errors.js";
+import { readServerInfo, Session, serverAlive } from "../session.js";
+import { gcloudExports, warrantExports } from "../shell.js";
+import { command } from "../spec.js";
+
+export default command({
+  name: "env",
+  summary: "print shell export lines that point this shell (and optionally gcloud) at the running server",
+  description:
+    "Reads <state-dir>/server.json, written by `warrant serve`, and prints WARRANT_ENDPOINT, " +
+    "WARRANT_CREDENTIAL_FILE (the admin credential) and WARRANT_PROJECT (the default project). " +
+    "With --gcloud it also obtains an access token, stores it in <state-dir>/gcloud-access-token (mode 0600) " +
+    "and prints the CLOUDSDK_* variables that make the real gcloud talk to Warrant. The token expires " +
+    "(typically after an hour); re-run the command to refresh it.",
+  flags: [
+    { name: "gcloud", type: "boolean", help: "Also print CLOUDSDK_* variables for the real gcloud CLI." },
+  ],
+  examples: ['eval "$(npx warrant env)"', 'eval "$(warrant env --gcloud --state-dir /var/lib/warrant)"'],
+  async run(ctx) {
+    const stateDir = ctx.session.stateDir();
+    const info = readServerInfo(stateDir);
+    if (!info) {
+      throw new CliError(
+        `No running Warrant server found: ${join(stateDir, "server.json")} does not exist.`,
+        "Start one with `warrant serve` (same --state-dir), or pass --state-dir.",
+      );
+    }
+    if (serverAlive(info) === false) {
+      throw new CliError(
+        `${join(stateDir, "server.json")} is stale: process ${info.pid} is not running.`,
+        "Start the server again with `warrant serve`.",
+      );
+    }
+    const credentialFile = info.adminCredentialFile
+      ? isAbsolute(info.adminCredentialFile)
+        ? info.adminCredentialFile
+        : resolve(stateDir, info.adminCredentialFile)
+      : join(stateDir, "admin-credentials.json");
+    const project = info.defaultProject ?? ctx.session.project();
+    const target = { url: info.url.replace(/\/+$/, ""), credentialFile, project };
+    let text = warrantExports(target);
+    if (ctx.bool("gcloud")) {
+      const tokenSession = new Session(
+        ctx.rt,
+        new Map([
+          ["endpoint", target.url],
+          ["credential-file", ctx.str("credential-file") ?? credentialFile],
+        ]),
+      );
+      const token = await tokenSession.accessToken();
+      const tokenFile = join(stateDir, "gcloud-access-token");
+      writeFileSync(tokenFile, token, { mode: 0o600 });
+      chmodSync(tokenFile, 0o600);
+      text += gcloudExports({ ...target, tokenFile });
+      ctx.status(
+        "# gcloud access token written; it expires, so re-run `warrant env --gcloud` when gcloud gets 401s.",
+      );
+    }
+    ctx.rt.stdout.write(text);
+    return 0;
+  },
+});

@@ -1,0 +1,4 @@
+import { setIamPolicyCommand } from "../../../iam-commands.js";
+import { saTarget } from "./target.js";
+
+export default setIamPolicyCommand(saTarget);

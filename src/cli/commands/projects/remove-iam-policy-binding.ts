@@ -1,0 +1,4 @@
+import { removeBindingCommand } from "../../iam-commands.js";
+import { projectTarget } from "./target.js";
+
+export default removeBindingCommand(projectTarget);

@@ -1,0 +1,4 @@
+import { setIamPolicyCommand } from "../../iam-commands.js";
+import { projectTarget } from "./target.js";
+
+export default setIamPolicyCommand(projectTarget);

@@ -1,0 +1,93 @@
+import { resolve } from "node:path";
+import type { RunningServer } from "../../server/app.js";
+import { CliError, UsageError } from "../errors.js";
+import { warrantExports } from "../shell.js";
+import { command } from "../spec.js";
+
+// Loaded lazily: only `serve` needs the server (and its native sqlite module).
+async function loadServer(): Promise<typeof import("../../server/app.js")> {
+  return import("../../server/app.js");
+}
+
+export function parsePort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new UsageError(`argument --port: invalid port '${v}' (use 0-65535; 0 picks a free port).`);
+  }
+  return n;
+}
+
+export default command({
+  name: "serve",
+  summary: "run the Warrant server (IAM, Resource Manager, Compute and token endpoints)",
+  description:
+    "Starts the server in the foreground, keeping state (projects, service accounts, policies, instances) " +
+    "in the state directory, so a restart on the same directory keeps everything. While it runs, " +
+    "<state-dir>/server.json tells other `warrant` commands where it is. Ctrl-C (SIGINT) or SIGTERM " +
+    "stops it cleanly. Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST and WARRANT_PORT.",
+  flags: [
+    { name: "host", type: "string", help: "Interface to listen on (default WARRANT_HOST or 127.0.0.1)." },
+    {
+      name: "port",
+      type: "string",
+      help: "TCP port (default WARRANT_PORT or 8080); 0 picks a free port, recorded in server.json.",
+    },
+  ],
+  examples: [
+    "warrant serve",
+    "warrant serve --state-dir /var/lib/warrant --host 0.0.0.0 --port 9090",
+    "warrant serve --port 0   # any free port; other commands find it via .warrant/server.json",
+  ],
+  async run(ctx) {
+    const { env, cwd, stdout, stderr } = ctx.rt;
+    const stateDir = resolve(cwd, ctx.str("state-dir") ?? (env.WARRANT_STATE_DIR || ".warrant"));
+    const host = ctx.str("host") ?? (env.WARRANT_HOST || "127.0.0.1");
+    const port = parsePort(ctx.str("port") ?? (env.WARRANT_PORT || "8080"));
+    const { startServer } = await loadServer();
+    let server: RunningServer;
+    try {
+      server = await startServer({ stateDir, host, port, log: (line) => stderr.write(line + "\n") });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE") {
+        throw new CliError(
+          `Port ${port} on ${host} is already in use.`,
+          "Pick another --port (0 = any free port).",
+        );
+      }
+      if (code === "EACCES")
+        throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
+      throw e;
+    }
+    stdout.write(
+      `Warrant is serving at ${server.url}\n` +
+        `  state directory:   ${server.stateDir}\n` +
+        `  admin credential:  ${server.adminCredentialFile}\n` +
+        `  default project:   ${server.defaultProject}\n\n` +
+        `Point a shell at it with \`eval "$(npx warrant env --state-dir ${server.stateDir})"\`, i.e.:\n` +
+        warrantExports({
+          url: server.url,
+          credentialFile: server.adminCredentialFile,
+          project: server.defaultProject,
+        }) +
+        "\nPress Ctrl-C to stop.\n",
+    );
+
+    const signal = await new Promise<NodeJS.Signals>((done) => {
+      process.once("SIGINT", () => done("SIGINT"));
+      process.once("SIGTERM", () => done("SIGTERM"));
+    });
+    stderr.write(`Received ${signal}, shutting down...\n`);
+    // A second signal while closing forces the exit.
+    const force = () => process.exit(130);
+    process.once("SIGINT", force);
+    process.once("SIGTERM", force);
+    await server.close();
+    process.removeListener("SIGINT", force);
+    process.removeListener("SIGTERM", force);
+    stderr.write("Stopped.\n");
+    // If something still holds the event loop open, do not hang around after a clean close.
+    setTimeout(() => process.exit(0), 2000).unref();
+    return 0;
+  },
+});

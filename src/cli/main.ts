@@ -1,0 +1,111 @@
+import { createInterface } from "node:readline/promises";
+import { parseCommandLine, resolveCommand } from "./args.js";
+import { ApiError, CliError, hintForApiError, UsageError } from "./errors.js";
+import { groupHelp, help, synopsis } from "./help.js";
+import { isDebug, type Runtime } from "./io.js";
+import { Printer } from "./output.js";
+import { Session } from "./session.js";
+import type { CommandContext, Node } from "./spec.js";
+import { ROOT } from "./tree.js";
+
+function defaultRuntime(): Runtime {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    fetch: globalThis.fetch,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    confirm: async (question: string) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        const answer = await rl.question(`${question} (Y/n)?  `);
+        return !/^n/i.test(answer.trim());
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}
+
+/** Prints an error the way gcloud does and returns the exit code. */
+export function reportError(e: unknown, path: string[], rt: Runtime, node?: Node): number {
+  const where = `(${["warrant", ...path].join(".")})`;
+  const say = (line: string) => rt.stderr.write(`ERROR: ${where} ${line}\n`);
+  if (e instanceof UsageError) {
+    say(e.message);
+    if (e.hint) rt.stderr.write(`Hint: ${e.hint}\n`);
+    if (node?.kind === "command") rt.stderr.write(`Usage: ${synopsis(path, node)}\n`);
+    return 2;
+  }
+  if (e instanceof ApiError) {
+    say(`${e.httpStatus} ${e.message}`);
+    const hint = hintForApiError(e);
+    if (hint) rt.stderr.write(`Hint: ${hint}\n`);
+    if (isDebug(rt.env))
+      rt.stderr.write(`DEBUG: ${e.method} ${e.url} status=${e.status} reason=${e.reason}\n`);
+    return 1;
+  }
+  if (e instanceof CliError) {
+    say(e.message);
+    if (e.hint) rt.stderr.write(`Hint: ${e.hint}\n`);
+    if (isDebug(rt.env) && e.stack) rt.stderr.write(`${e.stack}\n`);
+    return e.exitCode;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  say(err.message);
+  if (isDebug(rt.env)) rt.stderr.write(`${err.stack ?? ""}\n`);
+  else rt.stderr.write("Hint: this looks like a bug in warrant; re-run with WARRANT_DEBUG=1 for details.\n");
+  return 1;
+}
+
+/** Runs one CLI invocation against an injectable runtime; returns the exit code. */
+export async function run(argv: string[], rt: Runtime): Promise<number> {
+  let path: string[] = [];
+  let node: Node | undefined;
+  try {
+    const resolved = resolveCommand(ROOT, argv);
+    path = resolved.path;
+    node = resolved.node;
+    const parsed = parseCommandLine(node.kind === "command" ? node : undefined, resolved.rest);
+    if (parsed.help) {
+      rt.stdout.write(help(path, node));
+      return 0;
+    }
+    if (node.kind === "group") {
+      rt.stderr.write(`ERROR: (${["warrant", ...path].join(".")}) Command name argument expected.\n\n`);
+      rt.stderr.write(groupHelp(path, node));
+      return 2;
+    }
+    const spec = node;
+    const fmt = parsed.flags.get("format");
+    const out = new Printer(rt.stdout, rt.stderr, typeof fmt === "string" ? fmt : undefined);
+    const session = new Session(rt, parsed.flags);
+    const ctx: CommandContext = {
+      path,
+      rt,
+      session,
+      out,
+      arg: (name) => {
+        const v = parsed.positionals.get(name)?.[0];
+        if (v === undefined) throw new UsageError(`argument ${name}: Must be specified.`);
+        return v;
+      },
+      optArg: (name) => parsed.positionals.get(name)?.[0],
+      args: (name) => parsed.positionals.get(name) ?? [],
+      str: (name) => {
+        const v = parsed.flags.get(name);
+        return typeof v === "string" ? v : undefined;
+      },
+      bool: (name) => parsed.flags.get(name) === true,
+      status: (line) => rt.stderr.write(line + "\n"),
+    };
+    return await spec.run(ctx);
+  } catch (e) {
+    return reportError(e, path, rt, node);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  return run(argv, defaultRuntime());
+}

@@ -1,0 +1,243 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { ApiClient, apiErrorFrom, networkError, USER_AGENT } from "./api.js";
+import { type Config, readConfig } from "./config.js";
+import { CliError } from "./errors.js";
+import { isDebug, type Runtime } from "./io.js";
+
+export interface ServerInfo {
+  url: string;
+  pid?: number;
+  defaultProject?: string;
+  adminCredentialFile?: string;
+}
+
+export interface AuthorizedUser {
+  type: "authorized_user";
+  client_id: string;
+  client_secret: string;
+  refresh_token: string;
+  token_uri?: string;
+  quota_project_id?: string;
+}
+
+export interface Source<T> {
+  value: T;
+  /** Where the value came from, for messages ("--project flag", "WARRANT_PROJECT", ...). */
+  from: string;
+}
+
+export function defaultStateDir(rt: Pick<Runtime, "env" | "cwd">, flag?: string): string {
+  return resolve(rt.cwd, flag ?? (rt.env.WARRANT_STATE_DIR || ".warrant"));
+}
+
+export function readServerInfo(stateDir: string): ServerInfo | undefined {
+  const file = join(stateDir, "server.json");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new CliError(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const info = JSON.parse(text) as ServerInfo;
+    if (typeof info.url !== "string") throw new Error("no url");
+    return info;
+  } catch {
+    throw new CliError(`${file} is not a valid server.json (expected {"url": ...}).`);
+  }
+}
+
+/** Is the process that wrote server.json still alive? (undefined when unknown) */
+export function serverAlive(info: ServerInfo): boolean | undefined {
+  if (typeof info.pid !== "number") return undefined;
+  try {
+    process.kill(info.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function loadCredential(file: string): AuthorizedUser {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(
+      `Cannot read credential file ${file}` +
+        (code === "ENOENT" ? ": no such file." : `: ${(e as Error).message}`),
+      "Start a server with `warrant serve` (it writes the admin credential), or pass --credential-file / " +
+        "set WARRANT_CREDENTIAL_FILE to an authorized_user JSON file.",
+    );
+  }
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new CliError(`Credential file ${file} is not valid JSON.`);
+  }
+  if (data.type !== "authorized_user") {
+    throw new CliError(
+      `Credential file ${file} has type ${JSON.stringify(data.type)}; only "authorized_user" is supported.`,
+    );
+  }
+  for (const k of ["client_id", "client_secret", "refresh_token"]) {
+    if (typeof data[k] !== "string" || data[k] === "") {
+      throw new CliError(`Credential file ${file} lacks the "${k}" field.`);
+    }
+  }
+  return data as unknown as AuthorizedUser;
+}
+
+/** Resolves endpoint, credential and project lazily, and holds the per-process access token. */
+export class Session {
+  private config?: Config;
+  private info?: ServerInfo | null;
+  private tokenPromise?: Promise<string>;
+  private client?: ApiClient;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly flags: ReadonlyMap<string, string | boolean>,
+  ) {}
+
+  private flag(name: string): string | undefined {
+    const v = this.flags.get(name);
+    return typeof v === "string" ? v : undefined;
+  }
+
+  private cfg(): Config {
+    this.config ??= readConfig(this.rt.env);
+    return this.config;
+  }
+
+  stateDir(): string {
+    return defaultStateDir(this.rt, this.flag("state-dir"));
+  }
+
+  serverInfo(): ServerInfo | undefined {
+    if (this.info === undefined) this.info = readServerInfo(this.stateDir()) ?? null;
+    return this.info ?? undefined;
+  }
+
+  endpointSource(): Source<string> {
+    const strip = (s: string) => s.replace(/\/+$/, "");
+    const f = this.flag("endpoint");
+    if (f) return { value: strip(f), from: "--endpoint" };
+    if (this.rt.env.WARRANT_ENDPOINT)
+      return { value: strip(this.rt.env.WARRANT_ENDPOINT), from: "WARRANT_ENDPOINT" };
+    const c = this.cfg().endpoint;
+    if (c) return { value: strip(c), from: "config property endpoint" };
+    const info = this.serverInfo();
+    if (info) return { value: strip(info.url), from: join(this.stateDir(), "server.json") };
+    throw new CliError(
+      `No Warrant endpoint: --endpoint, WARRANT_ENDPOINT and the endpoint property are unset, and there is no ` +
+        `server.json in ${this.stateDir()}.`,
+      'Start a server with `warrant serve`, run `eval "$(warrant env)"`, or pass --endpoint/--state-dir.',
+    );
+  }
+
+  endpoint(): string {
+    return this.endpointSource().value;
+  }
+
+  credentialFile(): string {
+    const abs = (p: string) => (isAbsolute(p) ? p : resolve(this.rt.cwd, p));
+    const f = this.flag("credential-file");
+    if (f) return abs(f);
+    if (this.rt.env.WARRANT_CREDENTIAL_FILE) return abs(this.rt.env.WARRANT_CREDENTIAL_FILE);
+    const c = this.cfg().credential_file;
+    if (c) return abs(c);
+    const info = this.serverInfo();
+    if (info?.adminCredentialFile) return abs(info.adminCredentialFile);
+    return join(this.stateDir(), "admin-credentials.json");
+  }
+
+  /** The --project flag only (some commands switch behaviour on an explicit project). */
+  explicitProject(): string | undefined {
+    return this.flag("project");
+  }
+
+  projectSource(): Source<string> | undefined {
+    const f = this.flag("project");
+    if (f) return { value: f, from: "--project" };
+    for (const k of ["WARRANT_PROJECT", "CLOUDSDK_CORE_PROJECT"]) {
+      const v = this.rt.env[k];
+      if (v) return { value: v, from: k };
+    }
+    const c = this.cfg().project;
+    if (c) return { value: c, from: "config property project" };
+    return undefined;
+  }
+
+  project(): string {
+    const p = this.projectSource();
+    if (!p) {
+      throw new CliError(
+        "No project set; pass --project or run `warrant config set project P`.",
+        "WARRANT_PROJECT (set by `warrant env`) also works.",
+      );
+    }
+    return p.value;
+  }
+
+  accessToken(): Promise<string> {
+    this.tokenPromise ??= this.fetchToken();
+    return this.tokenPromise;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const fixed = this.rt.env.WARRANT_ACCESS_TOKEN;
+    if (fixed) return fixed;
+    const file = this.credentialFile();
+    const cred = loadCredential(file);
+    const endpoint = this.endpoint();
+    const url = `${endpoint}/token`;
+    let res: Response;
+    try {
+      res = await this.rt.fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "application/json",
+          "user-agent": USER_AGENT,
+        },
+        body: new URLSearchParams({
+          grant_type: "refresh_token",
+          client_id: cred.client_id,
+          client_secret: cred.client_secret,
+          refresh_token: cred.refresh_token,
+        }).toString(),
+      });
+    } catch (e) {
+      throw networkError(endpoint, e);
+    }
+    if (isDebug(this.rt.env)) this.rt.stderr.write(`DEBUG: POST ${url} -> ${res.status}\n`);
+    if (!res.ok) {
+      const err = await apiErrorFrom(res, "POST", url);
+      throw new CliError(
+        `There was a problem refreshing your current auth tokens: ${err.httpStatus} ${err.message}`,
+        `The credential file ${file} was rejected by ${endpoint}. Check --credential-file / ` +
+          'WARRANT_CREDENTIAL_FILE, or use the admin credential of the running server: `eval "$(warrant env)"`.',
+      );
+    }
+    const body = (await res.json().catch(() => ({}))) as { access_token?: unknown };
+    if (typeof body.access_token !== "string" || body.access_token === "") {
+      throw new CliError(`The token endpoint ${url} answered without an access_token.`);
+    }
+    return body.access_token;
+  }
+
+  api(): ApiClient {
+    this.client ??= new ApiClient(
+      this.endpoint(),
+      () => this.accessToken(),
+      this.rt.fetch,
+      isDebug(this.rt.env) ? this.rt.stderr : undefined,
+    );
+    return this.client;
+  }
+}

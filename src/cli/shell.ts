@@ -1,0 +1,34 @@
+/** Quotes a value for POSIX shells, leaving simple values bare. */
+export function shellQuote(v: string): string {
+  if (v !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(v)) return v;
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+export function exportLine(name: string, value: string): string {
+  return `export ${name}=${shellQuote(value)}\n`;
+}
+
+export interface EnvTarget {
+  url: string;
+  credentialFile: string;
+  project: string;
+}
+
+export function warrantExports(t: EnvTarget): string {
+  return (
+    exportLine("WARRANT_ENDPOINT", t.url) +
+    exportLine("WARRANT_CREDENTIAL_FILE", t.credentialFile) +
+    exportLine("WARRANT_PROJECT", t.project)
+  );
+}
+
+export function gcloudExports(t: EnvTarget & { tokenFile: string }): string {
+  const url = t.url.replace(/\/+$/, "");
+  return (
+    exportLine("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", t.tokenFile) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +
+    exportLine("CLOUDSDK_CORE_PROJECT", t.project)
+  );
+}
