@@ -11,7 +11,42 @@ export interface ServiceAccount {
   disabled?: boolean;
 }
 
+import { newEtag } from "./iam/policy.js";
+import { newUniqueId } from "./ids.js";
+
 export const SERVICE_ACCOUNT_DOMAIN_SUFFIX = ".iam.gserviceaccount.com";
+
+/**
+ * Compute Engine's default service account of a project. Warrant creates it with the project, as
+ * Google does when the Compute API is enabled, but grants it no role (least privilege): bind
+ * what its workloads need.
+ */
+export const defaultComputeServiceAccountEmail = (projectNumber: string) =>
+  `${projectNumber}-compute@developer.gserviceaccount.com`;
+
+export function makeServiceAccount(
+  projectId: string,
+  email: string,
+  fields: { displayName?: string; description?: string } = {},
+): ServiceAccount {
+  const uniqueId = newUniqueId();
+  return {
+    name: `projects/${projectId}/serviceAccounts/${email}`,
+    projectId,
+    uniqueId,
+    email,
+    ...(fields.displayName ? { displayName: fields.displayName } : {}),
+    ...(fields.description ? { description: fields.description } : {}),
+    etag: newEtag(),
+    oauth2ClientId: uniqueId,
+  };
+}
+
+export function defaultComputeServiceAccount(projectId: string, projectNumber: string): ServiceAccount {
+  return makeServiceAccount(projectId, defaultComputeServiceAccountEmail(projectNumber), {
+    displayName: "Compute Engine default service account",
+  });
+}
 
 export function serviceAccountEmail(accountId: string, projectId: string): string {
   return `${accountId}@${projectId}${SERVICE_ACCOUNT_DOMAIN_SUFFIX}`;

@@ -9,11 +9,11 @@ import { repositories } from "../datastore/repositories.js";
 import { computeTimestamp, type Instance, instanceHostname } from "../domain/compute/instance.js";
 import { CLOUD_PLATFORM, SCOPE_PREFIX } from "../domain/compute/scopes.js";
 import { addBinding, emptyPolicy, newEtag, type Policy } from "../domain/iam/policy.js";
-import { newComputeId, newProjectNumber, newUniqueId, randomDigits } from "../domain/ids.js";
+import { newComputeId, newProjectNumber, randomDigits } from "../domain/ids.js";
 import { newClientSecret, newRefreshToken, sha256Hex } from "../domain/oauth/secrets.js";
 import type { Project } from "../domain/project.js";
 import { organizationResource, projectResource } from "../domain/resources.js";
-import { type ServiceAccount, serviceAccountEmail } from "../domain/service-account.js";
+import { defaultComputeServiceAccount, makeServiceAccount, serviceAccountEmail } from "../domain/service-account.js";
 
 export const ADMIN_EMAIL = "admin@warrant.local";
 export const CLI_CLIENT_ID = "warrant-cli.apps.warrant.local";
@@ -67,18 +67,13 @@ export async function bootstrap(
     };
     await r.projects.insert(project);
     const email = serviceAccountEmail(DEMO_ACCOUNT_ID, DEMO_PROJECT);
-    const uniqueId = newUniqueId();
-    const sa: ServiceAccount = {
-      name: `projects/${DEMO_PROJECT}/serviceAccounts/${email}`,
-      projectId: DEMO_PROJECT,
-      uniqueId,
-      email,
-      displayName: "Demo workload",
-      description: "Runs demo-vm; may list buckets and instances of demo-project.",
-      etag: newEtag(),
-      oauth2ClientId: uniqueId,
-    };
-    await r.serviceAccounts.insert(sa);
+    await r.serviceAccounts.insert(
+      makeServiceAccount(DEMO_PROJECT, email, {
+        displayName: "Demo workload",
+        description: "Runs demo-vm; may list buckets and instances of demo-project.",
+      }),
+    );
+    await r.serviceAccounts.insert(defaultComputeServiceAccount(DEMO_PROJECT, project.projectNumber));
     const workload = `serviceAccount:${email}`;
     await r.policies.put(
       projectResource(DEMO_PROJECT),

@@ -117,8 +117,11 @@ describe("Compute v1 instances", () => {
       [{ name: "ok-vm", machineType: "zones/us-central1-a/machineTypes/huge-1" }, /machineType/],
       [{ name: "ok-vm", serviceAccounts: [{ email: SA, scopes: ["not a scope"] }] }, /scopes/],
       [
-        { name: "ok-vm", serviceAccounts: [{ email: "default", scopes: [] }] },
-        /default compute service account/,
+        {
+          name: "ok-vm",
+          serviceAccounts: [{ email: "nobody@demo-project.iam.gserviceaccount.com", scopes: [] }],
+        },
+        /does not have access/,
       ],
       [{ name: "ok-vm", serviceAccounts: [{ email: SA }, { email: SA }] }, /at most one/],
       [{ name: "ok-vm", metadata: { items: [{ key: "a", value: 1 }] } }, /metadata/],
@@ -154,6 +157,18 @@ describe("Compute v1 instances", () => {
     // Granted serviceAccountUser on the account itself, the attach succeeds.
     await grant(h, "roles/iam.serviceAccountUser", frank, `/v1/projects/-/serviceAccounts/${SA}`);
     assert.equal((await h.call("POST", base, { token, body: { ...body, name: "franks-vm-2" } })).status, 200);
+  });
+
+  test("'default' means the project's Compute Engine default service account, which holds no role", async () => {
+    const op = await h.call("POST", base, {
+      body: { name: "default-sa-vm", serviceAccounts: [{ email: "default", scopes: ["cloud-platform"] }] },
+    });
+    assert.equal(op.status, 200, op.text);
+    const vm = (await h.call("GET", `${base}/default-sa-vm`)).body;
+    const number = (await h.call("GET", "/v1/projects/demo-project")).body.projectNumber;
+    assert.equal(vm.serviceAccounts[0].email, `${number}-compute@developer.gserviceaccount.com`);
+    const policy = (await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body;
+    assert.ok(!JSON.stringify(policy).includes("-compute@developer"), "least privilege: no role granted");
   });
 
   test("compute permissions: list needs compute.instances.list, in Google's wording", async () => {

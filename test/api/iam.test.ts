@@ -56,7 +56,7 @@ describe("IAM v1 service accounts and roles, Resource Manager projects", () => {
       if (!token) break;
     }
     assert.equal(new Set(seen).size, seen.length, "no account listed twice");
-    assert.equal(seen.length, 5, "demo-sa + alpha + 3 betas");
+    assert.equal(seen.length, 6, "demo-sa, the default compute account, alpha and 3 betas");
 
     const patched = await h.call("PATCH", `/v1/projects/-/serviceAccounts/${sa.email}`, {
       body: { serviceAccount: { displayName: "Alpha 2" }, updateMask: "displayName" },

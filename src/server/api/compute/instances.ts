@@ -16,7 +16,9 @@ import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { memberOf } from "../../../domain/iam/principal.js";
 import { newComputeId, randomDigits, resourceNameProblem } from "../../../domain/ids.js";
 import { labelsProblem } from "../../../domain/project.js";
+import type { Project } from "../../../domain/project.js";
 import { childOf, instanceResource, projectRef, serviceAccountResource } from "../../../domain/resources.js";
+import { defaultComputeServiceAccountEmail } from "../../../domain/service-account.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
@@ -69,7 +71,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   /** Attaching a service account requires acting as it: iam.serviceAccounts.actAs on the account. */
   async function checkedServiceAccounts(
     ctx: RequestContext,
-    projectId: string,
+    owner: Project,
     raw: unknown,
   ): Promise<AttachedServiceAccount[]> {
     if (raw === undefined || raw === null) return [];
@@ -91,18 +93,15 @@ export function registerCompute(router: Router, deps: ServerDeps) {
       const { email, scopes } = entry as Record<string, unknown>;
       if (typeof email !== "string" || email === "")
         throw new InvalidArgument(`Invalid value for field '${field}.email': it is required.`, "invalid");
-      if (email === "default")
-        throw new InvalidArgument(
-          `Invalid value for field '${field}.email': 'default'. Warrant projects have no default compute service account; name one (warrant iam service-accounts create).`,
-          "invalid",
-        );
       const list = scopes ?? [];
       if (!Array.isArray(list))
         throw new InvalidArgument(`Invalid value for field '${field}.scopes': expected a list.`, "invalid");
       const normalized = list.map((s) => (typeof s === "string" ? normalizeScope(s) : s));
       const bad = normalized.map(scopeProblem).find((p) => p !== null);
       if (bad) throw new InvalidArgument(`Invalid value for field '${field}.scopes': ${bad}`, "invalid");
-      const sa = await deps.repos.serviceAccounts.get(email);
+      const sa = await deps.repos.serviceAccounts.get(
+        email === "default" ? defaultComputeServiceAccountEmail(owner.projectNumber) : email,
+      );
       const who = memberOf(ctx.caller.principal).replace(/^[a-zA-Z]+:/, "");
       const noAccess = `The user does not have access to service account '${email}'. User: '${who}'. Ask a project owner to grant you the iam.serviceAccountUser role on the service account.`;
       if (!sa)
@@ -118,7 +117,6 @@ export function registerCompute(router: Router, deps: ServerDeps) {
       );
       out.push({ email: sa.email, scopes: [...new Set(normalized as string[])] });
     }
-    void projectId;
     return out;
   }
 
@@ -238,7 +236,8 @@ export function registerCompute(router: Router, deps: ServerDeps) {
       iRef({ projectId, zone: z, name }),
       computeDenied(target),
     );
-    if (!(await deps.repos.projects.get(projectId))) throw notFound(`projects/${projectId}`);
+    const proj = await deps.repos.projects.get(projectId);
+    if (!proj) throw notFound(`projects/${projectId}`);
     const machineType = parseMachineType(body.machineType, z);
     const labelProblem = labelsProblem(body.labels);
     if (labelProblem)
@@ -250,7 +249,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
         "Invalid value for field 'resource.description': expected a string.",
         "invalid",
       );
-    const serviceAccounts = await checkedServiceAccounts(ctx, projectId, body.serviceAccounts);
+    const serviceAccounts = await checkedServiceAccounts(ctx, proj, body.serviceAccounts);
     const now = computeTimestamp();
     const created = await deps.store.transaction(async (tx) => {
       const r = repositories(tx);
@@ -316,7 +315,9 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     const serviceAccounts =
       email === undefined || email === null || email === ""
         ? []
-        : await checkedServiceAccounts(ctx, i.projectId, [{ email, scopes: body.scopes ?? [] }]);
+        : await checkedServiceAccounts(ctx, (await deps.repos.projects.get(i.projectId))!, [
+            { email, scopes: body.scopes ?? [] },
+          ]);
     const updated = await mutate(i, (cur) => ({ ...cur, serviceAccounts }));
     return operation(ctx, updated, "setServiceAccount");
   });

@@ -2,11 +2,12 @@
 import { repositories } from "../../../datastore/repositories.js";
 import { AlreadyExists, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { newEtag } from "../../../domain/iam/policy.js";
-import { accountIdProblem, newUniqueId } from "../../../domain/ids.js";
+import { accountIdProblem } from "../../../domain/ids.js";
 import { childOf, projectRef, serviceAccountResource } from "../../../domain/resources.js";
 import {
   descriptionProblem,
   displayNameProblem,
+  makeServiceAccount,
   type ServiceAccount,
   serviceAccountEmail,
 } from "../../../domain/service-account.js";
@@ -66,18 +67,10 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
     const p = displayNameProblem(input.displayName) ?? descriptionProblem(input.description);
     if (p) throw new InvalidArgument(p);
     await requireProject(ctx, projectId, "iam.serviceAccounts.create");
-    const email = serviceAccountEmail(body.accountId as string, projectId);
-    const uniqueId = newUniqueId();
-    const sa: ServiceAccount = {
-      name: `projects/${projectId}/serviceAccounts/${email}`,
-      projectId,
-      uniqueId,
-      email,
-      ...(input.displayName ? { displayName: input.displayName as string } : {}),
-      ...(input.description ? { description: input.description as string } : {}),
-      etag: newEtag(),
-      oauth2ClientId: uniqueId,
-    };
+    const sa = makeServiceAccount(projectId, serviceAccountEmail(body.accountId as string, projectId), {
+      displayName: input.displayName as string | undefined,
+      description: input.description as string | undefined,
+    });
     await deps.store.transaction(async (tx) => {
       if (!(await repositories(tx).serviceAccounts.insert(sa)))
         throw new AlreadyExists(

@@ -5,6 +5,7 @@ import { addBinding, emptyPolicy, newEtag } from "../../../domain/iam/policy.js"
 import { memberOf } from "../../../domain/iam/principal.js";
 import { newProjectNumber, projectIdProblem, randomDigits } from "../../../domain/ids.js";
 import { labelsProblem, type Project, projectNameProblem } from "../../../domain/project.js";
+import { defaultComputeServiceAccount } from "../../../domain/service-account.js";
 import { organizationRef, projectRef, projectResource } from "../../../domain/resources.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
@@ -72,6 +73,7 @@ export function registerProjects(router: Router, deps: ServerDeps) {
           "Requested entity already exists: the project ID you specified is already in use by another project.",
         );
       await r.policies.put(projectResource(project.projectId), policy);
+      await r.serviceAccounts.insert(defaultComputeServiceAccount(project.projectId, project.projectNumber));
     });
     access.policyChanged(projectResource(project.projectId), policy);
     return {
