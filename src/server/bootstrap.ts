@@ -13,7 +13,11 @@ import { newComputeId, newProjectNumber, randomDigits } from "../domain/ids.js";
 import { newClientSecret, newRefreshToken, sha256Hex } from "../domain/oauth/secrets.js";
 import type { Project } from "../domain/project.js";
 import { organizationResource, projectResource } from "../domain/resources.js";
-import { defaultComputeServiceAccount, makeServiceAccount, serviceAccountEmail } from "../domain/service-account.js";
+import {
+  defaultComputeServiceAccount,
+  makeServiceAccount,
+  serviceAccountEmail,
+} from "../domain/service-account.js";
 
 export const ADMIN_EMAIL = "admin@warrant.local";
 export const CLI_CLIENT_ID = "warrant-cli.apps.warrant.local";

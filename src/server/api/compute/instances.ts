@@ -15,8 +15,8 @@ import { DEFAULT_MACHINE_TYPE, MACHINE_TYPES, regionOf, ZONES } from "../../../d
 import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { memberOf } from "../../../domain/iam/principal.js";
 import { newComputeId, randomDigits, resourceNameProblem } from "../../../domain/ids.js";
-import { labelsProblem } from "../../../domain/project.js";
 import type { Project } from "../../../domain/project.js";
+import { labelsProblem } from "../../../domain/project.js";
 import { childOf, instanceResource, projectRef, serviceAccountResource } from "../../../domain/resources.js";
 import { defaultComputeServiceAccountEmail } from "../../../domain/service-account.js";
 import type { ServerDeps } from "../../deps.js";

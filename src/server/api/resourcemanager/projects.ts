@@ -5,8 +5,8 @@ import { addBinding, emptyPolicy, newEtag } from "../../../domain/iam/policy.js"
 import { memberOf } from "../../../domain/iam/principal.js";
 import { newProjectNumber, projectIdProblem, randomDigits } from "../../../domain/ids.js";
 import { labelsProblem, type Project, projectNameProblem } from "../../../domain/project.js";
-import { defaultComputeServiceAccount } from "../../../domain/service-account.js";
 import { organizationRef, projectRef, projectResource } from "../../../domain/resources.js";
+import { defaultComputeServiceAccount } from "../../../domain/service-account.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
