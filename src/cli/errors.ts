@@ -47,6 +47,8 @@ export function hintForApiError(err: ApiError): string | undefined {
         'or point this shell at the running server with `eval "$(warrant env)"`.'
       );
     case 403:
+      if (err.reason === "insufficientPermissions")
+        return "The access token's OAuth scopes do not cover this call; roles cannot fix that. Use a token with a broader scope (e.g. cloud-platform).";
       return (
         "The principal lacks the permission named above. Grant it a role that includes it, e.g. " +
         "`warrant projects add-iam-policy-binding PROJECT --member=PRINCIPAL --role=ROLE` (as an admin)."

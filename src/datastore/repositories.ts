@@ -7,6 +7,7 @@ import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { Project } from "../domain/project.js";
 import type { ServiceAccount } from "../domain/service-account.js";
+import type { ServiceAccountKey } from "../domain/service-account-key.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { DocumentStore } from "./datastore.js";
 
@@ -42,7 +43,7 @@ export function decodePageToken(token: string | undefined): string | undefined {
   if (!token) return undefined;
   return Buffer.from(token, "base64url").toString("utf8");
 }
-const encodePageToken = (key: string) => Buffer.from(key, "utf8").toString("base64url");
+export const encodePageToken = (key: string) => Buffer.from(key, "utf8").toString("base64url");
 
 async function page<T>(
   store: DocumentStore,
@@ -91,6 +92,15 @@ export function repositories(s: DocumentStore) {
       insert: (sa: ServiceAccount) => s.insert("service-account", sa.email, sa, sa.projectId),
       put: (sa: ServiceAccount) => s.put("service-account", sa.email, sa, sa.projectId),
       delete: (email: string) => s.delete("service-account", email),
+    },
+    serviceAccountKeys: {
+      get: (keyId: string) => s.get<ServiceAccountKey>("service-account-key", keyId),
+      list: async (email: string) =>
+        (await s.list<ServiceAccountKey>("service-account-key", { parent: email.toLowerCase() })).map(
+          (r) => r.value,
+        ),
+      put: (k: ServiceAccountKey) => s.put("service-account-key", k.keyId, k, k.email),
+      delete: (keyId: string) => s.delete("service-account-key", keyId),
     },
     instances: {
       key: (projectId: string, zone: string, name: string) => `${projectId}/${zone}/${name}`,

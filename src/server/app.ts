@@ -9,13 +9,19 @@ import type { Datastore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
+import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
 import { registerCompute } from "./api/compute/instances.js";
 import { registerRoles } from "./api/iam/roles.js";
+import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
+import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerCerts } from "./api/oauth2/certs.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
+import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
+import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import type { ServerDeps } from "./deps.js";
 import { Router } from "./http/router.js";
@@ -32,6 +38,8 @@ export interface ServeOptions {
   /** Lifetime of issued access tokens (default 3600 s; shorter for tests). */
   accessTokenLifetimeSeconds?: number;
   enforcement?: EnforcementMode;
+  /** `iss` of ID tokens; Google's by default so stock verifiers accept them. */
+  idTokenIssuer?: string;
 }
 
 export interface RunningServer {
@@ -99,23 +107,31 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     );
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
     const access = new AccessControl(store, installation.organizationId, opts.enforcement ?? "enforce", log);
+    const directory = new ServiceAccountDirectory(repositories(store));
     const deps: ServerDeps = {
       store,
       repos: repositories(store),
       access,
       policies: new PolicyService(store, access),
       keyRing,
+      directory,
       tokenIssuer,
+      idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
       organizationId: installation.organizationId,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
     };
+    const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory);
     registerTokenEndpoint(router, deps);
+    registerCerts(router, deps);
+    registerTokenInfo(router, deps, authenticator);
+    registerServiceAccountKeys(router, deps);
+    registerIamCredentials(router, deps);
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
     registerCompute(router, deps);
-    httpDeps.authenticator = new BearerAuthenticator(keyRing, tokenIssuer);
+    httpDeps.authenticator = authenticator;
 
     writeFileSync(
       resolve(stateDir, SERVER_INFO_FILE),

@@ -1,6 +1,7 @@
 /** What the API handlers share: the datastore, IAM enforcement, the token key ring. */
 import type { Datastore } from "../datastore/datastore.js";
 import type { Repositories } from "../datastore/repositories.js";
+import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
 import type { KeyRing } from "./tokens/key-ring.js";
@@ -12,6 +13,10 @@ export interface ServerDeps {
   access: AccessControl;
   policies: PolicyService;
   keyRing: KeyRing;
+  /** Cached service accounts and their public keys, for the token paths. */
+  directory: ServiceAccountDirectory;
+  /** `iss` of ID tokens (Google's, so stock verifiers accept them). */
+  idTokenIssuer: string;
   /** `iss` of Warrant access tokens. */
   tokenIssuer: string;
   organizationId: string;

@@ -233,6 +233,65 @@ describe("IAM v1 service accounts and roles, Resource Manager projects", () => {
     assert.deepEqual([...browsers].sort(), [...members].sort());
   });
 
+  test("projects list pages never exceed pageSize and visit every visible project once", async () => {
+    for (const id of ["page-one-a", "page-one-b", "page-one-c"])
+      assert.equal((await h.call("POST", "/v1/projects", { body: { projectId: id } })).status, 200);
+    const seen: string[] = [];
+    let token = "";
+    for (let i = 0; i < 20; i++) {
+      const r = await h.call("GET", `/v1/projects?pageSize=2${token ? `&pageToken=${token}` : ""}`);
+      assert.ok(r.body.projects.length <= 2);
+      seen.push(...r.body.projects.map((p: { projectId: string }) => p.projectId));
+      token = r.body.nextPageToken ?? "";
+      if (!token) break;
+    }
+    assert.equal(new Set(seen).size, seen.length);
+    for (const id of ["demo-project", "page-one-a", "page-one-b", "page-one-c"])
+      assert.ok(seen.includes(id), id);
+  });
+
+  test("a conditional binding shows as such at version 3 and opaquely to version-1 readers", async () => {
+    const p = (
+      await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+        body: { options: { requestedPolicyVersion: 3 } },
+      })
+    ).body;
+    const cond = { title: "until 2999", expression: "request.time < timestamp('2999-01-01T00:00:00Z')" };
+    p.version = 3;
+    p.bindings.push({ role: "roles/compute.viewer", members: ["user:cond@example.com"], condition: cond });
+    const set = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy: p } });
+    assert.equal(set.status, 200, set.text);
+    const v3 = (
+      await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+        body: { options: { requestedPolicyVersion: 3 } },
+      })
+    ).body;
+    assert.equal(v3.version, 3);
+    assert.ok(
+      v3.bindings.some((b: { condition?: unknown }) => JSON.stringify(b.condition) === JSON.stringify(cond)),
+    );
+    const v1 = (await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body;
+    assert.equal(v1.version, 1);
+    assert.ok(v1.bindings.every((b: { condition?: unknown }) => b.condition === undefined));
+    assert.ok(
+      v1.bindings.some((b: { role: string }) => /^roles\/compute\.viewer_withcond_[0-9a-f]+$/.test(b.role)),
+    );
+    // Writing the opaque view back is refused rather than turning the condition into a grant.
+    assert.equal(
+      (await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy: v1 } })).status,
+      400,
+    );
+    // And the conditional binding grants nothing yet.
+    const token = await tokenAs(h, "user:cond@example.com");
+    const r = await h.call(
+      "GET",
+      "/compute/v1/projects/demo-project/zones/us-central1-a/instances?explain=true",
+      { token },
+    );
+    assert.equal(r.status, 403);
+    assert.match(r.body.error.message, /IAM Conditions are not supported yet/);
+  });
+
   test("testIamPermissions returns the held subset", async () => {
     const bob = await tokenAs(h, "user:bob@example.com");
     const perms = ["resourcemanager.projects.get", "resourcemanager.projects.setIamPolicy"];
@@ -303,7 +362,11 @@ describe("IAM v1 service accounts and roles, Resource Manager projects", () => {
     assert.equal(bad.status, 400);
     assert.match(bad.body.error.message, /compute\.instances\.fly is not valid/);
 
-    const p = (await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body;
+    const p = (
+      await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+        body: { options: { requestedPolicyVersion: 3 } },
+      })
+    ).body;
     p.bindings.push({
       role: "projects/demo-project/roles/instanceLister",
       members: ["user:erin@example.com"],

@@ -33,6 +33,8 @@ export function scopesAdmitting(permission: string): readonly string[] {
     return read ? STORAGE_READ : STORAGE_WRITE;
   }
   if (service === "compute") return read ? COMPUTE_READ : COMPUTE_WRITE;
+  // actAs is checked while attaching an account to a VM, within a Compute call.
+  if (permission === "iam.serviceAccounts.actAs") return COMPUTE_WRITE;
   if (
     /^iam\.serviceAccounts\.(getAccessToken|getOpenIdToken|signBlob|signJwt|implicitDelegation)$/.test(
       permission,

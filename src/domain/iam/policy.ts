@@ -1,5 +1,5 @@
 /** Allow policies: shape, validation, normalization and binding edits. Pure. */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { parseMember } from "./members.js";
 
 export interface Condition {
@@ -81,9 +81,11 @@ export function validatePolicy(
       if (typeof c.expression !== "string" || c.expression.trim() === "")
         return `policy.bindings[${i}].condition.expression is required.`;
       if (version !== 3) return "Conditional role bindings require policy version 3.";
-      cond = { expression: c.expression };
-      if (typeof c.title === "string") cond.title = c.title;
-      if (typeof c.description === "string") cond.description = c.description;
+      cond = {
+        ...(typeof c.title === "string" ? { title: c.title } : {}),
+        ...(typeof c.description === "string" ? { description: c.description } : {}),
+        expression: c.expression,
+      };
     }
     const key = `${role}\u0000${cond ? JSON.stringify(cond) : ""}`;
     const existing = merged.get(key) ?? { role, members: [], ...(cond ? { condition: cond } : {}) };
@@ -119,7 +121,19 @@ export function addBinding(policy: Omit<Policy, "etag">, role: string, member: s
   return { ...policy, bindings };
 }
 
-/** The view a client asked for: conditional bindings are only shown at version 3 (as Google does). */
-export function policyView(policy: Policy): Policy {
-  return { ...policy, version: policy.bindings.some((b) => b.condition) ? 3 : 1 };
+/**
+ * The policy as a client that asked for `requestedVersion` sees it. Conditional bindings are shown
+ * as such only at version 3; an older client sees each as an opaque `ROLE_withcond_HASH` role (as
+ * Google does), so a read-modify-write by it cannot silently turn a condition into a grant.
+ */
+export function policyView(policy: Policy, requestedVersion = 3): Policy {
+  const conditional = policy.bindings.some((b) => b.condition);
+  if (!conditional) return { ...policy, version: 1 };
+  if (requestedVersion >= 3) return { ...policy, version: 3 };
+  const bindings = policy.bindings.map((b) => {
+    if (!b.condition) return b;
+    const hash = createHash("sha256").update(JSON.stringify(b.condition)).digest("hex").slice(0, 20);
+    return { role: `${b.role}_withcond_${hash}`, members: b.members };
+  });
+  return { ...policy, version: 1, bindings };
 }

@@ -39,11 +39,21 @@ export function predefinedPermissions(name: string): ReadonlySet<string> | undef
   return permissionSets.get(name);
 }
 
-/** Predefined roles that grant `permission`, narrowest first: the advice in a denial. */
+const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
+
+/**
+ * Predefined roles that grant `permission`, best advice first: GA roles of the permission's own
+ * service (iam.* → roles/iam.*), then the rest; basic roles last; narrower before broader.
+ */
 export function rolesGranting(permission: string): string[] {
+  const service = permission.split(".", 1)[0];
+  const rank = (r: Role) =>
+    (BASIC_ROLES.has(r.name) ? 4 : 0) +
+    (r.name.startsWith(`roles/${service}.`) ? 0 : 2) +
+    (r.stage === "GA" ? 0 : 1);
   return catalog.roles
     .filter((r) => permissionSets.get(r.name)!.has(permission))
-    .sort((a, b) => a.includedPermissions.length - b.includedPermissions.length)
+    .sort((a, b) => rank(a) - rank(b) || a.includedPermissions.length - b.includedPermissions.length)
     .map((r) => r.name);
 }
 

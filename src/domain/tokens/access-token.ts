@@ -70,6 +70,11 @@ export async function verifyAccessToken(
   keyFor: (kid: string) => KeyObject | undefined,
   now: number = Date.now(),
 ): Promise<AccessTokenClaims> {
+  // One token, one spelling: refuse non-canonical base64url (spare bits set, stray characters), so a
+  // token string cannot be altered while its signature still verifies.
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts.some((p) => Buffer.from(p, "base64url").toString("base64url") !== p))
+    throw new InvalidToken("token is not a canonical compact JWS");
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(

@@ -1,4 +1,5 @@
 /** Keys that sign Warrant's own tokens. Each has a `kid` published in the key set. */
+
 import {
   createPrivateKey,
   createPublicKey,
@@ -6,6 +7,7 @@ import {
   type KeyObject,
   randomBytes,
 } from "node:crypto";
+import { selfSignedCertificate } from "./x509.js";
 
 export type KeyState = "primary" | "secondary" | "staged";
 
@@ -15,6 +17,8 @@ export interface SigningKey {
   state: KeyState;
   privateKey: KeyObject;
   publicKey: KeyObject;
+  /** Self-signed certificate of the public key, for `/oauth2/v1/certs`. */
+  certificatePem: string;
   createdAt: string;
 }
 
@@ -24,16 +28,25 @@ export interface StoredSigningKey {
   alg: "RS256";
   state: KeyState;
   privateKeyPem: string;
+  certificatePem: string;
   createdAt: string;
 }
 
 export function generateSigningKey(state: KeyState = "primary", now = new Date()): StoredSigningKey {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const kid = randomBytes(20).toString("hex");
   return {
-    kid: randomBytes(20).toString("hex"),
+    kid,
     alg: "RS256",
     state,
     privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    certificatePem: selfSignedCertificate({
+      commonName: kid,
+      serial: randomBytes(16),
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 90 * 86400_000),
+      privateKey,
+    }),
     createdAt: now.toISOString(),
   };
 }
@@ -41,5 +54,14 @@ export function generateSigningKey(state: KeyState = "primary", now = new Date()
 export function loadSigningKey(stored: StoredSigningKey): SigningKey {
   const { privateKeyPem, ...rest } = stored;
   const privateKey = createPrivateKey({ key: privateKeyPem, format: "pem" });
-  return { ...rest, privateKey, publicKey: createPublicKey(privateKey) };
+  const certificatePem =
+    rest.certificatePem ??
+    selfSignedCertificate({
+      commonName: rest.kid,
+      serial: randomBytes(16),
+      notBefore: new Date(rest.createdAt),
+      notAfter: new Date(Date.parse(rest.createdAt) + 90 * 86400_000),
+      privateKey,
+    });
+  return { ...rest, certificatePem, privateKey, publicKey: createPublicKey(privateKey) };
 }

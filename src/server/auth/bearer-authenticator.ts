@@ -1,16 +1,52 @@
-/** Authentication: the bearer token of a request → the calling principal. */
+/**
+ * Authentication: the bearer credential of a request → the calling principal. Two credential
+ * kinds are accepted, both verified offline:
+ *  - Warrant access tokens (signed by the installation's key ring);
+ *  - self-signed JWTs from a service-account key (Google's clients send these instead of going
+ *    to the token endpoint when no scopes are set), checked for key, lifetime and audience.
+ * A service account that is disabled or deleted is refused (see ServiceAccountDirectory for the
+ * bound on how fast other nodes notice).
+ */
 import type { IncomingMessage } from "node:http";
+import { compactVerify, decodeProtectedHeader } from "jose";
+import { CLOUD_PLATFORM } from "../../domain/compute/scopes.js";
 import { Unauthenticated } from "../../domain/errors.js";
-import { principalFromMember } from "../../domain/iam/principal.js";
-import { InvalidToken, verifyAccessToken } from "../../domain/tokens/access-token.js";
+import { principalFromMember, serviceAccountPrincipal } from "../../domain/iam/principal.js";
+import { parseScopes } from "../../domain/oauth/assertion.js";
+import {
+  ACCESS_TOKEN_TYP,
+  CLOCK_TOLERANCE_S,
+  InvalidToken,
+  verifyAccessToken,
+} from "../../domain/tokens/access-token.js";
 import type { Caller } from "../http/context.js";
 import type { Authenticator } from "../http/server.js";
 import type { KeyRing } from "../tokens/key-ring.js";
+import type { ServiceAccountDirectory } from "./service-account-directory.js";
+
+export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
+export const MAX_BEARER_BYTES = 8192;
+
+/** Audiences a self-signed JWT may name: this server as the client reached it, or a Google API host. */
+export function audienceDesignatesUs(aud: string, requestOrigin: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(aud);
+  } catch {
+    return false;
+  }
+  if (url.origin === requestOrigin) return true;
+  return (
+    url.protocol === "https:" &&
+    (url.hostname === "www.googleapis.com" || /^[a-z0-9-]+\.googleapis\.com$/.test(url.hostname))
+  );
+}
 
 export class BearerAuthenticator implements Authenticator {
   constructor(
     private readonly keyRing: KeyRing,
     private readonly issuer: string,
+    private readonly directory: ServiceAccountDirectory,
   ) {}
 
   async authenticate(req: IncomingMessage): Promise<Caller | null> {
@@ -18,14 +54,87 @@ export class BearerAuthenticator implements Authenticator {
     if (header === undefined || header === "") return null;
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw Unauthenticated.invalid("the Authorization header must be 'Bearer <access token>'");
+    return this.verify(m[1]!, `http://${req.headers.host ?? ""}`);
+  }
+
+  /** Verifies a bearer token presented to this server at `origin` (for self-signed JWT audiences). */
+  async verify(token: string, origin: string): Promise<Caller> {
+    if (token.length > MAX_BEARER_BYTES) throw Unauthenticated.invalid("the bearer token is too large");
     try {
-      const claims = await verifyAccessToken(m[1]!, this.issuer, (kid) => this.keyRing.verificationKey(kid));
-      const principal = principalFromMember(claims.sub);
-      if (!principal) throw new InvalidToken("token subject is not a principal");
-      return { principal, token: claims };
+      let typ: unknown;
+      try {
+        typ = decodeProtectedHeader(token).typ;
+      } catch {
+        throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
+      }
+      const caller =
+        typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token, origin);
+      if (caller.principal.kind !== "serviceAccount") return caller;
+      const sa = await this.directory.activeAccount(caller.principal.email);
+      if (!sa) throw new InvalidToken(`service account ${caller.principal.email} is disabled or deleted`);
+      // The project number lets `principalSet://…/projects/NUMBER/type/ServiceAccount` members match.
+      const projectNumber = await this.directory.projectNumber(sa.projectId);
+      return { ...caller, principal: serviceAccountPrincipal(sa.email, projectNumber) };
     } catch (err) {
       if (err instanceof InvalidToken) throw Unauthenticated.invalid(err.message);
       throw err;
     }
+  }
+
+  private async accessToken(token: string): Promise<Caller> {
+    const claims = await verifyAccessToken(token, this.issuer, (kid) => this.keyRing.verificationKey(kid));
+    const principal = principalFromMember(claims.sub);
+    if (!principal) throw new InvalidToken("token subject is not a principal");
+    return { principal, token: claims };
+  }
+
+  private async selfSignedJwt(token: string, origin: string): Promise<Caller> {
+    const { kid, alg } = decodeProtectedHeader(token);
+    if (alg !== "RS256" || typeof kid !== "string") throw new InvalidToken("unsupported token");
+    const key = await this.directory.key(kid);
+    if (!key) throw new InvalidToken("the JWT's key is unknown, disabled or deleted");
+    let payload: Record<string, unknown>;
+    try {
+      const { payload: raw } = await compactVerify(token, key.publicKey, { algorithms: ["RS256"] });
+      payload = JSON.parse(Buffer.from(raw).toString("utf8"));
+    } catch {
+      throw new InvalidToken("invalid JWT signature");
+    }
+    const email = key.key.email;
+    if (payload.iss !== email || (payload.sub !== undefined && payload.sub !== email))
+      throw new InvalidToken("a self-signed JWT's iss and sub must be the key's service account");
+    const { iat, exp } = payload;
+    const now = Math.floor(Date.now() / 1000);
+    if (
+      typeof iat !== "number" ||
+      typeof exp !== "number" ||
+      exp - iat > MAX_SELF_SIGNED_LIFETIME_S ||
+      exp <= iat
+    )
+      throw new InvalidToken("a self-signed JWT must live at most 3600 s");
+    if (exp < now - CLOCK_TOLERANCE_S) throw new InvalidToken("token expired");
+    if (iat > now + CLOCK_TOLERANCE_S) throw new InvalidToken("token used before its iat");
+    let scopes: string[] = [CLOUD_PLATFORM];
+    if (typeof payload.scope === "string" && payload.scope !== "") {
+      const parsed = parseScopes(payload.scope);
+      if (typeof parsed === "string") throw new InvalidToken(parsed);
+      scopes = parsed;
+    } else {
+      const auds = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+      if (!auds.some((a) => typeof a === "string" && audienceDesignatesUs(a, origin)))
+        throw new InvalidToken("the self-signed JWT's audience does not designate this service");
+    }
+    return {
+      principal: serviceAccountPrincipal(email),
+      token: {
+        sub: `serviceAccount:${email}`,
+        scopes,
+        azp: email,
+        jti: `${kid}:${iat}`,
+        iat,
+        exp,
+        via: "self-signed-jwt",
+      },
+    };
   }
 }

@@ -30,10 +30,6 @@ export class PolicyService {
     private readonly access: AccessControl,
   ) {}
 
-  async read(resource: string): Promise<Policy> {
-    return policyView((await this.access.policyOf(resource)) ?? emptyPolicy());
-  }
-
   async get(
     ctx: RequestContext,
     ref: ResourceRef,
@@ -45,7 +41,7 @@ export class PolicyService {
     if (requested !== undefined && ![0, 1, 3].includes(requested))
       throw new InvalidArgument(`Invalid requested policy version ${requested}: must be 0, 1 or 3.`);
     await this.access.require(ctx, permission, ref, denial);
-    return this.read(ref.chain[0]!);
+    return policyView((await this.access.policyOf(ref.chain[0]!)) ?? emptyPolicy(), requested ?? 1);
   }
 
   async set(

@@ -8,7 +8,7 @@ import {
   InvalidArgument,
   NotFound,
 } from "../../../domain/errors.js";
-import { newEtag } from "../../../domain/iam/policy.js";
+import { newEtag, sameEtag } from "../../../domain/iam/policy.js";
 import {
   listPredefinedRoles,
   predefinedRole,
@@ -115,7 +115,7 @@ export function registerRoles(router: Router, deps: ServerDeps) {
     const mask = updateMask(body, ctx, ["title", "description", "includedPermissions", "stage"]);
     const { projectId, role } = await load(ctx, "iam.roles.update");
     const input = body as Record<string, unknown>;
-    if (typeof input.etag === "string" && input.etag !== role.etag)
+    if (typeof input.etag === "string" && role.etag !== undefined && !sameEtag(input.etag, role.etag))
       throw new Aborted(
         "The role's etag does not match: it was changed concurrently. Read it again and retry.",
       );

@@ -3,11 +3,12 @@ import { repositories } from "../../../datastore/repositories.js";
 import { AlreadyExists, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { newEtag } from "../../../domain/iam/policy.js";
 import { accountIdProblem } from "../../../domain/ids.js";
-import { childOf, projectRef, serviceAccountResource } from "../../../domain/resources.js";
+import { childOf, organizationRef, projectRef, serviceAccountResource } from "../../../domain/resources.js";
 import {
   descriptionProblem,
   displayNameProblem,
   makeServiceAccount,
+  projectOfServiceAccountEmail,
   type ServiceAccount,
   serviceAccountEmail,
 } from "../../../domain/service-account.js";
@@ -22,10 +23,12 @@ import { objectField, optionalString, pageSize, pageToken, updateMask } from "..
 const denied: DenialMessage = (d) =>
   `Permission '${d.permission}' denied on resource (or it may not exist). ${d.reason}`;
 
+export const serviceAccountRef = (deps: ServerDeps, sa: ServiceAccount) =>
+  childOf(projectRef(deps.organizationId, sa.projectId), serviceAccountResource(sa.projectId, sa.email));
+
 export function registerServiceAccounts(router: Router, deps: ServerDeps) {
   const { access, policies } = deps;
-  const saRef = (sa: ServiceAccount) =>
-    childOf(projectRef(deps.organizationId, sa.projectId), serviceAccountResource(sa.projectId, sa.email));
+  const saRef = (sa: ServiceAccount) => serviceAccountRef(deps, sa);
 
   async function requireProject(ctx: RequestContext, projectId: string, permission: string) {
     const project = await deps.repos.projects.get(projectId);
@@ -37,23 +40,7 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
     return project;
   }
 
-  /**
-   * Resolves `projects/{p}/serviceAccounts/{email-or-uniqueId}` (p may be `-`). A caller without
-   * the permission learns nothing about existence: both cases answer 403, as IAM does.
-   */
-  async function find(ctx: RequestContext, permission: string): Promise<ServiceAccount> {
-    const { project, account } = ctx.params as { project: string; account: string };
-    const sa = /^\d+$/.test(account)
-      ? await deps.repos.serviceAccounts.getByUniqueId(project === "-" ? undefined : project, account)
-      : await deps.repos.serviceAccounts.get(account);
-    if (!sa || (project !== "-" && sa.projectId !== project)) {
-      const projectId = project !== "-" ? project : (/@([^.]+)\./.exec(account)?.[1] ?? "-");
-      await access.require(ctx, permission, projectRef(deps.organizationId, projectId), denied);
-      throw new NotFound(`Unknown service account`);
-    }
-    await access.require(ctx, permission, saRef(sa), denied);
-    return sa;
-  }
+  const find = (ctx: RequestContext, permission: string) => findServiceAccount(deps, ctx, permission);
 
   const base = "/v1/projects/{project}/serviceAccounts";
   const one = `${base}/{account}`;
@@ -134,8 +121,11 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
   router.add("DELETE", one, async (ctx) => {
     const sa = await find(ctx, "iam.serviceAccounts.delete");
     await deps.store.transaction(async (tx) => {
-      await repositories(tx).serviceAccounts.delete(sa.email);
+      const r = repositories(tx);
+      await r.serviceAccounts.delete(sa.email);
+      for (const k of await r.serviceAccountKeys.list(sa.email)) await r.serviceAccountKeys.delete(k.keyId);
     });
+    deps.directory.invalidate(sa.email);
     await policies.drop(serviceAccountResource(sa.projectId, sa.email));
     return {};
   });
@@ -161,13 +151,42 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
   });
 
   async function update(email: string, change: (sa: ServiceAccount) => ServiceAccount) {
-    return deps.store.transaction(async (tx) => {
+    const next = await deps.store.transaction(async (tx) => {
       const r = repositories(tx);
       const cur = await r.serviceAccounts.get(email);
       if (!cur) throw new NotFound("Unknown service account");
-      const next = { ...change(cur), etag: newEtag() };
-      await r.serviceAccounts.put(next);
-      return next;
+      const changed = { ...change(cur), etag: newEtag() };
+      await r.serviceAccounts.put(changed);
+      return changed;
     });
+    deps.directory.invalidate(email);
+    return next;
   }
+}
+
+/**
+ * Resolves `projects/{p}/serviceAccounts/{email-or-uniqueId}` (p may be `-`). A caller without
+ * the permission learns nothing about existence: both cases answer 403, as IAM does.
+ */
+export async function findServiceAccount(
+  deps: ServerDeps,
+  ctx: RequestContext,
+  permission: string,
+): Promise<ServiceAccount> {
+  const { access } = deps;
+  const { project, account } = ctx.params as { project: string; account: string };
+  const sa = /^\d+$/.test(account)
+    ? await deps.repos.serviceAccounts.getByUniqueId(project === "-" ? undefined : project, account)
+    : await deps.repos.serviceAccounts.get(account);
+  if (!sa || (project !== "-" && sa.projectId !== project)) {
+    // Decide 404 vs 403 where the account would live: its project, else the organization.
+    const projectId = project !== "-" ? project : projectOfServiceAccountEmail(account);
+    const where = projectId
+      ? projectRef(deps.organizationId, projectId)
+      : organizationRef(deps.organizationId);
+    await access.require(ctx, permission, where, denied);
+    throw new NotFound(`Unknown service account`);
+  }
+  await access.require(ctx, permission, serviceAccountRef(deps, sa), denied);
+  return sa;
 }

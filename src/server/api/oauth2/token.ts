@@ -20,11 +20,17 @@ import type { ServerDeps } from "../../deps.js";
 import { readForm } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
+import { jwtBearerGrant } from "./jwt-bearer.js";
 
-type GrantHandler = (form: URLSearchParams, deps: ServerDeps) => Promise<Record<string, unknown>>;
+type GrantHandler = (
+  form: URLSearchParams,
+  deps: ServerDeps,
+  tokenUrls: readonly string[],
+) => Promise<Record<string, unknown>>;
 
 const grants: Record<string, GrantHandler> = {
   refresh_token: refreshTokenGrant,
+  "urn:ietf:params:oauth:grant-type:jwt-bearer": jwtBearerGrant,
 };
 
 function single(form: URLSearchParams, name: string, required = true): string | undefined {
@@ -95,7 +101,9 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
     const grantType = single(form, "grant_type")!;
     const handler = Object.hasOwn(grants, grantType) ? grants[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(grantType);
-    sendOAuth(ctx.res, 200, await handler(form, deps));
+    // The token URLs of this server, as clients address it, are valid assertion audiences too.
+    const tokenUrls = ["/token", "/oauth2/v4/token"].map((p) => `${ctx.baseUrl}${p}`);
+    sendOAuth(ctx.res, 200, await handler(form, deps, tokenUrls));
   } catch (err) {
     if (err instanceof OAuthError) return sendOAuth(ctx.res, err.status, err.toJSON());
     if (err instanceof ApiError)

@@ -1,5 +1,5 @@
 /** Cloud Resource Manager v1: projects and their IAM policies. */
-import { repositories } from "../../../datastore/repositories.js";
+import { decodePageToken, encodePageToken, repositories } from "../../../datastore/repositories.js";
 import { AlreadyExists, InvalidArgument, NotFound, PermissionDenied } from "../../../domain/errors.js";
 import { addBinding, emptyPolicy, newEtag } from "../../../domain/iam/policy.js";
 import { memberOf } from "../../../domain/iam/principal.js";
@@ -85,21 +85,27 @@ export function registerProjects(router: Router, deps: ServerDeps) {
 
   router.add("GET", "/v1/projects", async (ctx) => {
     const size = pageSize(ctx, "pageSize", 500, 1000);
-    let token = pageToken(ctx);
+    let after = decodePageToken(pageToken(ctx));
     const visible: Project[] = [];
-    let next: string | undefined;
-    // Page through storage until a page of visible projects is full.
+    // Scan in key order, keeping what the caller may see, until a page is full; the token is the
+    // last key scanned, so the next page resumes exactly there.
     for (;;) {
-      const page = await deps.repos.projects.list({ pageSize: size, ...(token ? { pageToken: token } : {}) });
-      for (const p of page.items)
+      const rows = await deps.repos.projects.list({
+        pageSize: 100,
+        ...(after ? { pageToken: encodePageToken(after) } : {}),
+      });
+      for (const p of rows.items) {
+        after = p.projectId;
         if (await access.allows(ctx, "resourcemanager.projects.get", ref(p.projectId))) visible.push(p);
-      if (!page.nextPageToken || visible.length >= size) {
-        next = page.nextPageToken;
-        break;
+        if (visible.length === size) {
+          const more =
+            (await deps.repos.projects.list({ pageSize: 1, pageToken: encodePageToken(after) })).items
+              .length > 0;
+          return { projects: visible, ...(more ? { nextPageToken: encodePageToken(after) } : {}) };
+        }
       }
-      token = page.nextPageToken;
+      if (!rows.nextPageToken) return { projects: visible };
     }
-    return { projects: visible, ...(next ? { nextPageToken: next } : {}) };
   });
 
   router.add("GET", "/v1/projects/{project}", async (ctx) =>

@@ -1,0 +1,139 @@
+/**
+ * IAM Credentials API: short-lived credentials for a service account, issued to a caller allowed
+ * to impersonate it (roles/iam.serviceAccountTokenCreator), optionally through a delegation chain
+ * checked hop by hop.
+ */
+import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
+import { serviceAccountPrincipal } from "../../../domain/iam/principal.js";
+import { parseScopes } from "../../../domain/oauth/assertion.js";
+import type { ServiceAccount } from "../../../domain/service-account.js";
+import { DEFAULT_ACCESS_TOKEN_LIFETIME_S, mintAccessToken } from "../../../domain/tokens/access-token.js";
+import { mintIdToken } from "../../../domain/tokens/id-token.js";
+import type { ServerDeps } from "../../deps.js";
+import { readJsonObject } from "../../http/body.js";
+import type { RequestContext } from "../../http/context.js";
+import type { Router } from "../../http/router.js";
+import { explanation } from "../../iam/access-control.js";
+import { serviceAccountRef } from "../iam/service-accounts.js";
+
+const NAME = /^projects\/-\/serviceAccounts\/([^/]+)$/;
+
+export function registerIamCredentials(router: Router, deps: ServerDeps) {
+  async function lookup(id: string): Promise<ServiceAccount | undefined> {
+    return /^\d+$/.test(id)
+      ? deps.repos.serviceAccounts.getByUniqueId(undefined, id)
+      : deps.repos.serviceAccounts.get(id);
+  }
+
+  /**
+   * Checks the chain caller → delegates… → target: each hop into a delegate needs
+   * iam.serviceAccounts.implicitDelegation on it, the last hop needs `permission` on the target.
+   */
+  async function authorizeChain(ctx: RequestContext, permission: string, body: Record<string, unknown>) {
+    if (ctx.params.project !== "-")
+      throw new InvalidArgument(
+        `The resource name must be projects/-/serviceAccounts/{ACCOUNT}; '${ctx.params.project}' is not allowed as the project.`,
+      );
+    const target = await lookup(ctx.params.account!);
+    const raw = body.delegates ?? [];
+    if (!Array.isArray(raw) || raw.some((d) => typeof d !== "string" || !NAME.test(d)))
+      throw new InvalidArgument("delegates must be a list of projects/-/serviceAccounts/{ACCOUNT} names.");
+    const delegates: ServiceAccount[] = [];
+    for (const d of raw as string[]) {
+      const sa = await lookup(NAME.exec(d)![1]!);
+      if (!sa) throw new NotFound(`Delegate ${d} not found.`);
+      delegates.push(sa);
+    }
+    if (!target) {
+      // Do not confirm existence to callers who could not impersonate anyway.
+      await deps.access.require(
+        ctx,
+        permission,
+        { chain: [`projects/-/serviceAccounts/${ctx.params.account}`] },
+        denied,
+      );
+      throw new NotFound(`Service account ${ctx.params.account} not found.`);
+    }
+    const hops = [...delegates, target];
+    for (const [i, sa] of hops.entries()) {
+      const needed = i === hops.length - 1 ? permission : "iam.serviceAccounts.implicitDelegation";
+      if (i === 0) await deps.access.require(ctx, needed, serviceAccountRef(deps, sa), denied);
+      else {
+        const from = hops[i - 1]!;
+        const d = await deps.access.decide(
+          serviceAccountPrincipal(from.email),
+          needed,
+          serviceAccountRef(deps, sa),
+        );
+        ctx.checks.push({ permission: needed, resource: d.resource, allowed: d.allowed });
+        if (!d.allowed) {
+          const err = new ApiError(403, "PERMISSION_DENIED", "forbidden", denied(d));
+          err.explanation = explanation(d);
+          throw err;
+        }
+      }
+    }
+    if (target.disabled)
+      throw new ApiError(
+        400,
+        "FAILED_PRECONDITION",
+        "failedPrecondition",
+        `Service account ${target.email} is disabled.`,
+      );
+    return target;
+  }
+
+  const base = "/v1/projects/{project}/serviceAccounts/{account}";
+
+  router.add("POST", `${base}:generateAccessToken`, async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    const scope = body.scope;
+    if (!Array.isArray(scope) || scope.length === 0 || scope.some((s) => typeof s !== "string"))
+      throw new InvalidArgument("scope must be a non-empty list of OAuth scopes.");
+    const scopes = parseScopes((scope as string[]).join(" "));
+    if (typeof scopes === "string") throw new InvalidArgument(scopes);
+    const lifetime = parseLifetime(body.lifetime);
+    const target = await authorizeChain(ctx, "iam.serviceAccounts.getAccessToken", body);
+    const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
+      sub: `serviceAccount:${target.email}`,
+      scopes,
+      azp: target.uniqueId,
+      via: "impersonation",
+      lifetimeSeconds: Math.min(lifetime, deps.accessTokenLifetimeSeconds),
+    });
+    return {
+      accessToken: token,
+      expireTime: new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, "Z"),
+    };
+  });
+
+  router.add("POST", `${base}:generateIdToken`, async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    if (typeof body.audience !== "string" || body.audience === "")
+      throw new InvalidArgument("audience is required.");
+    if (body.includeEmail !== undefined && typeof body.includeEmail !== "boolean")
+      throw new InvalidArgument("includeEmail must be a boolean.");
+    const target = await authorizeChain(ctx, "iam.serviceAccounts.getOpenIdToken", body);
+    const token = await mintIdToken(deps.keyRing.primary(), deps.idTokenIssuer, {
+      audience: body.audience,
+      subject: target.uniqueId,
+      azp: target.uniqueId,
+      ...(body.includeEmail ? { email: target.email } : {}),
+    });
+    return { token };
+  });
+}
+
+const denied = (d: { permission: string; reason: string }) =>
+  `Permission '${d.permission}' denied on resource (or it may not exist). ${d.reason}`;
+
+/** `"3600s"` → 3600; Google's Duration JSON form. At most one hour. */
+export function parseLifetime(raw: unknown): number {
+  if (raw === undefined || raw === null) return DEFAULT_ACCESS_TOKEN_LIFETIME_S;
+  const m = typeof raw === "string" ? /^(\d+)(?:\.\d+)?s$/.exec(raw) : null;
+  if (!m) throw new InvalidArgument(`lifetime must be a duration like "3600s"; got ${JSON.stringify(raw)}.`);
+  const s = Number(m[1]);
+  if (s < 1 || s > 3600)
+    throw new InvalidArgument(`lifetime must be between 1s and 3600s; got ${raw as string}.`);
+  return s;
+}

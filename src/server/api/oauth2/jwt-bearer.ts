@@ -1,0 +1,82 @@
+/**
+ * The jwt-bearer grant: a service account proves itself with an assertion signed by one of its
+ * keys and receives an access token, or an ID token when the assertion names a target_audience.
+ */
+import { compactVerify, decodeProtectedHeader } from "jose";
+import { CLOUD_PLATFORM } from "../../../domain/compute/scopes.js";
+import { type AssertionClaims, assertionProblem, parseScopes } from "../../../domain/oauth/assertion.js";
+import { InvalidGrant, InvalidRequest, InvalidScope } from "../../../domain/oauth/errors.js";
+import { mintAccessToken } from "../../../domain/tokens/access-token.js";
+import { mintIdToken } from "../../../domain/tokens/id-token.js";
+import type { UsableKey } from "../../auth/service-account-directory.js";
+import type { ServerDeps } from "../../deps.js";
+
+export const MAX_ASSERTION_BYTES = 8192;
+
+export async function jwtBearerGrant(form: URLSearchParams, deps: ServerDeps, tokenUrls: readonly string[]) {
+  const assertion = form.get("assertion");
+  if (!assertion) throw new InvalidRequest("Missing required parameter: assertion");
+  if (assertion.length > MAX_ASSERTION_BYTES)
+    throw new InvalidGrant("Invalid JWT: the assertion is too large.");
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  let claims: AssertionClaims;
+  try {
+    header = decodeProtectedHeader(assertion);
+    claims = JSON.parse(
+      Buffer.from(assertion.split(".")[1] ?? "", "base64url").toString("utf8"),
+    ) as AssertionClaims;
+  } catch {
+    throw new InvalidGrant("Invalid JWT: the assertion is not a well-formed JWS.");
+  }
+  if (header.alg !== "RS256") throw new InvalidGrant("Invalid JWT Signature.");
+  if (claims === null || typeof claims !== "object")
+    throw new InvalidGrant("Invalid JWT: the payload is not a JSON object.");
+  const email = typeof claims.iss === "string" ? claims.iss.toLowerCase() : "";
+  const sa = email ? await deps.directory.account(email) : undefined;
+  if (!sa) throw new InvalidGrant("Invalid grant: account not found");
+  if (sa.disabled) throw new InvalidGrant(`Invalid grant: service account ${sa.email} is disabled.`);
+
+  // Node's clients send no kid: then any enabled key of the issuer may have signed it.
+  let candidates: UsableKey[];
+  if (typeof header.kid === "string") {
+    const k = await deps.directory.key(header.kid);
+    candidates = k && k.key.email === sa.email ? [k] : [];
+  } else candidates = await deps.directory.keysOf(sa.email);
+  let verified = false;
+  for (const c of candidates) {
+    try {
+      await compactVerify(assertion, c.publicKey, { algorithms: ["RS256"] });
+      verified = true;
+      break;
+    } catch {
+      // try the next key
+    }
+  }
+  if (!verified) throw new InvalidGrant("Invalid JWT Signature.");
+
+  const problem = assertionProblem(claims, Math.floor(Date.now() / 1000), tokenUrls);
+  if (problem) throw new InvalidGrant(problem);
+
+  if (typeof claims.target_audience === "string") {
+    const idToken = await mintIdToken(deps.keyRing.primary(), deps.idTokenIssuer, {
+      audience: claims.target_audience,
+      subject: sa.uniqueId,
+      azp: sa.uniqueId,
+      email: sa.email,
+    });
+    return { id_token: idToken };
+  }
+
+  const scopes = parseScopes(claims.scope as string | undefined);
+  if (typeof scopes === "string") throw new InvalidScope(scopes);
+  // An assertion without scopes gets cloud-platform: IAM remains the limit.
+  const granted = scopes.length ? scopes : [CLOUD_PLATFORM];
+  const { token, claims: minted } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
+    sub: `serviceAccount:${sa.email}`,
+    scopes: granted,
+    azp: sa.uniqueId,
+    via: "jwt-bearer",
+    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+  });
+  return { access_token: token, expires_in: minted.exp - minted.iat, token_type: "Bearer" };
+}

@@ -1,0 +1,96 @@
+/**
+ * An in-memory view of service accounts and their public keys for the token hot paths (token
+ * endpoint, bearer verification). Entries are served from memory for at most `ttlMs`, and
+ * dropped at once when this process changes them, so a disabled or deleted account (or key) is
+ * refused immediately by this node and within `ttlMs` by any other node sharing the datastore.
+ */
+import type { KeyObject } from "node:crypto";
+import { createPublicKey } from "node:crypto";
+import type { Repositories } from "../../datastore/repositories.js";
+import type { ServiceAccount } from "../../domain/service-account.js";
+import type { ServiceAccountKey } from "../../domain/service-account-key.js";
+
+export const DIRECTORY_TTL_MS = 5_000;
+
+interface Cached<T> {
+  value: T;
+  at: number;
+}
+
+export interface UsableKey {
+  key: ServiceAccountKey;
+  publicKey: KeyObject;
+}
+
+export class ServiceAccountDirectory {
+  private readonly accounts = new Map<string, Cached<ServiceAccount | undefined>>();
+  private readonly keysByAccount = new Map<string, Cached<UsableKey[]>>();
+  private readonly keysById = new Map<string, Cached<UsableKey | undefined>>();
+  private readonly projectNumbers = new Map<string, string>();
+
+  constructor(
+    private readonly repos: Repositories,
+    private readonly ttlMs = DIRECTORY_TTL_MS,
+  ) {}
+
+  private fresh<T>(c: Cached<T> | undefined): c is Cached<T> {
+    return c !== undefined && Date.now() - c.at < this.ttlMs;
+  }
+
+  async account(email: string): Promise<ServiceAccount | undefined> {
+    const k = email.toLowerCase();
+    const c = this.accounts.get(k);
+    if (this.fresh(c)) return c.value;
+    const value = await this.repos.serviceAccounts.get(k);
+    this.accounts.set(k, { value, at: Date.now() });
+    return value;
+  }
+
+  /** An enabled account, or undefined when missing or disabled. */
+  async activeAccount(email: string): Promise<ServiceAccount | undefined> {
+    const sa = await this.account(email);
+    return sa && !sa.disabled ? sa : undefined;
+  }
+
+  /** Enabled keys of the account. */
+  async keysOf(email: string): Promise<UsableKey[]> {
+    const k = email.toLowerCase();
+    const c = this.keysByAccount.get(k);
+    if (this.fresh(c)) return c.value;
+    const value = (await this.repos.serviceAccountKeys.list(k)).filter((x) => !x.disabled).map(usable);
+    this.keysByAccount.set(k, { value, at: Date.now() });
+    return value;
+  }
+
+  /** An enabled key by id. */
+  async key(keyId: string): Promise<UsableKey | undefined> {
+    const c = this.keysById.get(keyId);
+    if (this.fresh(c)) return c.value;
+    const k = await this.repos.serviceAccountKeys.get(keyId);
+    const value = k && !k.disabled ? usable(k) : undefined;
+    this.keysById.set(keyId, { value, at: Date.now() });
+    return value;
+  }
+
+  /** Project numbers never change, so they are cached for good. */
+  async projectNumber(projectId: string): Promise<string | undefined> {
+    const cached = this.projectNumbers.get(projectId);
+    if (cached) return cached;
+    const p = await this.repos.projects.get(projectId);
+    if (p) this.projectNumbers.set(projectId, p.projectNumber);
+    return p?.projectNumber;
+  }
+
+  /** Called after this process changed the account or any of its keys. */
+  invalidate(email: string, keyId?: string) {
+    const k = email.toLowerCase();
+    this.accounts.delete(k);
+    this.keysByAccount.delete(k);
+    if (keyId) this.keysById.delete(keyId);
+    else for (const [id, c] of this.keysById) if (c.value?.key.email === k) this.keysById.delete(id);
+  }
+}
+
+function usable(key: ServiceAccountKey): UsableKey {
+  return { key, publicKey: createPublicKey(key.publicKeyPem) };
+}
