@@ -1,5 +1,7 @@
 /** Identifier rules, as Google's APIs enforce them. Pure: each returns an error message or null. */
+
 import { randomInt } from "node:crypto";
+import { show } from "./show.js";
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const RESTRICTED_IN_PROJECT_ID = ["google", "ssl", "undefined", "null"];
@@ -33,7 +35,7 @@ export function resourceNameProblem(field: string, name: unknown): string | null
 
 export function customRoleIdProblem(id: unknown): string | null {
   if (typeof id !== "string" || !CUSTOM_ROLE_ID.test(id))
-    return `The role ID '${String(id)}' is invalid: it must be 3 to 64 characters of letters, digits, underscores and periods.`;
+    return `The role ID '${show(id)}' is invalid: it must be 3 to 64 characters of letters, digits, underscores and periods.`;
   return null;
 }
 

@@ -33,17 +33,17 @@ describe("gcloud against Warrant", { skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function gcloud(args: string[], token = tokenFile) {
+  async function gcloud(args: string[], token: string | null = tokenFile, config = join(dir, "config")) {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: dir,
-      CLOUDSDK_CONFIG: join(dir, "config"),
+      CLOUDSDK_CONFIG: config,
       CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
       CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: "true",
       CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
       CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
       CLOUDSDK_CORE_PROJECT: "demo-project",
-      CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: token,
+      ...(token ? { CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: token } : {}),
       CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${h.url}/`,
       CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: `${h.url}/`,
       CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${h.url}/compute/v1/`,
@@ -191,5 +191,35 @@ describe("gcloud against Warrant", { skip }, () => {
     const r = await gcloud(["iam", "service-accounts", "list"], bad);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /401|Invalid Credentials|invalid authentication credentials/i);
+  });
+
+  test("gcloud auth activate-service-account with a Warrant key file, then print-access-token", async () => {
+    const sa = "demo-sa@demo-project.iam.gserviceaccount.com";
+    const r = await h.call("POST", `/v1/projects/-/serviceAccounts/${sa}/keys`, { body: {} });
+    const keyPath = join(dir, "demo-sa.json");
+    writeFileSync(keyPath, Buffer.from(r.body.privateKeyData, "base64"), { mode: 0o600 });
+    const config = join(dir, "sa-config");
+    const activated = await gcloud(
+      ["auth", "activate-service-account", `--key-file=${keyPath}`],
+      null,
+      config,
+    );
+    assert.equal(activated.code, 0, activated.stderr);
+    assert.match(
+      activated.stderr,
+      /Activated service account credentials for: \[demo-sa@demo-project\.iam\.gserviceaccount\.com\]/,
+    );
+    const printed = await gcloud(["auth", "print-access-token"], null, config);
+    assert.equal(printed.code, 0, printed.stderr);
+    const token = printed.stdout.trim();
+    const info = (await (await fetch(`${h.url}/tokeninfo?access_token=${token}`)).json()) as Record<
+      string,
+      string
+    >;
+    assert.equal(info.email, sa, "the printed token is a Warrant token for the account");
+    // And gcloud uses it: demo-sa holds roles/compute.viewer.
+    const list = await gcloud(["compute", "instances", "list", "--format=value(name)"], null, config);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /demo-vm/);
   });
 });

@@ -2,6 +2,8 @@
  * OAuth scopes. A call is allowed only if the token's scopes admit the permission's family *and*
  * IAM grants the permission (see docs/scopes.md for the table).
  */
+import { show } from "../show.js";
+
 export const SCOPE_PREFIX = "https://www.googleapis.com/auth/";
 export const CLOUD_PLATFORM = `${SCOPE_PREFIX}cloud-platform`;
 
@@ -56,6 +58,6 @@ export function normalizeScope(scope: string): string {
 
 export function scopeProblem(scope: unknown): string | null {
   if (typeof scope !== "string" || !/^https:\/\/www\.googleapis\.com\/auth\/[a-z0-9._-]+$/.test(scope))
-    return `Invalid scope '${String(scope)}': expected https://www.googleapis.com/auth/NAME.`;
+    return `Invalid scope '${show(scope)}': expected https://www.googleapis.com/auth/NAME.`;
   return null;
 }

@@ -3,6 +3,21 @@ import type { IncomingMessage } from "node:http";
 import { ApiError, InvalidArgument } from "../../domain/errors.js";
 
 export const MAX_JSON_BODY_BYTES = 1 << 20;
+/** Deeper documents are refused: nothing Google accepts nests this far, and deep values exhaust the stack later. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Nesting depth of a parsed JSON value, measured iteratively (no recursion to overflow). */
+function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > limit) return true;
+    for (const child of Object.values(v))
+      if (child !== null && typeof child === "object") stack.push([child, d + 1]);
+  }
+  return false;
+}
 
 export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
@@ -39,6 +54,11 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
     throw new InvalidArgument(
       "Invalid JSON payload received. Expected an object at the top level.",
+      "parseError",
+    );
+  if (depthExceeds(parsed, MAX_JSON_DEPTH))
+    throw new InvalidArgument(
+      `Invalid JSON payload received. Nesting is deeper than ${MAX_JSON_DEPTH} levels.`,
       "parseError",
     );
   return parsed as Record<string, unknown>;

@@ -1,4 +1,5 @@
 /** Compute Engine v1: zones, instances and (already finished) zone operations. */
+
 import { repositories } from "../../../datastore/repositories.js";
 import {
   type AttachedServiceAccount,
@@ -19,6 +20,7 @@ import type { Project } from "../../../domain/project.js";
 import { labelsProblem } from "../../../domain/project.js";
 import { childOf, instanceResource, projectRef, serviceAccountResource } from "../../../domain/resources.js";
 import { defaultComputeServiceAccountEmail } from "../../../domain/service-account.js";
+import { show } from "../../../domain/show.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
@@ -404,7 +406,7 @@ function parseMetadata(raw: unknown) {
     const { key, value } = (it ?? {}) as Record<string, unknown>;
     if (typeof key !== "string" || !/^[a-zA-Z0-9_-]{1,128}$/.test(key))
       throw new InvalidArgument(
-        `Invalid value for field 'resource.metadata.items[${n}].key': '${String(key)}'.`,
+        `Invalid value for field 'resource.metadata.items[${n}].key': '${show(key)}'.`,
         "invalid",
       );
     if (seen.has(key))

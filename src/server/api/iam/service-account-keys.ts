@@ -1,4 +1,5 @@
 /** IAM v1: service-account keys, and the public key documents Google serves for each account. */
+
 import { createPublicKey } from "node:crypto";
 import { exportJWK } from "jose";
 import { repositories } from "../../../datastore/repositories.js";
@@ -9,6 +10,7 @@ import {
   renderKey,
   type ServiceAccountKey,
 } from "../../../domain/service-account-key.js";
+import { show } from "../../../domain/show.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
@@ -35,11 +37,11 @@ export function registerServiceAccountKeys(router: Router, deps: ServerDeps) {
     const type = body.privateKeyType ?? "TYPE_GOOGLE_CREDENTIALS_FILE";
     if (type !== "TYPE_GOOGLE_CREDENTIALS_FILE")
       throw new InvalidArgument(
-        `privateKeyType ${String(type)} is not supported; use TYPE_GOOGLE_CREDENTIALS_FILE.`,
+        `privateKeyType ${show(type)} is not supported; use TYPE_GOOGLE_CREDENTIALS_FILE.`,
       );
     const alg = body.keyAlgorithm ?? "KEY_ALG_RSA_2048";
     if (alg !== "KEY_ALG_RSA_2048" && alg !== "KEY_ALG_UNSPECIFIED")
-      throw new InvalidArgument(`keyAlgorithm ${String(alg)} is not supported; use KEY_ALG_RSA_2048.`);
+      throw new InvalidArgument(`keyAlgorithm ${show(alg)} is not supported; use KEY_ALG_RSA_2048.`);
     const sa = await findServiceAccount(deps, ctx, "iam.serviceAccountKeys.create");
     const { key, keyFile } = generateServiceAccountKey(sa, ctx.baseUrl);
     await deps.store.transaction(async (tx) => {
