@@ -1,5 +1,7 @@
+import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { SignJWT } from "jose";
 import { ApiClient, apiErrorFrom, networkError, USER_AGENT } from "./api.js";
 import { type Config, readConfig } from "./config.js";
 import { CliError } from "./errors.js";
@@ -20,6 +22,15 @@ export interface AuthorizedUser {
   token_uri?: string;
   quota_project_id?: string;
 }
+
+export interface ServiceAccountKeyFile {
+  type: "service_account";
+  client_email: string;
+  private_key: string;
+  private_key_id: string;
+}
+
+export type Credential = AuthorizedUser | ServiceAccountKeyFile;
 
 export interface Source<T> {
   value: T;
@@ -60,7 +71,7 @@ export function serverAlive(info: ServerInfo): boolean | undefined {
   }
 }
 
-export function loadCredential(file: string): AuthorizedUser {
+export function loadCredential(file: string): Credential {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -79,9 +90,17 @@ export function loadCredential(file: string): AuthorizedUser {
   } catch {
     throw new CliError(`Credential file ${file} is not valid JSON.`);
   }
+  if (data.type === "service_account") {
+    for (const k of ["client_email", "private_key", "private_key_id"]) {
+      if (typeof data[k] !== "string" || data[k] === "") {
+        throw new CliError(`Key file ${file} lacks the "${k}" field.`);
+      }
+    }
+    return data as unknown as ServiceAccountKeyFile;
+  }
   if (data.type !== "authorized_user") {
     throw new CliError(
-      `Credential file ${file} has type ${JSON.stringify(data.type)}; only "authorized_user" is supported.`,
+      `Credential file ${file} has type ${JSON.stringify(data.type)}; "authorized_user" and "service_account" are supported.`,
     );
   }
   for (const k of ["client_id", "client_secret", "refresh_token"]) {
@@ -190,6 +209,42 @@ export class Session {
   }
 
   private async fetchToken(): Promise<string> {
+    const base = await this.fetchBaseToken();
+    const target =
+      this.flag("impersonate-service-account") ?? this.rt.env.WARRANT_IMPERSONATE_SERVICE_ACCOUNT;
+    if (!target) return base;
+    // As gcloud: the active credential mints a short-lived token for the target account.
+    const res = await new ApiClient(this.endpoint(), async () => base, this.rt.fetch).request(
+      "POST",
+      `/v1/projects/-/serviceAccounts/${encodeURIComponent(target)}:generateAccessToken`,
+      { body: { scope: ["https://www.googleapis.com/auth/cloud-platform"] } },
+    );
+    const token = (res as { accessToken?: unknown }).accessToken;
+    if (typeof token !== "string") throw new CliError(`Impersonating ${target} returned no access token.`);
+    return token;
+  }
+
+  /** The grant body for the credential file: refresh_token for a user, jwt-bearer for a key file. */
+  private async grantFor(cred: Credential): Promise<Record<string, string>> {
+    if (cred.type === "authorized_user")
+      return {
+        grant_type: "refresh_token",
+        client_id: cred.client_id,
+        client_secret: cred.client_secret,
+        refresh_token: cred.refresh_token,
+      };
+    const iat = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ scope: "https://www.googleapis.com/auth/cloud-platform" })
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: cred.private_key_id })
+      .setIssuer(cred.client_email)
+      .setAudience("https://oauth2.googleapis.com/token")
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 3600)
+      .sign(createPrivateKey(cred.private_key));
+    return { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion };
+  }
+
+  private async fetchBaseToken(): Promise<string> {
     const fixed = this.rt.env.WARRANT_ACCESS_TOKEN;
     if (fixed) return fixed;
     const file = this.credentialFile();
@@ -205,12 +260,7 @@ export class Session {
           accept: "application/json",
           "user-agent": USER_AGENT,
         },
-        body: new URLSearchParams({
-          grant_type: "refresh_token",
-          client_id: cred.client_id,
-          client_secret: cred.client_secret,
-          refresh_token: cred.refresh_token,
-        }).toString(),
+        body: new URLSearchParams(await this.grantFor(cred)).toString(),
       });
     } catch (e) {
       throw networkError(endpoint, e);

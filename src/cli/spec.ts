@@ -93,7 +93,13 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
     name: "credential-file",
     type: "string",
     metavar: "FILE",
-    help: "authorized_user credential JSON; overrides WARRANT_CREDENTIAL_FILE and the server's admin credential.",
+    help: "authorized_user credential or service-account key file (JSON); overrides WARRANT_CREDENTIAL_FILE and the server's admin credential.",
+  },
+  {
+    name: "impersonate-service-account",
+    type: "string",
+    metavar: "EMAIL",
+    help: "Act as this service account: the credential mints a short-lived token for it (needs roles/iam.serviceAccountTokenCreator on it). Also WARRANT_IMPERSONATE_SERVICE_ACCOUNT.",
   },
   {
     name: "state-dir",

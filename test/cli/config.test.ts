@@ -154,7 +154,7 @@ describe("endpoint / credential / project resolution", () => {
       env: { WARRANT_CONFIG_DIR: join(dir, "cfg-empty"), WARRANT_ENDPOINT: "http://127.0.0.1:1" },
     });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /only "authorized_user" is supported/);
+    assert.match(r.stderr, /lacks the "client_email" field/);
     assert.doesNotMatch(r.stderr + r.stdout, /SECRET/);
     assert.ok(readFileSync(file, "utf8").includes("SECRET"));
   });

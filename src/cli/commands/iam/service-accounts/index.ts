@@ -6,6 +6,7 @@ import describe from "./describe.js";
 import disable from "./disable.js";
 import enable from "./enable.js";
 import getIamPolicy from "./get-iam-policy.js";
+import keys from "./keys/index.js";
 import list from "./list.js";
 import removeIamPolicyBinding from "./remove-iam-policy-binding.js";
 import setIamPolicy from "./set-iam-policy.js";
@@ -26,5 +27,6 @@ export default group({
     setIamPolicy,
     addIamPolicyBinding,
     removeIamPolicyBinding,
+    keys,
   ],
 });
