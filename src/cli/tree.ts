@@ -4,6 +4,7 @@ import config from "./commands/config/index.js";
 import env from "./commands/env.js";
 import { makeHelpCommand } from "./commands/help.js";
 import iam from "./commands/iam/index.js";
+import logs from "./commands/logs/index.js";
 import projects from "./commands/projects/index.js";
 import serve from "./commands/serve.js";
 import version from "./commands/version.js";
@@ -15,5 +16,5 @@ export const ROOT: GroupSpec = group({
   description:
     'Run a server with `warrant serve`, point your shell at it with `eval "$(warrant env)"`, then use the ' +
     "gcloud-style commands below (or the real gcloud, via `warrant env --gcloud`).",
-  children: [serve, env, projects, iam, compute, auth, config, makeHelpCommand(() => ROOT), version],
+  children: [serve, env, projects, iam, compute, auth, logs, config, makeHelpCommand(() => ROOT), version],
 });

@@ -153,6 +153,7 @@ export function repositories(s: DocumentStore) {
     signingKeys: {
       all: async () => (await s.list<StoredSigningKey>("signing-key")).map((r) => r.value),
       put: (k: StoredSigningKey) => s.put("signing-key", k.kid, k),
+      delete: (kid: string) => s.delete("signing-key", kid),
     },
   };
 }

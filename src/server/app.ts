@@ -3,6 +3,7 @@
  * APIs and the token endpoint on one port.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
@@ -10,6 +11,8 @@ import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
 import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
+import type { RotationPolicy } from "../domain/tokens/rotation.js";
+import { registerSigningKeysAdmin } from "./api/admin/signing-keys.js";
 import { registerCompute } from "./api/compute/instances.js";
 import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
@@ -28,7 +31,8 @@ import { Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
-import { KeyRing } from "./tokens/key-ring.js";
+import { DEFAULT_ROTATION_POLICY, KeyRing } from "./tokens/key-ring.js";
+import { loadMasterKey } from "./tokens/master-key.js";
 
 export interface ServeOptions {
   stateDir: string;
@@ -40,7 +44,14 @@ export interface ServeOptions {
   enforcement?: EnforcementMode;
   /** `iss` of ID tokens; Google's by default so stock verifiers accept them. */
   idTokenIssuer?: string;
+  /** Seals signing keys at rest; default WARRANT_MASTER_KEY, else `<state-dir>/master.key`. */
+  masterKey?: string;
+  /** Overrides of the signing-key rotation schedule (tests shorten it). */
+  keyRotation?: Partial<RotationPolicy>;
 }
+
+/** How often the key ring rotates when due and reloads from the datastore. */
+export const KEY_RING_TICK_MS = 30_000;
 
 export interface RunningServer {
   url: string;
@@ -79,6 +90,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
   const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
   const audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  let listening: Server | undefined;
   try {
     const router = new Router();
     // Listen first: the bound port goes into the admin credential's token_uri. Until routes are
@@ -90,6 +102,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log,
     };
     const http = createHttpServer(httpDeps);
+    listening = http;
     await new Promise<void>((ok, fail) => {
       http.once("error", fail);
       http.listen(opts.port, opts.host, () => {
@@ -102,9 +115,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
     const installation = await bootstrap(store, adminCredentialFile, `${url}/token`);
-    const keyRing = await KeyRing.open(repositories(store), (fn) =>
-      store.transaction((tx) => fn(repositories(tx))),
-    );
+    const masterKey = loadMasterKey(stateDir, opts.masterKey ?? process.env.WARRANT_MASTER_KEY);
+    const keyRing = await KeyRing.open(store, masterKey, { ...DEFAULT_ROTATION_POLICY, ...opts.keyRotation });
+    // Rotate on schedule, retire expired keys, and pick up rotations made elsewhere.
+    const ringTimer = setInterval(() => {
+      keyRing.tick().catch((err) => log(`key ring: ${(err as Error).message}`));
+    }, KEY_RING_TICK_MS);
+    ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
     const access = new AccessControl(store, installation.organizationId, opts.enforcement ?? "enforce", log);
     const directory = new ServiceAccountDirectory(repositories(store));
@@ -120,6 +137,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       organizationId: installation.organizationId,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
+      audit,
     };
     const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory);
     registerTokenEndpoint(router, deps);
@@ -127,6 +145,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     registerTokenInfo(router, deps, authenticator);
     registerServiceAccountKeys(router, deps);
     registerIamCredentials(router, deps);
+    registerSigningKeysAdmin(router, deps);
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
@@ -147,6 +166,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       defaultProject: installation.defaultProject,
       close() {
         closing ??= (async () => {
+          clearInterval(ringTimer);
           await new Promise<void>((ok) => {
             http.close(() => ok());
             http.closeAllConnections();
@@ -159,6 +179,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       },
     };
   } catch (err) {
+    // A start that fails after binding (bad master key, unreadable state) must not leave the port held.
+    if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();
     await audit.close();
     throw err;

@@ -2,6 +2,7 @@
 import type { Datastore } from "../datastore/datastore.js";
 import type { Repositories } from "../datastore/repositories.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
+import type { AuditSink } from "./http/server.js";
 import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
 import type { KeyRing } from "./tokens/key-ring.js";
@@ -22,4 +23,6 @@ export interface ServerDeps {
   organizationId: string;
   accessTokenLifetimeSeconds: number;
   log: (line: string) => void;
+  /** The audit log: requests, tokens issued and refused. Never holds a secret. */
+  audit: AuditSink;
 }

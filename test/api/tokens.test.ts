@@ -3,7 +3,7 @@ import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { createRemoteJWKSet, importPKCS8, jwtVerify, SignJWT } from "jose";
-import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+import { datastoreBytes, type Harness, startHarness, tokenAs } from "../support/harness.js";
 
 const SA = "demo-sa@demo-project.iam.gserviceaccount.com";
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -70,7 +70,7 @@ describe("token service", () => {
     assert.match(keyFile.private_key, /^-----BEGIN PRIVATE KEY-----/);
     assert.match(keyFile.client_id, /^\d{21}$/);
     assert.equal(keyFile.token_uri, `${h.url}/token`);
-    const db = readFileSync(`${h.stateDir}/warrant.db`);
+    const db = datastoreBytes(h);
     const body = keyFile.private_key.split("\n")[1]!;
     assert.ok(!db.includes(body), "the private key is not in the datastore");
     const listed = await h.call("GET", `/v1/projects/-/serviceAccounts/${SA}/keys`);

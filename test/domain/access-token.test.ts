@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { InvalidToken, mintAccessToken, verifyAccessToken } from "../../src/domain/tokens/access-token.js";
 import { generateSigningKey, loadSigningKey } from "../../src/domain/tokens/signing-key.js";
 
-const key = loadSigningKey(generateSigningKey());
-const other = loadSigningKey(generateSigningKey());
+const MASTER = randomBytes(32);
+const key = loadSigningKey(generateSigningKey(MASTER), MASTER);
+const other = loadSigningKey(generateSigningKey(MASTER), MASTER);
 const ISS = "urn:warrant:test";
 const keyFor = (kid: string) => (kid === key.kid ? key.publicKey : undefined);
 

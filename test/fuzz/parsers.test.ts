@@ -3,6 +3,7 @@
  * invariants. Seeded: a failure message names WARRANT_FUZZ_SEED and the case index to replay it.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { parseMember } from "../../src/domain/iam/members.js";
 import { MAX_MEMBERS_PER_POLICY, validatePolicy } from "../../src/domain/iam/policy.js";
@@ -492,8 +493,9 @@ describe("fuzz: Router.match", () => {
 
 describe("fuzz: verifyAccessToken", () => {
   const ISS = "urn:warrant:organizations:fuzz";
-  const key = loadSigningKey(generateSigningKey());
-  const other = loadSigningKey(generateSigningKey());
+  const MASTER = randomBytes(32);
+  const key = loadSigningKey(generateSigningKey(MASTER), MASTER);
+  const other = loadSigningKey(generateSigningKey(MASTER), MASTER);
   const keyFor = (kid: string) => (kid === key.kid ? key.publicKey : undefined);
 
   async function expectRejected(token: string, where: string) {

@@ -1,9 +1,10 @@
 /** Test harness: a real Warrant server on 127.0.0.1 in a temp state dir, and an HTTP client for it. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { mintAccessToken } from "../../src/domain/tokens/access-token.js";
+import { parseMasterKey } from "../../src/domain/tokens/sealed.js";
 import { loadSigningKey, type StoredSigningKey } from "../../src/domain/tokens/signing-key.js";
 import { type RunningServer, type ServeOptions, startServer } from "../../src/server/app.js";
 
@@ -114,10 +115,14 @@ export async function mintWithServerKey(
 ): Promise<string> {
   const db = new Database(join(h.stateDir, "warrant.db"), { readonly: true });
   try {
-    const row = db.prepare("SELECT value FROM documents WHERE kind = 'signing-key'").get() as {
+    const rows = db.prepare("SELECT value FROM documents WHERE kind = 'signing-key'").all() as {
       value: string;
-    };
-    const key = loadSigningKey(JSON.parse(row.value) as StoredSigningKey);
+    }[];
+    const primary = rows
+      .map((r) => JSON.parse(r.value) as StoredSigningKey)
+      .find((k) => k.state === "primary")!;
+    const master = parseMasterKey(readFileSync(join(h.stateDir, "master.key"), "utf8"));
+    const key = loadSigningKey(primary, master);
     const { token } = await mintAccessToken(key, issuer, {
       sub,
       scopes,
@@ -136,4 +141,10 @@ export async function mintWithServerKey(
 export async function tokenAs(h: Harness, sub: string, scopes?: string[]): Promise<string> {
   const issuer = JSON.parse(Buffer.from(h.adminToken.split(".")[1]!, "base64url").toString()).iss;
   return mintWithServerKey(h, issuer, Date.now(), sub, scopes);
+}
+
+/** Every byte the datastore holds on disk: the database file and its write-ahead log. */
+export function datastoreBytes(h: Harness): Buffer {
+  const parts = ["warrant.db", "warrant.db-wal"].map((f) => join(h.stateDir, f)).filter((f) => existsSync(f));
+  return Buffer.concat(parts.map((f) => readFileSync(f)));
 }

@@ -91,6 +91,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     checks: [],
   };
   let status = 500;
+  let error: string | undefined;
   try {
     const match = deps.router.match(req.method ?? "GET", url.pathname);
     if (!match) throw new NotFound(`The requested URL ${url.pathname} was not found on this server.`);
@@ -119,12 +120,14 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       deps.log(`request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`);
     const out = apiErr ?? new Internal(`Internal error encountered. Request id: ${requestId}.`);
     status = out.code;
+    error = `${out.status}: ${out.message}`;
     if (!res.headersSent) sendError(res, out, explain);
     else res.destroy();
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     deps.audit.record({
       time: new Date().toISOString(),
+      kind: "request",
       requestId,
       principal: memberOf(ctx.caller.principal),
       method: req.method,
@@ -133,6 +136,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       status,
       ms: Math.round(ms * 10) / 10,
       ...(ctx.checks.length ? { checks: ctx.checks } : {}),
+      ...(error ? { error } : {}),
     });
   }
 }

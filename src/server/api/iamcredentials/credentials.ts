@@ -4,7 +4,7 @@
  * checked hop by hop.
  */
 import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
-import { serviceAccountPrincipal } from "../../../domain/iam/principal.js";
+import { memberOf, serviceAccountPrincipal } from "../../../domain/iam/principal.js";
 import { parseScopes } from "../../../domain/oauth/assertion.js";
 import type { ServiceAccount } from "../../../domain/service-account.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S, mintAccessToken } from "../../../domain/tokens/access-token.js";
@@ -119,6 +119,18 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
       subject: target.uniqueId,
       azp: target.uniqueId,
       ...(body.includeEmail ? { email: target.email } : {}),
+    });
+    deps.audit.record({
+      time: new Date().toISOString(),
+      kind: "token",
+      requestId: ctx.requestId,
+      grant: "impersonation",
+      outcome: "issued",
+      subject: `serviceAccount:${target.email}`,
+      tokenType: "id_token",
+      audience: body.audience,
+      actor: memberOf(ctx.caller.principal),
+      delegates: body.delegates ?? [],
     });
     return { token };
   });

@@ -10,10 +10,15 @@ import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import type { UsableKey } from "../../auth/service-account-directory.js";
 import type { ServerDeps } from "../../deps.js";
+import type { GrantResult } from "./token.js";
 
 export const MAX_ASSERTION_BYTES = 8192;
 
-export async function jwtBearerGrant(form: URLSearchParams, deps: ServerDeps, tokenUrls: readonly string[]) {
+export async function jwtBearerGrant(
+  form: URLSearchParams,
+  deps: ServerDeps,
+  tokenUrls: readonly string[],
+): Promise<GrantResult> {
   const assertion = form.get("assertion");
   if (!assertion) throw new InvalidRequest("Missing required parameter: assertion");
   if (assertion.length > MAX_ASSERTION_BYTES)
@@ -42,17 +47,17 @@ export async function jwtBearerGrant(form: URLSearchParams, deps: ServerDeps, to
     const k = await deps.directory.key(header.kid);
     candidates = k && k.key.email === sa.email ? [k] : [];
   } else candidates = await deps.directory.keysOf(sa.email);
-  let verified = false;
+  let signer: string | undefined;
   for (const c of candidates) {
     try {
       await compactVerify(assertion, c.publicKey, { algorithms: ["RS256"] });
-      verified = true;
+      signer = c.key.keyId;
       break;
     } catch {
       // try the next key
     }
   }
-  if (!verified) throw new InvalidGrant("Invalid JWT Signature.");
+  if (!signer) throw new InvalidGrant("Invalid JWT Signature.");
 
   const problem = assertionProblem(claims, Math.floor(Date.now() / 1000), tokenUrls);
   if (problem) throw new InvalidGrant(problem);
@@ -64,7 +69,15 @@ export async function jwtBearerGrant(form: URLSearchParams, deps: ServerDeps, to
       azp: sa.uniqueId,
       email: sa.email,
     });
-    return { id_token: idToken };
+    return {
+      body: { id_token: idToken },
+      issued: {
+        subject: `serviceAccount:${sa.email}`,
+        tokenType: "id_token",
+        audience: claims.target_audience,
+        keyId: signer,
+      },
+    };
   }
 
   const scopes = parseScopes(claims.scope as string | undefined);
@@ -78,5 +91,15 @@ export async function jwtBearerGrant(form: URLSearchParams, deps: ServerDeps, to
     via: "jwt-bearer",
     lifetimeSeconds: deps.accessTokenLifetimeSeconds,
   });
-  return { access_token: token, expires_in: minted.exp - minted.iat, token_type: "Bearer" };
+  return {
+    body: { access_token: token, expires_in: minted.exp - minted.iat, token_type: "Bearer" },
+    issued: {
+      subject: `serviceAccount:${sa.email}`,
+      tokenType: "access_token",
+      scopes: granted,
+      keyId: signer,
+      jti: minted.jti,
+      exp: minted.exp,
+    },
+  };
 }

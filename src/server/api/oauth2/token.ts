@@ -22,11 +22,28 @@ import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { jwtBearerGrant } from "./jwt-bearer.js";
 
+/** What a grant issued, for the audit log (never the token itself). */
+export interface IssuedEvent {
+  subject: string;
+  tokenType: "access_token" | "id_token";
+  scopes?: string[];
+  audience?: string;
+  clientId?: string;
+  keyId?: string;
+  jti?: string;
+  exp?: number;
+}
+
+export interface GrantResult {
+  body: Record<string, unknown>;
+  issued: IssuedEvent;
+}
+
 type GrantHandler = (
   form: URLSearchParams,
   deps: ServerDeps,
   tokenUrls: readonly string[],
-) => Promise<Record<string, unknown>>;
+) => Promise<GrantResult>;
 
 const grants: Record<string, GrantHandler> = {
   refresh_token: refreshTokenGrant,
@@ -43,7 +60,7 @@ function single(form: URLSearchParams, name: string, required = true): string | 
   return values[0];
 }
 
-async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps) {
+async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promise<GrantResult> {
   const clientId = single(form, "client_id")!;
   const clientSecret = single(form, "client_secret")!;
   const refreshToken = single(form, "refresh_token")!;
@@ -74,10 +91,20 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps) {
     lifetimeSeconds: deps.accessTokenLifetimeSeconds,
   });
   return {
-    access_token: token,
-    expires_in: claims.exp - claims.iat,
-    scope: scopes.join(" "),
-    token_type: "Bearer",
+    body: {
+      access_token: token,
+      expires_in: claims.exp - claims.iat,
+      scope: scopes.join(" "),
+      token_type: "Bearer",
+    },
+    issued: {
+      subject: record.subject,
+      tokenType: "access_token",
+      scopes,
+      clientId,
+      jti: claims.jti,
+      exp: claims.exp,
+    },
   };
 }
 
@@ -93,22 +120,38 @@ function sendOAuth(res: ServerResponse, status: number, body: unknown) {
 }
 
 async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
+  let grantType: string | undefined;
+  const record = (entry: Record<string, unknown>) =>
+    deps.audit.record({
+      time: new Date().toISOString(),
+      kind: "token",
+      requestId: ctx.requestId,
+      grant: grantType,
+      ...entry,
+    });
   try {
     const type = (ctx.req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== "application/x-www-form-urlencoded")
       throw new InvalidRequest("The token endpoint accepts application/x-www-form-urlencoded bodies only.");
     const form = await readForm(ctx.req);
-    const grantType = single(form, "grant_type")!;
+    grantType = single(form, "grant_type")!;
     const handler = Object.hasOwn(grants, grantType) ? grants[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(grantType);
     // The token URLs of this server, as clients address it, are valid assertion audiences too.
     const tokenUrls = ["/token", "/oauth2/v4/token"].map((p) => `${ctx.baseUrl}${p}`);
-    sendOAuth(ctx.res, 200, await handler(form, deps, tokenUrls));
+    const { body, issued } = await handler(form, deps, tokenUrls);
+    record({ outcome: "issued", ...issued });
+    sendOAuth(ctx.res, 200, body);
   } catch (err) {
-    if (err instanceof OAuthError) return sendOAuth(ctx.res, err.status, err.toJSON());
-    if (err instanceof ApiError)
-      return sendOAuth(ctx.res, err.code, { error: "invalid_request", error_description: err.message });
-    throw err;
+    const oauth =
+      err instanceof OAuthError
+        ? err
+        : err instanceof ApiError
+          ? new OAuthError("invalid_request", err.code, err.message)
+          : null;
+    if (!oauth) throw err;
+    record({ outcome: "refused", error: oauth.error, description: oauth.message });
+    return sendOAuth(ctx.res, oauth.status, oauth.toJSON());
   }
 }
 

@@ -1,0 +1,309 @@
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { CliError, UsageError } from "../../errors.js";
+import { command } from "../../spec.js";
+
+/** One line of `<state-dir>/audit.log`, as the server wrote it (see src/server/audit.ts). */
+export interface AuditEntry {
+  time: string;
+  kind: string;
+  [field: string]: unknown;
+}
+
+interface Check {
+  permission?: unknown;
+  resource?: unknown;
+  allowed?: unknown;
+}
+
+export interface LogFilter {
+  kind?: string;
+  /** A member (`user:a@b`), or a bare email that matches any member type. */
+  principal?: string;
+  denied: boolean;
+  permission?: string;
+  /** Only entries at or after this instant (epoch ms). */
+  notBefore?: number;
+}
+
+const DEFAULT_LIMIT = 50;
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const COLUMNS = "time, kind, principal, what, result, denied";
+
+/** Parses `30s`, `10m`, `2h`, `1d`, `1w` or combinations such as `1h30m` into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim().toLowerCase();
+  if (!/^(?:\d+[smhdw])+$/.test(t)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of t.matchAll(/(\d+)([smhdw])/g)) ms += Number(n) * UNIT_MS[unit!]!;
+  return ms;
+}
+
+/** The entry for a line, or undefined when the line is not a JSON object with a time and a kind. */
+export function parseEntry(line: string): AuditEntry | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const e = v as Record<string, unknown>;
+  if (typeof e.time !== "string" || Number.isNaN(Date.parse(e.time))) return undefined;
+  if (typeof e.kind !== "string") return undefined;
+  return e as AuditEntry;
+}
+
+function checksOf(e: AuditEntry): Check[] {
+  return Array.isArray(e.checks) ? (e.checks.filter((c) => c && typeof c === "object") as Check[]) : [];
+}
+
+export function isDenied(e: AuditEntry): boolean {
+  if (e.kind === "request") {
+    return e.status === 401 || e.status === 403 || checksOf(e).some((c) => c.allowed === false);
+  }
+  if (e.kind === "token") return e.outcome === "refused";
+  return false;
+}
+
+function deniedPermissions(e: AuditEntry): string[] {
+  return checksOf(e)
+    .filter((c) => c.allowed === false && typeof c.permission === "string")
+    .map((c) => c.permission as string);
+}
+
+function principalMatches(e: AuditEntry, wanted: string): boolean {
+  const w = wanted.toLowerCase();
+  const bare = !w.includes(":");
+  for (const field of ["principal", "subject", "actor"]) {
+    const v = e[field];
+    if (typeof v !== "string") continue;
+    const m = v.toLowerCase();
+    if (m === w || (bare && m.slice(m.indexOf(":") + 1) === w)) return true;
+  }
+  return false;
+}
+
+export function matches(e: AuditEntry, f: LogFilter): boolean {
+  if (f.kind !== undefined && e.kind !== f.kind) return false;
+  if (f.notBefore !== undefined && Date.parse(e.time) < f.notBefore) return false;
+  if (f.denied && !isDenied(e)) return false;
+  if (f.permission !== undefined) {
+    // With --denied, the check on that permission must itself be the denied one.
+    const hit = checksOf(e).some((c) => c.permission === f.permission && (!f.denied || c.allowed === false));
+    if (!hit) return false;
+  }
+  if (f.principal !== undefined && !principalMatches(e, f.principal)) return false;
+  return true;
+}
+
+/** Keeps the last `capacity` items pushed, so memory stays bounded however long the log is. */
+export class Ring<T> {
+  private readonly items: T[] = [];
+  private count = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  push(item: T): void {
+    this.items[this.count % this.capacity] = item;
+    this.count++;
+  }
+
+  /** The kept items, most recently pushed first. */
+  newestFirst(): T[] {
+    const out: T[] = [];
+    for (let i = this.count - 1; i >= Math.max(0, this.count - this.capacity); i--) {
+      out.push(this.items[i % this.capacity]!);
+    }
+    return out;
+  }
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" || typeof v === "number" ? String(v) : "";
+}
+
+const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/** The default table row: one line per entry, whatever its kind. */
+function summarize(e: AuditEntry): Record<string, string> {
+  if (e.kind === "request") {
+    return {
+      time: e.time,
+      kind: e.kind,
+      principal: str(e.principal),
+      what: `${str(e.method)} ${str(e.path)}`.trim(),
+      result: str(e.status),
+      denied: deniedPermissions(e).join(","),
+    };
+  }
+  if (e.kind === "token") {
+    const grant = e.grant === JWT_BEARER ? "jwt-bearer" : str(e.grant);
+    const what = [grant, str(e.tokenType)].filter(Boolean).join(" ");
+    const actor = str(e.actor);
+    return {
+      time: e.time,
+      kind: e.kind,
+      principal: str(e.subject) || actor,
+      what: actor && str(e.subject) ? `${what} by ${actor}` : what,
+      result: e.outcome === "refused" && e.error ? `refused: ${str(e.error)}` : str(e.outcome),
+      denied: "",
+    };
+  }
+  return { time: e.time, kind: e.kind, principal: str(e.principal), what: "", result: "", denied: "" };
+}
+
+async function readLog(
+  file: string,
+  filter: LogFilter,
+  limit: number,
+): Promise<{ entries: AuditEntry[]; malformed: number }> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(file, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new CliError(
+        `No audit log at ${file}.`,
+        "The Warrant server writes it (`warrant serve` appends every request and token to " +
+          "<state-dir>/audit.log). Pass --state-dir or set WARRANT_STATE_DIR to the server's state directory.",
+      );
+    }
+    throw new CliError(`Cannot read the audit log ${file}: ${(e as Error).message}`);
+  }
+  const ring = new Ring<AuditEntry>(limit);
+  let malformed = 0;
+  try {
+    for await (const line of fh.readLines({ encoding: "utf8" })) {
+      if (line.trim() === "") continue;
+      const entry = parseEntry(line);
+      if (!entry) malformed++;
+      else if (matches(entry, filter)) ring.push(entry);
+    }
+  } catch (e) {
+    throw new CliError(`Cannot read the audit log ${file}: ${(e as Error).message}`);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+  return { entries: ring.newestFirst(), malformed };
+}
+
+export default command({
+  name: "read",
+  summary: "read the server's audit log, newest entries first",
+  description:
+    "Reads `<state-dir>/audit.log` (the --state-dir flag, WARRANT_STATE_DIR, else ./.warrant), which the " +
+    "server appends to: one `request` entry per API call (principal, method, path, status, IAM checks) and " +
+    "one `token` entry per token issued or refused. Filters combine with AND. Prints the newest --limit " +
+    "matching entries, newest first, as a table; --format=json or yaml prints the entries as logged, and " +
+    "field projections such as value(...) address the logged fields (time, principal, status, " +
+    "checks.permission, grant, outcome, subject, ...). Needs no running server.",
+  flags: [
+    {
+      name: "kind",
+      type: "string",
+      choices: ["request", "token"],
+      help: "Only entries of this kind.",
+    },
+    {
+      name: "principal",
+      type: "string",
+      metavar: "MEMBER",
+      help:
+        "Only entries whose principal, token subject or impersonating actor is MEMBER, e.g. " +
+        "user:alice@example.com; a bare email matches any member type.",
+    },
+    {
+      name: "denied",
+      type: "boolean",
+      help:
+        "Only denials: requests answered 401 or 403 or with a failed IAM check, and refused tokens. " +
+        "With --permission, the check on that permission must be the failed one.",
+    },
+    {
+      name: "permission",
+      type: "string",
+      metavar: "PERMISSION",
+      help: "Only requests that checked this permission, e.g. iam.serviceAccounts.list.",
+    },
+    {
+      name: "since",
+      type: "string",
+      metavar: "DURATION",
+      help: "Only entries from the last DURATION, e.g. 30s, 10m, 2h, 1d (or combined, 1h30m).",
+    },
+    {
+      name: "after",
+      type: "string",
+      metavar: "TIME",
+      help: "Only entries at or after TIME (ISO 8601, e.g. 2025-01-31T12:00:00Z).",
+    },
+    {
+      name: "limit",
+      type: "string",
+      metavar: "N",
+      help: `Print at most N entries, the newest (default ${DEFAULT_LIMIT}).`,
+    },
+  ],
+  examples: [
+    "warrant logs read",
+    "warrant logs read --denied --since=1h",
+    "warrant logs read --principal=user:bob@example.com --permission=iam.serviceAccounts.list --format=json",
+    "warrant logs read --kind=token --limit=10 --format='value(time,subject,outcome)'",
+  ],
+  async run(ctx) {
+    const filter: LogFilter = { denied: ctx.bool("denied") };
+    const kind = ctx.str("kind");
+    if (kind !== undefined) filter.kind = kind;
+    const principal = ctx.str("principal");
+    if (principal !== undefined) filter.principal = principal;
+    const permission = ctx.str("permission");
+    if (permission !== undefined) filter.permission = permission;
+
+    const since = ctx.str("since");
+    const after = ctx.str("after");
+    if (since !== undefined && after !== undefined) {
+      throw new UsageError("argument --since: not allowed with argument --after", "Pass one of them.");
+    }
+    if (since !== undefined) {
+      const ms = parseDuration(since);
+      if (ms === undefined) {
+        throw new UsageError(
+          `argument --since: invalid duration [${since}]`,
+          "Use a number and a unit (s, m, h, d, w): 30s, 10m, 2h, 1d, or combined, e.g. 1h30m.",
+        );
+      }
+      filter.notBefore = Date.now() - ms;
+    }
+    if (after !== undefined) {
+      const t = Date.parse(after);
+      if (Number.isNaN(t)) {
+        throw new UsageError(
+          `argument --after: invalid time [${after}]`,
+          "Use ISO 8601, e.g. 2025-01-31T12:00:00Z.",
+        );
+      }
+      filter.notBefore = t;
+    }
+
+    let limit = DEFAULT_LIMIT;
+    const limitFlag = ctx.str("limit");
+    if (limitFlag !== undefined) {
+      limit = /^\d+$/.test(limitFlag.trim()) ? Number(limitFlag.trim()) : Number.NaN;
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new UsageError(`argument --limit: expected a positive integer, got [${limitFlag}]`);
+      }
+    }
+
+    const file = join(ctx.session.stateDir(), "audit.log");
+    const { entries, malformed } = await readLog(file, filter, limit);
+    if (malformed > 0) {
+      ctx.status(`WARNING: Skipped ${malformed} malformed line${malformed === 1 ? "" : "s"} in ${file}.`);
+    }
+    const fmt = ctx.out.explicit;
+    if (!fmt || (fmt.kind === "table" && !fmt.columns)) ctx.out.list(entries.map(summarize), COLUMNS);
+    else ctx.out.list(entries, COLUMNS);
+    return 0;
+  },
+});
