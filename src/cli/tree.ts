@@ -1,3 +1,4 @@
+import admin from "./commands/admin/index.js";
 import auth from "./commands/auth/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
@@ -16,5 +17,17 @@ export const ROOT: GroupSpec = group({
   description:
     'Run a server with `warrant serve`, point your shell at it with `eval "$(warrant env)"`, then use the ' +
     "gcloud-style commands below (or the real gcloud, via `warrant env --gcloud`).",
-  children: [serve, env, projects, iam, compute, auth, logs, config, makeHelpCommand(() => ROOT), version],
+  children: [
+    serve,
+    env,
+    projects,
+    iam,
+    compute,
+    auth,
+    logs,
+    admin,
+    config,
+    makeHelpCommand(() => ROOT),
+    version,
+  ],
 });

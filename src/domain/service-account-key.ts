@@ -3,6 +3,7 @@
  * caller once (inside a Google-format JSON key file) and keeps only the public half.
  */
 import { createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
+import { type Sealed, seal } from "./tokens/sealed.js";
 import { selfSignedCertificate } from "./tokens/x509.js";
 
 export const MAX_KEYS_PER_SERVICE_ACCOUNT = 10;
@@ -20,8 +21,10 @@ export interface ServiceAccountKey {
   validBeforeTime: string;
   keyAlgorithm: "KEY_ALG_RSA_2048";
   keyOrigin: "GOOGLE_PROVIDED";
-  keyType: "USER_MANAGED";
+  keyType: "USER_MANAGED" | "SYSTEM_MANAGED";
   disabled?: boolean;
+  /** Only for SYSTEM_MANAGED keys, which Warrant signs with (signBlob, signJwt): sealed at rest. */
+  sealedPrivateKey?: Sealed;
 }
 
 /** The key-file JSON, exactly Google's field set and order. */
@@ -99,4 +102,26 @@ export function renderKey(k: ServiceAccountKey, publicKeyType?: string) {
     out.publicKeyData = Buffer.from(k.publicKeyPem).toString("base64");
   }
   return out;
+}
+
+/** System-managed keys sign for the IAM Credentials API and are replaced before this lifetime ends. */
+export const SYSTEM_KEY_LIFETIME_MS = 14 * 86400_000;
+
+/** A key Warrant keeps (sealed) to sign blobs and JWTs for the account; published like any other. */
+export function generateSystemManagedKey(
+  sa: { email: string; projectId: string; uniqueId: string },
+  masterKey: Buffer,
+  now = new Date(),
+): { key: ServiceAccountKey; privateKeyPem: string } {
+  const { key, keyFile } = generateServiceAccountKey(sa, "", now);
+  const until = new Date(now.getTime() + SYSTEM_KEY_LIFETIME_MS);
+  return {
+    key: {
+      ...key,
+      keyType: "SYSTEM_MANAGED",
+      validBeforeTime: until.toISOString().replace(/\.\d+Z$/, "Z"),
+      sealedPrivateKey: seal(masterKey, keyFile.private_key, key.keyId),
+    },
+    privateKeyPem: keyFile.private_key,
+  };
 }

@@ -33,6 +33,7 @@ import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
 import { DEFAULT_ROTATION_POLICY, KeyRing } from "./tokens/key-ring.js";
 import { loadMasterKey } from "./tokens/master-key.js";
+import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
   stateDir: string;
@@ -132,6 +133,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       policies: new PolicyService(store, access),
       keyRing,
       directory,
+      systemKeys: new SystemKeys(store, masterKey, directory),
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
       organizationId: installation.organizationId,

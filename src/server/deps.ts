@@ -6,6 +6,7 @@ import type { AuditSink } from "./http/server.js";
 import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
 import type { KeyRing } from "./tokens/key-ring.js";
+import type { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServerDeps {
   store: Datastore;
@@ -14,6 +15,8 @@ export interface ServerDeps {
   access: AccessControl;
   policies: PolicyService;
   keyRing: KeyRing;
+  /** Keys Warrant signs with on behalf of service accounts (signBlob, signJwt). */
+  systemKeys: SystemKeys;
   /** Cached service accounts and their public keys, for the token paths. */
   directory: ServiceAccountDirectory;
   /** `iss` of ID tokens (Google's, so stock verifiers accept them). */

@@ -179,6 +179,18 @@ describe("token service", () => {
       assert.equal(r.body.error, "invalid_grant", name);
       assert.match(r.body.error_description!, msg, name);
     }
+    // Every refusal is in the audit log (written through a stream: give it a moment), without the assertion.
+    let refused: { outcome: string; error: string }[] = [];
+    for (let i = 0; i < 50 && refused.length < cases.length; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      refused = readFileSync(`${h.stateDir}/audit.log`, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.kind === "token" && e.outcome === "refused");
+    }
+    assert.ok(refused.length >= cases.length, `${refused.length} refusals recorded`);
+    assert.ok(refused.every((e) => e.error === "invalid_grant"));
     const audit = readFileSync(`${h.stateDir}/audit.log`, "utf8");
     assert.ok(!audit.includes(gs!), "assertions never reach the audit log");
   });
@@ -322,6 +334,66 @@ describe("token service", () => {
       400,
     );
     assert.equal((await h.call("POST", path, { token: aliceToken, body: { scope: [] } })).status, 400);
+  });
+
+  test("signBlob and signJwt sign with a published system-managed key; TokenCreator required", async () => {
+    const alice = await tokenAs(h, "user:alice@example.com"); // holds TokenCreator on SA since the test above
+    const carol = await tokenAs(h, "user:carol@example.com");
+    const blob = Buffer.from("hello warrant");
+    const path = (m: string) => `/v1/projects/-/serviceAccounts/${SA}:${m}`;
+    const denied = await h.call("POST", path("signBlob"), {
+      token: carol,
+      body: { payload: blob.toString("base64") },
+    });
+    assert.equal(denied.status, 403);
+    assert.match(denied.body.error.message, /iam\.serviceAccounts\.signBlob/);
+
+    const signed = await h.call("POST", path("signBlob"), {
+      token: alice,
+      body: { payload: blob.toString("base64") },
+    });
+    assert.equal(signed.status, 200, signed.text);
+    const certs = (await (await fetch(`${h.url}/service_accounts/v1/metadata/x509/${SA}`)).json()) as Record<
+      string,
+      string
+    >;
+    const pem = certs[signed.body.keyId];
+    assert.ok(pem, "the signing key is published");
+    const { createVerify, X509Certificate } = await import("node:crypto");
+    const ok = createVerify("sha256")
+      .update(blob)
+      .verify(new X509Certificate(pem!).publicKey, Buffer.from(signed.body.signedBlob, "base64"));
+    assert.ok(ok, "the signature verifies with the published certificate");
+
+    const jwt = await h.call("POST", path("signJwt"), {
+      token: alice,
+      body: { payload: JSON.stringify({ sub: "x", aud: "y" }) },
+    });
+    assert.equal(jwt.status, 200, jwt.text);
+    const jwks = createRemoteJWKSet(new URL(`${h.url}/service_accounts/v1/metadata/jwk/${SA}`));
+    const { payload } = await jwtVerify(jwt.body.signedJwt, jwks, { audience: "y" });
+    assert.equal(payload.sub, "x");
+    assert.ok(payload.exp! - now() <= 3600 && payload.exp! - now() > 3500, "exp defaults to one hour");
+    for (const bad of [
+      "not json",
+      "[]",
+      JSON.stringify({ exp: now() - 10 }),
+      JSON.stringify({ exp: now() + 13 * 3600 }),
+      JSON.stringify({ exp: "soon" }),
+    ]) {
+      const r = await h.call("POST", path("signJwt"), { token: alice, body: { payload: bad } });
+      assert.equal(r.status, 400, bad);
+    }
+    const keys = await h.call("GET", `/v1/projects/-/serviceAccounts/${SA}/keys?keyTypes=SYSTEM_MANAGED`);
+    assert.deepEqual(
+      keys.body.keys.map((k: { keyType: string }) => k.keyType),
+      ["SYSTEM_MANAGED"],
+    );
+    const name = keys.body.keys[0].name as string;
+    assert.equal(
+      (await h.call("DELETE", `/v1/${name.replace(/^projects\/[^/]+/, "projects/-")}`)).status,
+      400,
+    );
   });
 
   test("disabling or deleting an account rejects its outstanding tokens and keys at once", async () => {

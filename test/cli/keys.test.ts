@@ -97,3 +97,24 @@ describe("warrant iam service-accounts keys, key-file credentials and impersonat
     assert.equal(info.email, SA);
   });
 });
+
+describe("warrant admin keys", () => {
+  test("list shows the ring; rotate promotes the staged key", async () => {
+    const h = await startHarness({ keyRotation: { publishLeadSeconds: 0 } });
+    try {
+      const env = { WARRANT_ENDPOINT: h.url, WARRANT_CREDENTIAL_FILE: h.server.adminCredentialFile };
+      const before = await runCli(["admin", "keys", "list", "--format=json"], { env });
+      assert.equal(before.code, 0, before.stderr);
+      const staged = (JSON.parse(before.stdout) as { kid: string; state: string }[]).find(
+        (k) => k.state === "staged",
+      )!;
+      const rotated = await runCli(["admin", "keys", "rotate", "--format=json"], { env });
+      assert.equal(rotated.code, 0, rotated.stderr);
+      assert.match(rotated.stderr, new RegExp(`key \\[${staged.kid}\\] now signs`));
+      const states = JSON.parse(rotated.stdout) as { kid: string; state: string }[];
+      assert.equal(states.find((k) => k.kid === staged.kid)?.state, "primary");
+    } finally {
+      await h.close();
+    }
+  });
+});

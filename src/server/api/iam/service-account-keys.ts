@@ -46,7 +46,10 @@ export function registerServiceAccountKeys(router: Router, deps: ServerDeps) {
     const { key, keyFile } = generateServiceAccountKey(sa, ctx.baseUrl);
     await deps.store.transaction(async (tx) => {
       const r = repositories(tx);
-      if ((await r.serviceAccountKeys.list(sa.email)).length >= MAX_KEYS_PER_SERVICE_ACCOUNT)
+      const userKeys = (await r.serviceAccountKeys.list(sa.email)).filter(
+        (k) => k.keyType === "USER_MANAGED",
+      );
+      if (userKeys.length >= MAX_KEYS_PER_SERVICE_ACCOUNT)
         throw new ApiError(
           400,
           "FAILED_PRECONDITION",
@@ -68,10 +71,10 @@ export function registerServiceAccountKeys(router: Router, deps: ServerDeps) {
     const bad = types.find((t) => !["USER_MANAGED", "SYSTEM_MANAGED", "KEY_TYPE_UNSPECIFIED"].includes(t));
     if (bad) throw new InvalidArgument(`Invalid value for keyTypes: '${bad}'.`);
     const sa = await findServiceAccount(deps, ctx, "iam.serviceAccountKeys.list");
-    const list =
-      types.length && !types.includes("USER_MANAGED") && !types.includes("KEY_TYPE_UNSPECIFIED")
-        ? []
-        : await deps.repos.serviceAccountKeys.list(sa.email);
+    const wanted = types.length === 0 || types.includes("KEY_TYPE_UNSPECIFIED") ? null : new Set(types);
+    const list = (await deps.repos.serviceAccountKeys.list(sa.email)).filter(
+      (k) => !wanted || wanted.has(k.keyType),
+    );
     return { keys: list.map((k) => renderKey(k)) };
   });
 
@@ -85,6 +88,8 @@ export function registerServiceAccountKeys(router: Router, deps: ServerDeps) {
 
   router.add("DELETE", one, async (ctx) => {
     const { sa, key } = await load(ctx, "iam.serviceAccountKeys.delete");
+    if (key.keyType === "SYSTEM_MANAGED")
+      throw new InvalidArgument("System-managed keys cannot be deleted: Warrant rotates them itself.");
     await deps.store.transaction((tx) => repositories(tx).serviceAccountKeys.delete(key.keyId));
     deps.directory.invalidate(sa.email, key.keyId);
     return {};

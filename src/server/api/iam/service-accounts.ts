@@ -126,6 +126,7 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
       for (const k of await r.serviceAccountKeys.list(sa.email)) await r.serviceAccountKeys.delete(k.keyId);
     });
     deps.directory.invalidate(sa.email);
+    deps.systemKeys.forget(sa.email);
     await policies.drop(serviceAccountResource(sa.projectId, sa.email));
     return {};
   });

@@ -3,6 +3,8 @@
  * to impersonate it (roles/iam.serviceAccountTokenCreator), optionally through a delegation chain
  * checked hop by hop.
  */
+import { createSign } from "node:crypto";
+import { SignJWT } from "jose";
 import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { memberOf, serviceAccountPrincipal } from "../../../domain/iam/principal.js";
 import { parseScopes } from "../../../domain/oauth/assertion.js";
@@ -107,6 +109,52 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
     };
   });
 
+  router.add("POST", `${base}:signBlob`, async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    if (typeof body.payload !== "string" || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(body.payload))
+      throw new InvalidArgument("payload must be base64-encoded bytes.");
+    const bytes = Buffer.from(body.payload, "base64");
+    const target = await authorizeChain(ctx, "iam.serviceAccounts.signBlob", body);
+    const signer = await deps.systemKeys.signerFor(target);
+    const signedBlob = createSign("sha256").update(bytes).sign(signer.privateKey).toString("base64");
+    recordSigning(ctx, target, "signBlob", signer.keyId, body);
+    return { keyId: signer.keyId, signedBlob };
+  });
+
+  router.add("POST", `${base}:signJwt`, async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    const claims = signJwtClaims(body.payload, Math.floor(Date.now() / 1000));
+    if (typeof claims === "string") throw new InvalidArgument(claims);
+    const target = await authorizeChain(ctx, "iam.serviceAccounts.signJwt", body);
+    const signer = await deps.systemKeys.signerFor(target);
+    const signedJwt = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: signer.keyId })
+      .sign(signer.privateKey);
+    recordSigning(ctx, target, "signJwt", signer.keyId, body);
+    return { keyId: signer.keyId, signedJwt };
+  });
+
+  function recordSigning(
+    ctx: RequestContext,
+    target: ServiceAccount,
+    what: string,
+    keyId: string,
+    body: Record<string, unknown>,
+  ) {
+    deps.audit.record({
+      time: new Date().toISOString(),
+      kind: "token",
+      requestId: ctx.requestId,
+      grant: "impersonation",
+      outcome: "issued",
+      subject: `serviceAccount:${target.email}`,
+      tokenType: what,
+      keyId,
+      actor: memberOf(ctx.caller.principal),
+      delegates: body.delegates ?? [],
+    });
+  }
+
   router.add("POST", `${base}:generateIdToken`, async (ctx) => {
     const body = await readJsonObject(ctx.req);
     if (typeof body.audience !== "string" || body.audience === "")
@@ -134,6 +182,29 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
     });
     return { token };
   });
+}
+
+/** signJwt: an `exp` must be an integer, not past, at most 12 h ahead; absent, it is now + 1 h. */
+export const MAX_SIGNED_JWT_AHEAD_S = 12 * 3600;
+
+export function signJwtClaims(payload: unknown, nowSeconds: number): Record<string, unknown> | string {
+  if (typeof payload !== "string" || payload === "")
+    return "payload must be a JSON object serialized as a string.";
+  let claims: unknown;
+  try {
+    claims = JSON.parse(payload);
+  } catch {
+    return "payload is not valid JSON.";
+  }
+  if (claims === null || typeof claims !== "object" || Array.isArray(claims))
+    return "payload must be a JSON object.";
+  const c = claims as Record<string, unknown>;
+  if (c.exp === undefined) return { ...c, exp: nowSeconds + 3600 };
+  if (typeof c.exp !== "number" || !Number.isInteger(c.exp))
+    return "exp must be an integer (seconds since the epoch).";
+  if (c.exp < nowSeconds) return "exp is in the past.";
+  if (c.exp > nowSeconds + MAX_SIGNED_JWT_AHEAD_S) return "exp may be at most 12 hours in the future.";
+  return c;
 }
 
 const denied = (d: { permission: string; reason: string }) =>
