@@ -90,6 +90,15 @@ describe("authentication", () => {
       error: "invalid_request",
       error_description: "Missing required parameter: client_secret",
     });
+    r = await post({
+      grant_type: "refresh_token",
+      client_id: cred.client_id,
+      client_secret: cred.client_secret,
+      refresh_token: cred.refresh_token,
+      scope: "https://evil.example/auth/everything",
+    });
+    assert.equal(r.status, 400);
+    assert.equal(((await r.json()) as { error: string }).error, "invalid_scope", "a scope the grant does not hold");
     const ok = await post({
       grant_type: "refresh_token",
       client_id: cred.client_id,
