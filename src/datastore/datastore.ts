@@ -15,7 +15,9 @@ export type Kind =
   | "operation"
   | "oauth-client"
   | "refresh-token"
-  | "signing-key";
+  | "signing-key"
+  | "agent"
+  | "enrollment";
 
 export interface ListOptions {
   /** Only documents filed under this parent key. */

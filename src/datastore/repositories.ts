@@ -28,6 +28,27 @@ export interface RefreshTokenRecord {
   revoked?: boolean;
 }
 
+/** A metadata-server agent's credential for one instance (the secret is stored only as a digest). */
+export interface AgentRecord {
+  agentId: string;
+  secretSha256: string;
+  projectId: string;
+  zone: string;
+  instance: string;
+  instanceId: string;
+  createTime: string;
+}
+
+/** A one-time enrollment token for an instance's agent (stored as a digest). */
+export interface EnrollmentRecord {
+  tokenSha256: string;
+  projectId: string;
+  zone: string;
+  instance: string;
+  instanceId: string;
+  expireTime: string;
+}
+
 export interface PageRequest {
   pageSize: number;
   pageToken?: string;
@@ -149,6 +170,16 @@ export function repositories(s: DocumentStore) {
     refreshTokens: {
       get: (sha256: string) => s.get<RefreshTokenRecord>("refresh-token", sha256),
       put: (r: RefreshTokenRecord) => s.put("refresh-token", r.tokenSha256, r, r.subject),
+    },
+    agents: {
+      get: (agentId: string) => s.get<AgentRecord>("agent", agentId),
+      put: (a: AgentRecord) => s.put("agent", a.agentId, a, a.instanceId),
+      delete: (agentId: string) => s.delete("agent", agentId),
+    },
+    enrollments: {
+      get: (sha: string) => s.get<EnrollmentRecord>("enrollment", sha),
+      put: (e: EnrollmentRecord) => s.put("enrollment", e.tokenSha256, e),
+      delete: (sha: string) => s.delete("enrollment", sha),
     },
     signingKeys: {
       all: async () => (await s.list<StoredSigningKey>("signing-key")).map((r) => r.value),

@@ -12,7 +12,10 @@ import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
 import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
 import type { RotationPolicy } from "../domain/tokens/rotation.js";
+import { ChangeFeed } from "./agents/change-feed.js";
+import { AgentSupervisor } from "./agents/supervisor.js";
 import { registerSigningKeysAdmin } from "./api/admin/signing-keys.js";
+import { registerAgentApi } from "./api/agent/agents.js";
 import { registerCompute } from "./api/compute/instances.js";
 import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
@@ -47,6 +50,14 @@ export interface ServeOptions {
   idTokenIssuer?: string;
   /** Seals signing keys at rest; default WARRANT_MASTER_KEY, else `<state-dir>/master.key`. */
   masterKey?: string;
+  /** Port of every in-process metadata server, each on its own 127.0.0.x (default: the server's port). */
+  metadataPort?: number;
+  /** Run a metadata server per instance (default true). */
+  agents?: boolean;
+  /** Metadata servers replace cached tokens when fewer seconds remain (default 300, as GCE). */
+  tokenRefreshMarginSeconds?: number;
+  /** Cache-miss token mints per second and instance (default 50). */
+  mintsPerSecond?: number;
   /** Overrides of the signing-key rotation schedule (tests shorten it). */
   keyRotation?: Partial<RotationPolicy>;
 }
@@ -56,6 +67,8 @@ export const KEY_RING_TICK_MS = 30_000;
 
 export interface RunningServer {
   url: string;
+  /** host:port of each instance's metadata server, by instance resource name. */
+  metadataServers(): Record<string, string>;
   stateDir: string;
   adminCredentialFile: string;
   defaultProject: string;
@@ -126,6 +139,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
     const access = new AccessControl(store, installation.organizationId, opts.enforcement ?? "enforce", log);
     const directory = new ServiceAccountDirectory(repositories(store));
+    const changes = new ChangeFeed();
     const deps: ServerDeps = {
       store,
       repos: repositories(store),
@@ -140,6 +154,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit,
+      changes,
     };
     const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory);
     registerTokenEndpoint(router, deps);
@@ -148,27 +163,44 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     registerServiceAccountKeys(router, deps);
     registerIamCredentials(router, deps);
     registerSigningKeysAdmin(router, deps);
+    registerAgentApi(router, deps, changes);
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
     registerCompute(router, deps);
     httpDeps.authenticator = authenticator;
 
-    writeFileSync(
-      resolve(stateDir, SERVER_INFO_FILE),
-      `${JSON.stringify({ url, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile }, null, 2)}\n`,
-      { mode: 0o600 },
-    );
+    const writeInfo = (agents: Record<string, string>) =>
+      writeFileSync(
+        resolve(stateDir, SERVER_INFO_FILE),
+        `${JSON.stringify({ url, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile, metadataServers: agents }, null, 2)}\n`,
+        { mode: 0o600 },
+      );
+    writeInfo({});
+    const supervisor = new AgentSupervisor(store, changes, {
+      controlPlaneUrl: url,
+      port: opts.metadataPort ?? port,
+      ...(opts.tokenRefreshMarginSeconds !== undefined
+        ? { refreshMarginSeconds: opts.tokenRefreshMarginSeconds }
+        : {}),
+      ...(opts.mintsPerSecond !== undefined ? { mintsPerSecond: opts.mintsPerSecond } : {}),
+      log,
+      onChange: writeInfo,
+    });
+    if (opts.agents !== false) await supervisor.start();
 
     let closing: Promise<void> | undefined;
     return {
       url,
       stateDir,
+      metadataServers: () => supervisor.addresses(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
       close() {
         closing ??= (async () => {
           clearInterval(ringTimer);
+          await supervisor.close();
+          changes.bump();
           await new Promise<void>((ok) => {
             http.close(() => ok());
             http.closeAllConnections();

@@ -1,6 +1,7 @@
 /** What the API handlers share: the datastore, IAM enforcement, the token key ring. */
 import type { Datastore } from "../datastore/datastore.js";
 import type { Repositories } from "../datastore/repositories.js";
+import type { ChangeFeed } from "./agents/change-feed.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import type { AuditSink } from "./http/server.js";
 import type { AccessControl } from "./iam/access-control.js";
@@ -26,6 +27,8 @@ export interface ServerDeps {
   organizationId: string;
   accessTokenLifetimeSeconds: number;
   log: (line: string) => void;
+  /** Bumped on every change an instance's metadata may depend on; agents long-poll it. */
+  changes: ChangeFeed;
   /** The audit log: requests, tokens issued and refused. Never holds a secret. */
   audit: AuditSink;
 }

@@ -277,6 +277,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
         throw new ApiError(409, "ALREADY_EXISTS", "alreadyExists", `The resource '${target}' already exists`);
       return inst;
     });
+    deps.changes.bump();
     return operation(ctx, created, "insert");
   });
 
@@ -284,6 +285,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     const i = await instance(ctx, "compute.instances.delete");
     await deps.store.transaction((tx) => repositories(tx).instances.delete(i));
     await deps.policies.drop(instanceResource(i.projectId, i.zone, i.name));
+    deps.changes.bump();
     return operation(ctx, i, "delete");
   });
 
@@ -324,6 +326,22 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     return operation(ctx, updated, "setServiceAccount");
   });
 
+  router.add("POST", `${one}/setMetadata`, async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    const i = await instance(ctx, "compute.instances.setMetadata");
+    const current = renderInstance(i, api(ctx)).metadata.fingerprint;
+    if (body.fingerprint !== undefined && body.fingerprint !== current)
+      throw new ApiError(
+        412,
+        "FAILED_PRECONDITION",
+        "conditionNotMet",
+        `Supplied fingerprint does not match current metadata fingerprint.`,
+      );
+    const metadata = parseMetadata(body);
+    const updated = await mutate(i, (cur) => ({ ...cur, metadata }));
+    return operation(ctx, updated, "setMetadata");
+  });
+
   const operationRoute = `${API}projects/{project}/zones/{zone}/operations/{operation}`;
   const getOperation = async (ctx: RequestContext) => {
     const p = await project(ctx, "compute.projects.get");
@@ -336,14 +354,16 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   router.add("POST", `${operationRoute}/wait`, getOperation);
 
   async function mutate(i: Instance, change: (cur: Instance) => Instance) {
-    return deps.store.transaction(async (tx) => {
-      const r = repositories(tx);
-      const cur = await r.instances.get(i.projectId, i.zone, i.name);
-      if (!cur) throw notFound(instanceResource(i.projectId, i.zone, i.name));
-      const next = change(cur);
-      await r.instances.put(next);
-      return next;
-    });
+    return deps.store
+      .transaction(async (tx) => {
+        const r = repositories(tx);
+        const cur = await r.instances.get(i.projectId, i.zone, i.name);
+        if (!cur) throw notFound(instanceResource(i.projectId, i.zone, i.name));
+        const next = change(cur);
+        await r.instances.put(next);
+        return next;
+      })
+      .finally(() => deps.changes.bump());
   }
 }
 

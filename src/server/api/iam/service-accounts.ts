@@ -127,6 +127,7 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
     });
     deps.directory.invalidate(sa.email);
     deps.systemKeys.forget(sa.email);
+    deps.changes.bump();
     await policies.drop(serviceAccountResource(sa.projectId, sa.email));
     return {};
   });
@@ -161,6 +162,7 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
       return changed;
     });
     deps.directory.invalidate(email);
+    deps.changes.bump();
     return next;
   }
 }

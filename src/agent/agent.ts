@@ -1,0 +1,185 @@
+/**
+ * `warrant agent`: the metadata server of one instance. It enrolls with the control plane once,
+ * keeps the instance's view current by long-polling it, serves Compute Engine's metadata surface
+ * from that view, and obtains the instance's tokens from the control plane, caching them as GCE
+ * does and limiting cache-miss mints per instance.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Dir } from "../domain/metadata/tree.js";
+import { buildTree, effectiveScopes, type InstanceView, tokenProblem } from "../domain/metadata/view.js";
+import { ControlPlane, ControlPlaneError } from "./control-plane.js";
+import { type FaultSpec, faultInjector } from "./faults.js";
+import { createMdsHandler, type MdsAnswer } from "./mds.js";
+import { RateLimiter, TokenCache } from "./token-cache.js";
+
+export interface AgentOptions {
+  controlPlaneUrl: string;
+  /** One-time enrollment token (exchanged at start) or an existing agent credential. */
+  enrollmentToken?: string;
+  credential?: string;
+  host: string;
+  port: number;
+  /** Cached tokens are replaced when fewer seconds than this remain (GCE: 300). */
+  refreshMarginSeconds?: number;
+  /** Cache-miss token and identity mints allowed per second (default 50). */
+  mintsPerSecond?: number;
+  allowRemotePeers?: boolean;
+  faults?: FaultSpec;
+  log?: (line: string) => void;
+}
+
+export interface RunningAgent {
+  url: string;
+  host: string;
+  port: number;
+  cache: TokenCache;
+  close(): Promise<void>;
+}
+
+const JSON_TYPE = "application/json";
+const TEXT = "application/text";
+const text = (status: number, body: string, headers?: Record<string, string>): MdsAnswer => ({
+  status,
+  contentType: TEXT,
+  body: body.endsWith("\n") ? body : `${body}\n`,
+  ...(headers ? { headers } : {}),
+});
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const log = o.log ?? (() => {});
+  const cp = o.credential
+    ? new ControlPlane(o.controlPlaneUrl, o.credential)
+    : await ControlPlane.enroll(o.controlPlaneUrl, o.enrollmentToken ?? "");
+  const first = await cp.view();
+  let view: InstanceView = first.view;
+  let remoteVersion = first.version;
+  let root: Dir = buildTree(view);
+  let localVersion = 0;
+  let wake = new Set<() => void>();
+  const cache = new TokenCache(o.refreshMarginSeconds ?? 300);
+  const limiter = new RateLimiter(o.mintsPerSecond ?? 50);
+  const faults = faultInjector(o.faults);
+
+  function apply(next: InstanceView) {
+    const before = JSON.stringify(view);
+    if (JSON.stringify(next) === before) return;
+    const sa = (v: InstanceView) => JSON.stringify(v.serviceAccount ?? null);
+    if (sa(next) !== sa(view)) cache.clear();
+    view = next;
+    root = buildTree(view);
+    localVersion++;
+    const ws = wake;
+    wake = new Set();
+    for (const w of ws) w();
+  }
+
+  const stop = new AbortController();
+  // Keep the view current: long-poll the control plane; back off on errors.
+  const sync = (async () => {
+    while (!stop.signal.aborted) {
+      try {
+        const r = await cp.view(remoteVersion, 55, stop.signal);
+        remoteVersion = r.version;
+        apply(r.view);
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        log(`agent: view sync failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  })();
+
+  const mintError = (err: unknown): MdsAnswer => {
+    if (err instanceof ControlPlaneError && [403, 404, 503].includes(err.status))
+      return text(err.status, err.message);
+    log(`agent: mint failed: ${(err as Error).message}`);
+    return text(503, "The metadata server could not obtain a token; retry.");
+  };
+
+  const handler = createMdsHandler(
+    {
+      tree: () => ({ root, version: localVersion }),
+      changed: (version, ms, signal) =>
+        new Promise<void>((resolve) => {
+          if (version !== localVersion) return resolve();
+          const done = () => {
+            clearTimeout(t);
+            wake.delete(done);
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          const t = setTimeout(done, ms);
+          wake.add(done);
+          signal.addEventListener("abort", done);
+        }),
+      async token(account, requested) {
+        const problem = tokenProblem(view, account);
+        if (problem) return text(problem.status, problem.message);
+        const sa = view.serviceAccount!;
+        const scopes = effectiveScopes(sa.scopes, requested);
+        const key = `${sa.email}|${scopes.join(",")}`;
+        let hit = cache.peek(key);
+        if (!hit) {
+          if (!limiter.take())
+            return text(429, "Too many token requests; retry later.", { "Retry-After": "1" });
+          try {
+            hit = await cache.get(key, async () => {
+              const t = await cp.token(sa.email, scopes);
+              return { token: t.access_token, expiresAt: t.expires_at };
+            });
+          } catch (err) {
+            return mintError(err);
+          }
+        }
+        const expiresIn = Math.floor(hit.expiresAt - Date.now() / 1000);
+        return {
+          status: 200,
+          contentType: JSON_TYPE,
+          body: JSON.stringify({ access_token: hit.token, expires_in: expiresIn, token_type: "Bearer" }),
+        };
+      },
+      async identity(account, audience, format, licenses) {
+        const problem = tokenProblem(view, account);
+        if (problem) return text(problem.status, problem.message);
+        if (!limiter.take())
+          return text(429, "Too many identity requests; retry later.", { "Retry-After": "1" });
+        try {
+          const { token } = await cp.identity(account, audience, format, licenses);
+          return { status: 200, contentType: TEXT, body: token };
+        } catch (err) {
+          return mintError(err);
+        }
+      },
+      fault: faults,
+    },
+    { ...(o.allowRemotePeers ? { allowRemotePeers: true } : {}) },
+  );
+
+  const server: Server = createServer(handler);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = (3600 + 30) * 1000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(o.port, o.host, () => {
+      server.off("error", fail);
+      ok();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${o.host}:${port}`,
+    host: o.host,
+    port,
+    cache,
+    async close() {
+      stop.abort();
+      await new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      });
+      await sync;
+    },
+  };
+}

@@ -1,0 +1,261 @@
+/**
+ * The metadata server's HTTP surface, byte-compatible with Compute Engine's (docs/metadata-server.md):
+ * header rules, listings and leaves, 301 to directory form, `recursive`/`alt`, `wait_for_change`,
+ * and the token and identity endpoints backed by the agent. Headers are written explicitly:
+ * clients compare Content-Type exactly.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isIP } from "node:net";
+import {
+  type Dir,
+  etagOf,
+  leafText,
+  listing,
+  lookup,
+  type Node,
+  toJson,
+  toRecursiveText,
+} from "../domain/metadata/tree.js";
+
+export interface MdsBackend {
+  /** The current tree and its version (bumped on every change of the view). */
+  tree(): { root: Dir; version: number };
+  /** Resolves after the view changes past `version`, or after `ms`. */
+  changed(version: number, ms: number, signal: AbortSignal): Promise<void>;
+  token(account: string, scopes: string[]): Promise<MdsAnswer>;
+  identity(account: string, audience: string, format: string, licenses: boolean): Promise<MdsAnswer>;
+  /** Fault injection for tests of clients' retry logic: an answer to send instead, or a delay. */
+  fault?(): Promise<MdsAnswer | undefined>;
+}
+
+export interface MdsAnswer {
+  status: number;
+  body: string;
+  contentType: string;
+  headers?: Record<string, string>;
+}
+
+export interface MdsOptions {
+  /** Accept peers outside loopback and link-local (default: refuse them). */
+  allowRemotePeers?: boolean;
+  /** Concurrent `wait_for_change` requests held at most (more get 503). */
+  maxWaiters?: number;
+}
+
+export const MAX_URL_BYTES = 8192;
+export const DEFAULT_WAIT_S = 60;
+export const MAX_WAIT_S = 3600;
+
+const BASE_HEADERS = {
+  "Metadata-Flavor": "Google",
+  Server: "Metadata Server for VM",
+  "X-XSS-Protection": "0",
+  "X-Frame-Options": "SAMEORIGIN",
+};
+const TEXT = "application/text";
+const JSON_TYPE = "application/json";
+const HTML = "text/html; charset=UTF-8";
+
+function googleHtml(code: number, title: string, message: string): string {
+  return `<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error ${code} (${title})!!1</title>\n  <p><b>${code}.</b> <ins>That’s an error.</ins>\n  <p>${message}  <ins>That’s all we know.</ins>\n`;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
+  let waiters = 0;
+  const maxWaiters = opts.maxWaiters ?? 1000;
+
+  function send(res: ServerResponse, a: MdsAnswer, head: boolean) {
+    const body = Buffer.from(a.body);
+    res.writeHead(a.status, {
+      ...BASE_HEADERS,
+      "Content-Type": a.contentType,
+      "Content-Length": body.length,
+      ...a.headers,
+    });
+    res.end(head ? undefined : body);
+  }
+  const notFound = (path: string): MdsAnswer => ({
+    status: 404,
+    contentType: HTML,
+    body: googleHtml(
+      404,
+      "Not Found",
+      `The requested URL <code>${escapeHtml(path)}</code> was not found on this server.`,
+    ),
+  });
+  const badRequest = (msg: string): MdsAnswer => ({ status: 400, contentType: TEXT, body: `${msg}\n` });
+  const forbidden = (path: string, why: string): MdsAnswer => ({
+    status: 403,
+    contentType: HTML,
+    body: googleHtml(
+      403,
+      "Forbidden",
+      `Your client does not have permission to get URL <code>${escapeHtml(path)}</code> from this server. ${why}`,
+    ),
+  });
+
+  function peerAllowed(req: IncomingMessage): boolean {
+    if (opts.allowRemotePeers) return true;
+    const a = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+    if (isIP(a) === 4) return a.startsWith("127.") || a.startsWith("169.254.");
+    return a === "::1" || a.toLowerCase().startsWith("fe80:");
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<MdsAnswer> {
+    const rawUrl = req.url ?? "/";
+    if (rawUrl.length > MAX_URL_BYTES) return badRequest("Request URL too long.");
+    if (!peerAllowed(req)) return forbidden("/", "Requests from outside this host are refused.");
+    if (req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined)
+      return forbidden(rawUrl.split("?")[0]!, "Forwarded requests are not allowed.");
+    const method = req.method ?? "GET";
+    if (method !== "GET" && method !== "HEAD")
+      return {
+        status: 405,
+        contentType: TEXT,
+        body: "Method not allowed.\n",
+        headers: { Allow: "GET, HEAD" },
+      };
+    const q = rawUrl.indexOf("?");
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const rawQuery = q < 0 ? "" : rawUrl.slice(q + 1);
+    const query = new URLSearchParams(rawQuery);
+    if (path === "/") return { status: 200, contentType: TEXT, body: "computeMetadata/\n" };
+
+    if (req.headers["metadata-flavor"] !== "Google")
+      return forbidden(path, "Missing Metadata-Flavor:Google header.");
+    if (path === "/computeMetadata" || path === "/computeMetadata/") {
+      if (path === "/computeMetadata") return redirect(req, path, rawQuery);
+      return { status: 200, contentType: TEXT, body: "v1/\n" };
+    }
+    if (/^\/(computeMetadata\/v1beta1|0\.1)(\/|$)/.test(path))
+      return {
+        status: 403,
+        contentType: TEXT,
+        body: "Legacy metadata endpoints are disabled. Please use the /v1/ endpoint.\n",
+      };
+    const prefix = "/computeMetadata/v1";
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return notFound(path);
+
+    const rest = path.slice(prefix.length);
+    const trailingSlash = rest.endsWith("/") || rest === "";
+    let segments: string[];
+    try {
+      segments = rest
+        .split("/")
+        .filter((s) => s !== "")
+        .map(decodeURIComponent);
+    } catch {
+      return notFound(path);
+    }
+    if (segments.some((s) => s === "." || s === ".." || s.includes("/"))) return notFound(path);
+
+    // Token and identity are endpoints of an account, not data.
+    if (segments.length === 4 && segments[0] === "instance" && segments[1] === "service-accounts") {
+      const [, , account, leaf] = segments as [string, string, string, string];
+      if ((leaf === "token" || leaf === "identity") && !trailingSlash) {
+        const known = lookup(backend.tree().root, segments.slice(0, 3));
+        if (!known) return notFound(path);
+        const fault = await backend.fault?.();
+        if (fault) return fault;
+        if (leaf === "token") {
+          const scopes = (query.get("scopes") ?? "")
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean);
+          return backend.token(account, scopes);
+        }
+        const audience = query.get("audience");
+        if (!audience) return badRequest("non-empty audience parameter required");
+        const format = query.get("format") ?? "standard";
+        if (format !== "standard" && format !== "full")
+          return badRequest(`Invalid format '${format}': use standard or full.`);
+        const licenses = (query.get("licenses") ?? "FALSE").toUpperCase() === "TRUE";
+        return backend.identity(account, audience, format, licenses);
+      }
+    }
+
+    let { root, version } = backend.tree();
+    let node = lookup(root, segments);
+    if (!node) return notFound(path);
+    if (node.kind === "dir" && !trailingSlash) return redirect(req, path, rawQuery);
+    if (node.kind !== "dir" && trailingSlash) return notFound(path);
+
+    const recursive = query.get("recursive")?.toLowerCase() === "true";
+    const alt = query.get("alt");
+    if (alt !== null && alt !== "json" && alt !== "text")
+      return badRequest(`Invalid alt '${alt}': use json or text.`);
+    if (node.kind === "dir" && !recursive && alt !== null)
+      return badRequest("alt is only supported on leaves and recursive directories.");
+    const render = (n: Node): MdsAnswer => {
+      if (n.kind === "dir") {
+        if (!recursive) return { status: 200, contentType: TEXT, body: listing(n) };
+        return alt === "text"
+          ? { status: 200, contentType: TEXT, body: toRecursiveText(n) }
+          : { status: 200, contentType: JSON_TYPE, body: toJson(n) };
+      }
+      const asJson = alt === "json" || (alt === null && n.kind === "json");
+      return asJson
+        ? { status: 200, contentType: JSON_TYPE, body: toJson(n) }
+        : { status: 200, contentType: TEXT, body: leafText(n) };
+    };
+    let out = render(node);
+
+    if (query.get("wait_for_change")?.toLowerCase() === "true") {
+      if (node.kind === "dir" && !recursive)
+        return badRequest("wait_for_change is only supported on leaves and recursive directories.");
+      const rawTimeout = query.get("timeout_sec");
+      const timeout = rawTimeout === null ? DEFAULT_WAIT_S : Number(rawTimeout);
+      if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_WAIT_S)
+        return badRequest(`timeout_sec must be an integer between 1 and ${MAX_WAIT_S}.`);
+      const lastEtag = query.get("last_etag");
+      if (lastEtag === null || lastEtag === etagOf(out.body)) {
+        if (waiters >= maxWaiters)
+          return { status: 503, contentType: TEXT, body: "Too many pending wait_for_change requests.\n" };
+        waiters++;
+        const aborted = new AbortController();
+        res.once("close", () => aborted.abort());
+        const deadline = Date.now() + timeout * 1000;
+        const start = etagOf(out.body);
+        try {
+          while (Date.now() < deadline && !aborted.signal.aborted) {
+            await backend.changed(version, deadline - Date.now(), aborted.signal);
+            ({ root, version } = backend.tree());
+            node = lookup(root, segments);
+            if (!node) return notFound(path);
+            out = render(node);
+            if (etagOf(out.body) !== start) break;
+          }
+        } finally {
+          waiters--;
+        }
+      }
+    }
+    return { ...out, headers: { ETag: etagOf(out.body) } };
+  }
+
+  /** To the directory form, keeping the query exactly as the client sent it. */
+  function redirect(req: IncomingMessage, path: string, qs: string): MdsAnswer {
+    const host =
+      req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host)
+        ? req.headers.host
+        : "metadata.google.internal";
+    return {
+      status: 301,
+      contentType: "text/html",
+      body: `${path}/\n`,
+      headers: { Location: `http://${host}${path}/${qs ? `?${qs}` : ""}` },
+    };
+  }
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    answer(req, res).then(
+      (a) => send(res, a, req.method === "HEAD"),
+      () => {
+        if (!res.headersSent) send(res, { status: 500, contentType: TEXT, body: "Internal error.\n" }, false);
+        else res.destroy();
+      },
+    );
+  };
+}
