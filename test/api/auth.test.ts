@@ -98,7 +98,11 @@ describe("authentication", () => {
       scope: "https://evil.example/auth/everything",
     });
     assert.equal(r.status, 400);
-    assert.equal(((await r.json()) as { error: string }).error, "invalid_scope", "a scope the grant does not hold");
+    assert.equal(
+      ((await r.json()) as { error: string }).error,
+      "invalid_scope",
+      "a scope the grant does not hold",
+    );
     const ok = await post({
       grant_type: "refresh_token",
       client_id: cred.client_id,
