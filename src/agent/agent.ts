@@ -11,7 +11,10 @@ import { buildTree, effectiveScopes, type InstanceView, tokenProblem } from "../
 import { ControlPlane, ControlPlaneError } from "./control-plane.js";
 import { type FaultSpec, faultInjector } from "./faults.js";
 import { createMdsHandler, type MdsAnswer } from "./mds.js";
-import { RateLimiter, TokenCache } from "./token-cache.js";
+import { type CachedToken, RateLimiter, TokenCache } from "./token-cache.js";
+
+/** A cache miss over the per-instance mint limit. */
+class RateLimited extends Error {}
 
 export interface AgentOptions {
   controlPlaneUrl: string;
@@ -119,18 +122,18 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         const sa = view.serviceAccount!;
         const scopes = effectiveScopes(sa.scopes, requested);
         const key = `${sa.email}|${scopes.join(",")}`;
-        let hit = cache.peek(key);
-        if (!hit) {
-          if (!limiter.take())
+        let hit: CachedToken;
+        try {
+          // Only an actual mint spends the rate limit: waiters of an in-flight mint and cache hits never do.
+          hit = await cache.get(key, async () => {
+            if (!limiter.take()) throw new RateLimited();
+            const t = await cp.token(sa.email, scopes);
+            return { token: t.access_token, expiresAt: t.expires_at };
+          });
+        } catch (err) {
+          if (err instanceof RateLimited)
             return text(429, "Too many token requests; retry later.", { "Retry-After": "1" });
-          try {
-            hit = await cache.get(key, async () => {
-              const t = await cp.token(sa.email, scopes);
-              return { token: t.access_token, expiresAt: t.expires_at };
-            });
-          } catch (err) {
-            return mintError(err);
-          }
+          return mintError(err);
         }
         const expiresIn = Math.floor(hit.expiresAt - Date.now() / 1000);
         return {

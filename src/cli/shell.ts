@@ -32,3 +32,19 @@ export function gcloudExports(t: EnvTarget & { tokenFile: string }): string {
     exportLine("CLOUDSDK_CORE_PROJECT", t.project)
   );
 }
+
+/** Exports that make a shell act as an instance: every runtime's metadata-server variable. */
+export function instanceExports(t: { url: string; metadata: string; project: string }): string {
+  const url = t.url.replace(/\/+$/, "");
+  return (
+    "unset GOOGLE_APPLICATION_CREDENTIALS WARRANT_CREDENTIAL_FILE CLOUDSDK_AUTH_ACCESS_TOKEN_FILE\n" +
+    exportLine("GCE_METADATA_HOST", t.metadata) +
+    exportLine("GCE_METADATA_IP", t.metadata) +
+    exportLine("GCE_METADATA_ROOT", t.metadata) +
+    exportLine("WARRANT_ENDPOINT", url) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +
+    exportLine("GOOGLE_CLOUD_PROJECT", t.project)
+  );
+}

@@ -1,4 +1,5 @@
 import admin from "./commands/admin/index.js";
+import agent from "./commands/agent.js";
 import auth from "./commands/auth/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
@@ -19,6 +20,7 @@ export const ROOT: GroupSpec = group({
     "gcloud-style commands below (or the real gcloud, via `warrant env --gcloud`).",
   children: [
     serve,
+    agent,
     env,
     projects,
     iam,

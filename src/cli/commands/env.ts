@@ -2,7 +2,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { CliError } from "../errors.js";
 import { readServerInfo, Session, serverAlive } from "../session.js";
-import { gcloudExports, warrantExports } from "../shell.js";
+import { gcloudExports, instanceExports, warrantExports } from "../shell.js";
 import { command } from "../spec.js";
 
 export default command({
@@ -13,11 +13,30 @@ export default command({
     "WARRANT_CREDENTIAL_FILE (the admin credential) and WARRANT_PROJECT (the default project). " +
     "With --gcloud it also obtains an access token, stores it in <state-dir>/gcloud-access-token (mode 0600) " +
     "and prints the CLOUDSDK_* variables that make the real gcloud talk to Warrant. The token expires " +
-    "(typically after an hour); re-run the command to refresh it.",
+    "(typically after an hour); re-run the command to refresh it. With --instance it prints instead what " +
+    "makes the shell act as that instance: GCE_METADATA_HOST, GCE_METADATA_IP and GCE_METADATA_ROOT (each " +
+    "runtime reads a different one) pointing at the instance's metadata server, and unsets credential files, " +
+    "so gcloud and Google's libraries authenticate as its service account.",
   flags: [
     { name: "gcloud", type: "boolean", help: "Also print CLOUDSDK_* variables for the real gcloud CLI." },
+    {
+      name: "instance",
+      type: "string",
+      metavar: "NAME",
+      help: "Act as this instance instead: point GCE_METADATA_HOST/IP/ROOT at its metadata server (no credential file).",
+    },
+    {
+      name: "zone",
+      type: "string",
+      metavar: "ZONE",
+      help: "Zone of --instance, when the name is ambiguous.",
+    },
   ],
-  examples: ['eval "$(npx warrant env)"', 'eval "$(warrant env --gcloud --state-dir /var/lib/warrant)"'],
+  examples: [
+    'eval "$(npx warrant env)"',
+    'eval "$(warrant env --gcloud --state-dir /var/lib/warrant)"',
+    'eval "$(npx warrant env --instance demo-vm)"   # this shell now runs as demo-vm\'s service account',
+  ],
   async run(ctx) {
     const stateDir = ctx.session.stateDir();
     const info = readServerInfo(stateDir);
@@ -38,6 +57,28 @@ export default command({
         ? info.adminCredentialFile
         : resolve(stateDir, info.adminCredentialFile)
       : join(stateDir, "admin-credentials.json");
+    const instance = ctx.str("instance");
+    if (instance !== undefined) {
+      const zone = ctx.str("zone");
+      const matches = Object.entries(info.metadataServers ?? {}).filter(([name]) => {
+        const m = /^projects\/([^/]+)\/zones\/([^/]+)\/instances\/([^/]+)$/.exec(name);
+        return m !== null && m[3] === instance && (zone === undefined || m[2] === zone);
+      });
+      if (matches.length === 0)
+        throw new CliError(
+          `No metadata server for instance [${instance}]${zone ? ` in zone [${zone}]` : ""} is running.`,
+          "List instances with `warrant compute instances list`; `warrant serve` runs one metadata server per instance.",
+        );
+      if (matches.length > 1)
+        throw new CliError(
+          `Several instances are named [${instance}]: ${matches.map(([n]) => n).join(", ")}.`,
+          "Pass --zone to choose one.",
+        );
+      const [name, metadata] = matches[0]!;
+      const project = /^projects\/([^/]+)/.exec(name)![1]!;
+      ctx.rt.stdout.write(instanceExports({ url: info.url, metadata, project }));
+      return 0;
+    }
     const project = info.defaultProject ?? ctx.session.project();
     const target = { url: info.url.replace(/\/+$/, ""), credentialFile, project };
     let text = warrantExports(target);

@@ -17,6 +17,15 @@ export function parsePort(v: string): number {
   return n;
 }
 
+function metadataLines(servers: Record<string, string>): string {
+  const entries = Object.entries(servers);
+  if (entries.length === 0) return "";
+  return (
+    '\nMetadata servers (act as an instance with `eval "$(npx warrant env --instance NAME)"`):\n' +
+    entries.map(([name, addr]) => `  ${addr.padEnd(22)} ${name}\n`).join("")
+  );
+}
+
 export default command({
   name: "serve",
   summary: "run the Warrant server (IAM, Resource Manager, Compute and token endpoints)",
@@ -70,6 +79,7 @@ export default command({
           credentialFile: server.adminCredentialFile,
           project: server.defaultProject,
         }) +
+        metadataLines(server.metadataServers()) +
         "\nPress Ctrl-C to stop.\n",
     );
 

@@ -18,7 +18,6 @@ import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import type { ChangeFeed } from "../../agents/change-feed.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
-import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 
 export const ENROLLMENT_TTL_MS = 3600_000;
