@@ -10,7 +10,7 @@ import type { Dir } from "../domain/metadata/tree.js";
 import { buildTree, effectiveScopes, type InstanceView, tokenProblem } from "../domain/metadata/view.js";
 import { ControlPlane, ControlPlaneError } from "./control-plane.js";
 import { type FaultSpec, faultInjector } from "./faults.js";
-import { createMdsHandler, type MdsAnswer } from "./mds.js";
+import { createMdsHandler, type MdsAnswer, type SessionTokenMode } from "./mds.js";
 import { type CachedToken, RateLimiter, TokenCache } from "./token-cache.js";
 
 /** A cache miss over the per-instance mint limit. */
@@ -28,6 +28,7 @@ export interface AgentOptions {
   /** Cache-miss token and identity mints allowed per second (default 50). */
   mintsPerSecond?: number;
   allowRemotePeers?: boolean;
+  sessionTokens?: SessionTokenMode;
   faults?: FaultSpec;
   log?: (line: string) => void;
 }
@@ -156,7 +157,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       },
       fault: faults,
     },
-    { ...(o.allowRemotePeers ? { allowRemotePeers: true } : {}) },
+    {
+      ...(o.allowRemotePeers ? { allowRemotePeers: true } : {}),
+      ...(o.sessionTokens ? { sessionTokens: o.sessionTokens } : {}),
+    },
   );
 
   const server: Server = createServer(handler);

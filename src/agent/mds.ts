@@ -4,6 +4,8 @@
  * and the token and identity endpoints backed by the agent. Headers are written explicitly:
  * clients compare Content-Type exactly.
  */
+
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import {
@@ -35,7 +37,15 @@ export interface MdsAnswer {
   headers?: Record<string, string>;
 }
 
+export type SessionTokenMode = "off" | "optional" | "required";
+
 export interface MdsOptions {
+  /**
+   * IMDSv2-style session tokens (not a GCE feature): `PUT /computeMetadata/v1/instance/session-token`
+   * with `X-Warrant-Metadata-Token-TTL-Seconds` returns a token to send as `X-Warrant-Metadata-Token`.
+   * `required` refuses requests without one (stock Google clients cannot send it); default off.
+   */
+  sessionTokens?: SessionTokenMode;
   /** Accept peers outside loopback and link-local (default: refuse them). */
   allowRemotePeers?: boolean;
   /** Concurrent `wait_for_change` requests held at most (more get 503). */
@@ -62,8 +72,21 @@ function googleHtml(code: number, title: string, message: string): string {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+export const SESSION_PATH = "/computeMetadata/v1/instance/session-token";
+export const MAX_SESSION_TTL_S = 21600;
+
 export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
   let waiters = 0;
+  const sessionMode = opts.sessionTokens ?? "off";
+  const sessionKey = randomBytes(32);
+  const sessionMac = (exp: string) => createHmac("sha256", sessionKey).update(exp).digest("base64url");
+  function sessionValid(token: string): boolean {
+    const [exp, mac] = token.split(".");
+    if (!exp || !mac || !/^\d+$/.test(exp) || Number(exp) * 1000 < Date.now()) return false;
+    const want = Buffer.from(sessionMac(exp));
+    const got = Buffer.from(mac);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
   const maxWaiters = opts.maxWaiters ?? 1000;
 
   function send(res: ServerResponse, a: MdsAnswer, head: boolean) {
@@ -110,6 +133,17 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     if (req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined)
       return forbidden(rawUrl.split("?")[0]!, "Forwarded requests are not allowed.");
     const method = req.method ?? "GET";
+    if (sessionMode !== "off" && rawUrl === SESSION_PATH && method === "PUT") {
+      if (req.headers["metadata-flavor"] !== "Google")
+        return forbidden(SESSION_PATH, "Missing Metadata-Flavor:Google header.");
+      const ttl = Number(req.headers["x-warrant-metadata-token-ttl-seconds"]);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_SESSION_TTL_S)
+        return badRequest(
+          `X-Warrant-Metadata-Token-TTL-Seconds must be an integer between 1 and ${MAX_SESSION_TTL_S}.`,
+        );
+      const exp = String(Math.floor(Date.now() / 1000) + ttl);
+      return { status: 200, contentType: TEXT, body: `${exp}.${sessionMac(exp)}` };
+    }
     if (method !== "GET" && method !== "HEAD")
       return {
         status: 405,
@@ -125,6 +159,12 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
 
     if (req.headers["metadata-flavor"] !== "Google")
       return forbidden(path, "Missing Metadata-Flavor:Google header.");
+    if (sessionMode !== "off") {
+      const presented = req.headers["x-warrant-metadata-token"];
+      const token = Array.isArray(presented) ? presented[0] : presented;
+      if (token !== undefined ? !sessionValid(token) : sessionMode === "required")
+        return { status: 401, contentType: TEXT, body: "A valid X-Warrant-Metadata-Token is required.\n" };
+    }
     if (path === "/computeMetadata" || path === "/computeMetadata/") {
       if (path === "/computeMetadata") return redirect(req, path, rawQuery);
       return { status: 200, contentType: TEXT, body: "v1/\n" };

@@ -405,3 +405,77 @@ describe("agents and the control plane", () => {
     assert.match(r.body.error.message, /compute\.instances\.setMetadata/);
   });
 });
+
+describe("metadata server hardening beyond GCE", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ agents: false });
+  });
+  after(() => h.close());
+
+  async function agentWith(opts: Partial<Parameters<typeof startAgent>[0]>) {
+    const token = (await h.call("POST", `/warrant/v1/${DEMO}:issueEnrollmentToken`)).body.enrollmentToken;
+    return startAgent({
+      controlPlaneUrl: h.url,
+      enrollmentToken: token,
+      host: "127.0.0.1",
+      port: 0,
+      ...opts,
+    });
+  }
+
+  test("session-token mode 'required': PUT for a token, then send it; without it 401", async () => {
+    const agent = await agentWith({ sessionTokens: "required" });
+    try {
+      const path = "/computeMetadata/v1/project/project-id";
+      assert.equal((await fetch(`${agent.url}${path}`, { headers: FLAVOR })).status, 401);
+      const bad = await fetch(`${agent.url}/computeMetadata/v1/instance/session-token`, {
+        method: "PUT",
+        headers: { ...FLAVOR, "X-Warrant-Metadata-Token-TTL-Seconds": "999999" },
+      });
+      assert.equal(bad.status, 400);
+      const viaProxy = await fetch(`${agent.url}/computeMetadata/v1/instance/session-token`, {
+        method: "PUT",
+        headers: { ...FLAVOR, "X-Warrant-Metadata-Token-TTL-Seconds": "60", "X-Forwarded-For": "10.0.0.1" },
+      });
+      assert.equal(viaProxy.status, 403, "a forwarded PUT gets no session");
+      const put = await fetch(`${agent.url}/computeMetadata/v1/instance/session-token`, {
+        method: "PUT",
+        headers: { ...FLAVOR, "X-Warrant-Metadata-Token-TTL-Seconds": "60" },
+      });
+      assert.equal(put.status, 200);
+      const session = await put.text();
+      const ok = await fetch(`${agent.url}${path}`, {
+        headers: { ...FLAVOR, "X-Warrant-Metadata-Token": session },
+      });
+      assert.equal(await ok.text(), "demo-project");
+      const forged = `${session.split(".")[0]}.${"A".repeat(43)}`;
+      assert.equal(
+        (await fetch(`${agent.url}${path}`, { headers: { ...FLAVOR, "X-Warrant-Metadata-Token": forged } }))
+          .status,
+        401,
+      );
+      assert.equal((await fetch(`${agent.url}/`)).status, 200, "the detection probe stays open");
+    } finally {
+      await agent.close();
+    }
+  });
+
+  test("fault injection fails token answers at the configured rate", async () => {
+    const agent = await agentWith({ faults: { errorStatus: 503, errorRate: 1 } });
+    try {
+      const r = await fetch(`${agent.url}/computeMetadata/v1/instance/service-accounts/default/token`, {
+        headers: FLAVOR,
+      });
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get("metadata-flavor"), "Google");
+      assert.equal(
+        (await fetch(`${agent.url}/computeMetadata/v1/project/project-id`, { headers: FLAVOR })).status,
+        200,
+        "data is unaffected",
+      );
+    } finally {
+      await agent.close();
+    }
+  });
+});

@@ -45,6 +45,12 @@ export default command({
       help: "Cache-miss mints per second (default 50).",
     },
     {
+      name: "session-tokens",
+      type: "string",
+      metavar: "MODE",
+      help: "IMDSv2-style session tokens: off (default), optional or required (see docs/metadata-server.md).",
+    },
+    {
       name: "allow-remote-peers",
       type: "boolean",
       help: "Serve peers outside loopback and link-local too (refused by default).",
@@ -69,6 +75,9 @@ export default command({
       );
     const faults = ctx.str("inject") === undefined ? undefined : parseFaults(ctx.str("inject")!);
     if (typeof faults === "string") throw new UsageError(`argument --inject: ${faults}`);
+    const sessions = ctx.str("session-tokens") ?? "off";
+    if (sessions !== "off" && sessions !== "optional" && sessions !== "required")
+      throw new UsageError("argument --session-tokens: off, optional or required.");
     const rate = ctx.str("mints-per-second");
     if (rate !== undefined && !(Number(rate) > 0))
       throw new UsageError("argument --mints-per-second: a positive number.");
@@ -80,6 +89,7 @@ export default command({
       ...(faults ? { faults } : {}),
       ...(rate ? { mintsPerSecond: Number(rate) } : {}),
       ...(ctx.bool("allow-remote-peers") ? { allowRemotePeers: true } : {}),
+      sessionTokens: sessions,
       log: (l) => ctx.rt.stderr.write(`${l}\n`),
     });
     ctx.rt.stdout.write(

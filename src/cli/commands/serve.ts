@@ -41,6 +41,17 @@ export default command({
       type: "string",
       help: "TCP port (default WARRANT_PORT or 8080); 0 picks a free port, recorded in server.json.",
     },
+    {
+      name: "metadata-port",
+      type: "string",
+      help: "Port of each instance's metadata server, each on its own 127.0.0.x (default: the server's port).",
+    },
+    {
+      name: "token-lifetime",
+      type: "string",
+      metavar: "SECONDS",
+      help: "Lifetime of issued access tokens, 10-3600 (default 3600); shorter to test clients' refresh logic.",
+    },
   ],
   examples: [
     "warrant serve",
@@ -52,10 +63,31 @@ export default command({
     const stateDir = resolve(cwd, ctx.str("state-dir") ?? (env.WARRANT_STATE_DIR || ".warrant"));
     const host = ctx.str("host") ?? (env.WARRANT_HOST || "127.0.0.1");
     const port = parsePort(ctx.str("port") ?? (env.WARRANT_PORT || "8080"));
+    const metadataPort =
+      ctx.str("metadata-port") === undefined ? undefined : parsePort(ctx.str("metadata-port")!);
+    const lifetimeRaw = ctx.str("token-lifetime") ?? env.WARRANT_TOKEN_LIFETIME;
+    const lifetime = lifetimeRaw === undefined || lifetimeRaw === "" ? undefined : Number(lifetimeRaw);
+    if (lifetime !== undefined && (!Number.isInteger(lifetime) || lifetime < 10 || lifetime > 3600))
+      throw new UsageError(
+        `argument --token-lifetime: an integer from 10 to 3600 seconds, got '${lifetimeRaw}'.`,
+      );
     const { startServer } = await loadServer();
     let server: RunningServer;
     try {
-      server = await startServer({ stateDir, host, port, log: (line) => stderr.write(line + "\n") });
+      server = await startServer({
+        stateDir,
+        host,
+        port,
+        log: (line) => stderr.write(line + "\n"),
+        ...(metadataPort !== undefined ? { metadataPort } : {}),
+        // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
+        ...(lifetime !== undefined
+          ? {
+              accessTokenLifetimeSeconds: lifetime,
+              tokenRefreshMarginSeconds: Math.min(300, Math.floor(lifetime / 12) || 1),
+            }
+          : {}),
+      });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "EADDRINUSE") {
