@@ -101,6 +101,46 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     return text(503, "The metadata server could not obtain a token; retry.");
   };
 
+  /**
+   * What a token request resolves to under the current view: a refusal, or the account, effective
+   * scopes and cache key. Memoized per (account, scopes) until the view changes: the hot path of a
+   * cached token does no sorting or set building.
+   */
+  type Plan = { status: number; message: string } | { email: string; scopes: string[]; key: string };
+  let plans = new Map<string, Plan>();
+  let plannedFor = view;
+  function tokenPlan(account: string, requested: string[]): Plan {
+    if (plannedFor !== view) {
+      plans = new Map();
+      plannedFor = view;
+    }
+    const memoKey = `${account}\n${requested.join(",")}`;
+    let plan = plans.get(memoKey);
+    if (!plan) {
+      const problem = tokenProblem(view, account);
+      if (problem) plan = problem;
+      else {
+        const sa = view.serviceAccount!;
+        const scopes = effectiveScopes(sa.scopes, requested);
+        plan = { email: sa.email, scopes, key: `${sa.email}|${scopes.join(",")}` };
+      }
+      if (plans.size < 256) plans.set(memoKey, plan);
+    }
+    return plan;
+  }
+
+  /** The JSON head of a cached token is built once per token. */
+  const heads = new WeakMap<CachedToken, string>();
+  function tokenAnswer(hit: CachedToken): MdsAnswer {
+    let head = heads.get(hit);
+    if (!head) heads.set(hit, (head = `{"access_token":${JSON.stringify(hit.token)},"expires_in":`));
+    return {
+      status: 200,
+      contentType: JSON_TYPE,
+      body: `${head}${Math.floor(hit.expiresAt - Date.now() / 1000)},"token_type":"Bearer"}`,
+    };
+  }
+
   const handler = createMdsHandler(
     {
       tree: () => ({ root, version: localVersion }),
@@ -117,31 +157,23 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           wake.add(done);
           signal.addEventListener("abort", done);
         }),
-      async token(account, requested) {
-        const problem = tokenProblem(view, account);
-        if (problem) return text(problem.status, problem.message);
-        const sa = view.serviceAccount!;
-        const scopes = effectiveScopes(sa.scopes, requested);
-        const key = `${sa.email}|${scopes.join(",")}`;
-        let hit: CachedToken;
-        try {
-          // Only an actual mint spends the rate limit: waiters of an in-flight mint and cache hits never do.
-          hit = await cache.get(key, async () => {
+      token(account, requested) {
+        const plan = tokenPlan(account, requested);
+        if ("status" in plan) return text(plan.status, plan.message);
+        const cached = cache.peek(plan.key);
+        if (cached) return tokenAnswer(cached);
+        // Only an actual mint spends the rate limit: waiters of an in-flight mint never do.
+        return cache
+          .get(plan.key, async () => {
             if (!limiter.take()) throw new RateLimited();
-            const t = await cp.token(sa.email, scopes);
+            const t = await cp.token(plan.email, plan.scopes);
             return { token: t.access_token, expiresAt: t.expires_at };
-          });
-        } catch (err) {
-          if (err instanceof RateLimited)
-            return text(429, "Too many token requests; retry later.", { "Retry-After": "1" });
-          return mintError(err);
-        }
-        const expiresIn = Math.floor(hit.expiresAt - Date.now() / 1000);
-        return {
-          status: 200,
-          contentType: JSON_TYPE,
-          body: JSON.stringify({ access_token: hit.token, expires_in: expiresIn, token_type: "Bearer" }),
-        };
+          })
+          .then(tokenAnswer, (err: unknown) =>
+            err instanceof RateLimited
+              ? text(429, "Too many token requests; retry later.", { "Retry-After": "1" })
+              : mintError(err),
+          );
       },
       async identity(account, audience, format, licenses) {
         const problem = tokenProblem(view, account);

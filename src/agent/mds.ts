@@ -24,7 +24,8 @@ export interface MdsBackend {
   tree(): { root: Dir; version: number };
   /** Resolves after the view changes past `version`, or after `ms`. */
   changed(version: number, ms: number, signal: AbortSignal): Promise<void>;
-  token(account: string, scopes: string[]): Promise<MdsAnswer>;
+  /** Synchronous for a cached token (the hot path); a promise when it has to mint. */
+  token(account: string, scopes: string[]): MdsAnswer | Promise<MdsAnswer>;
   identity(account: string, audience: string, format: string, licenses: boolean): Promise<MdsAnswer>;
   /** Fault injection for tests of clients' retry logic: an answer to send instead, or a delay. */
   fault?(): Promise<MdsAnswer | undefined>;
@@ -62,7 +63,10 @@ const BASE_HEADERS = {
   "X-XSS-Protection": "0",
   "X-Frame-Options": "SAMEORIGIN",
 };
+const BASE_HEADER_LIST = Object.entries(BASE_HEADERS).flat();
 const TEXT = "application/text";
+const NO_QUERY = new URLSearchParams();
+const NO_SCOPES: string[] = [];
 const JSON_TYPE = "application/json";
 const HTML = "text/html; charset=UTF-8";
 
@@ -89,15 +93,18 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
   }
   const maxWaiters = opts.maxWaiters ?? 1000;
 
+  // A flat header list: writeHead validates it without walking spread objects (hot path).
   function send(res: ServerResponse, a: MdsAnswer, head: boolean) {
-    const body = Buffer.from(a.body);
-    res.writeHead(a.status, {
-      ...BASE_HEADERS,
-      "Content-Type": a.contentType,
-      "Content-Length": body.length,
-      ...a.headers,
-    });
-    res.end(head ? undefined : body);
+    const headers = [
+      ...BASE_HEADER_LIST,
+      "Content-Type",
+      a.contentType,
+      "Content-Length",
+      String(Buffer.byteLength(a.body)),
+    ];
+    if (a.headers) for (const k in a.headers) headers.push(k, a.headers[k]!);
+    res.writeHead(a.status, headers);
+    res.end(head ? undefined : a.body);
   }
   const notFound = (path: string): MdsAnswer => ({
     status: 404,
@@ -126,7 +133,8 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     return a === "::1" || a.toLowerCase().startsWith("fe80:");
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse): Promise<MdsAnswer> {
+  /** Synchronous where it can be (cached tokens, data): only mints and long polls return a promise. */
+  function answer(req: IncomingMessage, res: ServerResponse): MdsAnswer | Promise<MdsAnswer> {
     const rawUrl = req.url ?? "/";
     if (rawUrl.length > MAX_URL_BYTES) return badRequest("Request URL too long.");
     if (!peerAllowed(req)) return forbidden("/", "Requests from outside this host are refused.");
@@ -154,7 +162,7 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     const q = rawUrl.indexOf("?");
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const rawQuery = q < 0 ? "" : rawUrl.slice(q + 1);
-    const query = new URLSearchParams(rawQuery);
+    const query = rawQuery === "" ? NO_QUERY : new URLSearchParams(rawQuery);
     if (path === "/") return { status: 200, contentType: TEXT, body: "computeMetadata/\n" };
 
     if (req.headers["metadata-flavor"] !== "Google")
@@ -195,29 +203,47 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     if (segments.length === 4 && segments[0] === "instance" && segments[1] === "service-accounts") {
       const [, , account, leaf] = segments as [string, string, string, string];
       if ((leaf === "token" || leaf === "identity") && !trailingSlash) {
-        const known = lookup(backend.tree().root, segments.slice(0, 3));
+        const accounts = backend.tree().root.children.get("instance");
+        const known = accounts?.kind === "dir" ? lookup(accounts, ["service-accounts", account]) : undefined;
         if (!known) return notFound(path);
-        const fault = await backend.fault?.();
-        if (fault) return fault;
-        if (leaf === "token") {
-          const scopes = (query.get("scopes") ?? "")
-            .split(",")
-            .map((s) => s.trim())
-            .filter(Boolean);
-          return backend.token(account, scopes);
-        }
-        const audience = query.get("audience");
-        if (!audience) return badRequest("non-empty audience parameter required");
-        const format = query.get("format") ?? "standard";
-        if (format !== "standard" && format !== "full")
-          return badRequest(`Invalid format '${format}': use standard or full.`);
-        const licenses = (query.get("licenses") ?? "FALSE").toUpperCase() === "TRUE";
-        return backend.identity(account, audience, format, licenses);
+        const rawScopes = query.get("scopes");
+        const scopes = rawScopes
+          ? rawScopes
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : NO_SCOPES;
+        const endpoint = (): MdsAnswer | Promise<MdsAnswer> => {
+          if (leaf === "token") return backend.token(account, scopes);
+          const audience = query.get("audience");
+          if (!audience) return badRequest("non-empty audience parameter required");
+          const format = query.get("format") ?? "standard";
+          if (format !== "standard" && format !== "full")
+            return badRequest(`Invalid format '${format}': use standard or full.`);
+          const licenses = (query.get("licenses") ?? "FALSE").toUpperCase() === "TRUE";
+          return backend.identity(account, audience, format, licenses);
+        };
+        if (!backend.fault) return endpoint();
+        return backend.fault().then((fault) => fault ?? endpoint());
       }
     }
+    return data(req, res, path, segments, trailingSlash, rawQuery, query);
+  }
 
-    let { root, version } = backend.tree();
-    let node = lookup(root, segments);
+  /** Cached renderings per tree node: the tree is rebuilt on every change, so a node's answer is stable. */
+  const rendered = new WeakMap<Node, Map<string, MdsAnswer>>();
+
+  function data(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    segments: string[],
+    trailingSlash: boolean,
+    rawQuery: string,
+    query: URLSearchParams,
+  ): MdsAnswer | Promise<MdsAnswer> {
+    const { root, version } = backend.tree();
+    const node = lookup(root, segments);
     if (!node) return notFound(path);
     if (node.kind === "dir" && !trailingSlash) return redirect(req, path, rawQuery);
     if (node.kind !== "dir" && trailingSlash) return notFound(path);
@@ -240,39 +266,64 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
         ? { status: 200, contentType: JSON_TYPE, body: toJson(n) }
         : { status: 200, contentType: TEXT, body: leafText(n) };
     };
-    let out = render(node);
-
-    if (query.get("wait_for_change")?.toLowerCase() === "true") {
-      if (node.kind === "dir" && !recursive)
-        return badRequest("wait_for_change is only supported on leaves and recursive directories.");
-      const rawTimeout = query.get("timeout_sec");
-      const timeout = rawTimeout === null ? DEFAULT_WAIT_S : Number(rawTimeout);
-      if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_WAIT_S)
-        return badRequest(`timeout_sec must be an integer between 1 and ${MAX_WAIT_S}.`);
-      const lastEtag = query.get("last_etag");
-      if (lastEtag === null || lastEtag === etagOf(out.body)) {
-        if (waiters >= maxWaiters)
-          return { status: 503, contentType: TEXT, body: "Too many pending wait_for_change requests.\n" };
-        waiters++;
-        const aborted = new AbortController();
-        res.once("close", () => aborted.abort());
-        const deadline = Date.now() + timeout * 1000;
-        const start = etagOf(out.body);
-        try {
-          while (Date.now() < deadline && !aborted.signal.aborted) {
-            await backend.changed(version, deadline - Date.now(), aborted.signal);
-            ({ root, version } = backend.tree());
-            node = lookup(root, segments);
-            if (!node) return notFound(path);
-            out = render(node);
-            if (etagOf(out.body) !== start) break;
-          }
-        } finally {
-          waiters--;
-        }
+    const withEtag = (n: Node): MdsAnswer => {
+      const variant = `${recursive}|${alt}`;
+      let byVariant = rendered.get(n);
+      if (!byVariant) rendered.set(n, (byVariant = new Map()));
+      let a = byVariant.get(variant);
+      if (!a) {
+        const r = render(n);
+        a = { ...r, headers: { ETag: etagOf(r.body) } };
+        byVariant.set(variant, a);
       }
+      return a;
+    };
+    const out = withEtag(node);
+    if (query.get("wait_for_change")?.toLowerCase() !== "true") return out;
+    return waitForChange(res, segments, path, node, version, out, query, withEtag);
+  }
+
+  /** `wait_for_change`: answer when the rendering's ETag differs from the client's, or at the timeout. */
+  async function waitForChange(
+    res: ServerResponse,
+    segments: string[],
+    path: string,
+    node: Node,
+    version: number,
+    first: MdsAnswer,
+    query: URLSearchParams,
+    withEtag: (n: Node) => MdsAnswer,
+  ): Promise<MdsAnswer> {
+    if (node.kind === "dir" && query.get("recursive")?.toLowerCase() !== "true")
+      return badRequest("wait_for_change is only supported on leaves and recursive directories.");
+    const rawTimeout = query.get("timeout_sec");
+    const timeout = rawTimeout === null ? DEFAULT_WAIT_S : Number(rawTimeout);
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_WAIT_S)
+      return badRequest(`timeout_sec must be an integer between 1 and ${MAX_WAIT_S}.`);
+    const start = first.headers!.ETag;
+    const lastEtag = query.get("last_etag");
+    if (lastEtag !== null && lastEtag !== start) return first;
+    if (waiters >= maxWaiters)
+      return { status: 503, contentType: TEXT, body: "Too many pending wait_for_change requests.\n" };
+    waiters++;
+    const aborted = new AbortController();
+    res.once("close", () => aborted.abort());
+    const deadline = Date.now() + timeout * 1000;
+    let out = first;
+    try {
+      while (Date.now() < deadline && !aborted.signal.aborted) {
+        await backend.changed(version, deadline - Date.now(), aborted.signal);
+        const t = backend.tree();
+        version = t.version;
+        const next = lookup(t.root, segments);
+        if (!next) return notFound(path);
+        out = withEtag(next);
+        if (out.headers!.ETag !== start) break;
+      }
+    } finally {
+      waiters--;
     }
-    return { ...out, headers: { ETag: etagOf(out.body) } };
+    return out;
   }
 
   /** To the directory form, keeping the query exactly as the client sent it. */
@@ -289,13 +340,22 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     };
   }
 
+  const failed = (res: ServerResponse) => {
+    if (!res.headersSent) send(res, { status: 500, contentType: TEXT, body: "Internal error.\n" }, false);
+    else res.destroy();
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
-    answer(req, res).then(
-      (a) => send(res, a, req.method === "HEAD"),
-      () => {
-        if (!res.headersSent) send(res, { status: 500, contentType: TEXT, body: "Internal error.\n" }, false);
-        else res.destroy();
-      },
-    );
+    let a: MdsAnswer | Promise<MdsAnswer>;
+    try {
+      a = answer(req, res);
+    } catch {
+      return failed(res);
+    }
+    if (a instanceof Promise)
+      a.then(
+        (x) => send(res, x, req.method === "HEAD"),
+        () => failed(res),
+      );
+    else send(res, a, req.method === "HEAD");
   };
 }
