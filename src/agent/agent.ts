@@ -133,7 +133,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const heads = new WeakMap<CachedToken, string>();
   function tokenAnswer(hit: CachedToken): MdsAnswer {
     let head = heads.get(hit);
-    if (!head) heads.set(hit, (head = `{"access_token":${JSON.stringify(hit.token)},"expires_in":`));
+    if (!head) {
+      head = `{"access_token":${JSON.stringify(hit.token)},"expires_in":`;
+      heads.set(hit, head);
+    }
     return {
       status: 200,
       contentType: JSON_TYPE,

@@ -269,7 +269,10 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     const withEtag = (n: Node): MdsAnswer => {
       const variant = `${recursive}|${alt}`;
       let byVariant = rendered.get(n);
-      if (!byVariant) rendered.set(n, (byVariant = new Map()));
+      if (!byVariant) {
+        byVariant = new Map();
+        rendered.set(n, byVariant);
+      }
       let a = byVariant.get(variant);
       if (!a) {
         const r = render(n);
