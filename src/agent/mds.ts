@@ -126,11 +126,20 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     ),
   });
 
+  // Decided once per connection: keep-alive clients reuse theirs.
+  const peers = new WeakMap<object, boolean>();
   function peerAllowed(req: IncomingMessage): boolean {
     if (opts.allowRemotePeers) return true;
-    const a = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
-    if (isIP(a) === 4) return a.startsWith("127.") || a.startsWith("169.254.");
-    return a === "::1" || a.toLowerCase().startsWith("fe80:");
+    let ok = peers.get(req.socket);
+    if (ok === undefined) {
+      const a = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+      ok =
+        isIP(a) === 4
+          ? a.startsWith("127.") || a.startsWith("169.254.")
+          : a === "::1" || a.toLowerCase().startsWith("fe80:");
+      peers.set(req.socket, ok);
+    }
+    return ok;
   }
 
   /** Synchronous where it can be (cached tokens, data): only mints and long polls return a promise. */
