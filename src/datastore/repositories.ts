@@ -37,6 +37,8 @@ export interface AgentRecord {
   instance: string;
   instanceId: string;
   createTime: string;
+  /** Enrolled by `warrant serve` for its in-process metadata server (replaced at every start). */
+  inProcess?: boolean;
 }
 
 /** A one-time enrollment token for an instance's agent (stored as a digest). */
@@ -47,6 +49,7 @@ export interface EnrollmentRecord {
   instance: string;
   instanceId: string;
   expireTime: string;
+  inProcess?: boolean;
 }
 
 export interface PageRequest {
@@ -173,6 +176,8 @@ export function repositories(s: DocumentStore) {
     },
     agents: {
       get: (agentId: string) => s.get<AgentRecord>("agent", agentId),
+      ofInstance: async (instanceId: string) =>
+        (await s.list<AgentRecord>("agent", { parent: instanceId })).map((e) => e.value),
       put: (a: AgentRecord) => s.put("agent", a.agentId, a, a.instanceId),
       delete: (agentId: string) => s.delete("agent", agentId),
     },

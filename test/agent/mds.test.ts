@@ -479,3 +479,31 @@ describe("metadata server hardening beyond GCE", () => {
     }
   });
 });
+
+describe("in-process agents across restarts", () => {
+  test("each start replaces the instance's in-process agent credential instead of piling them up", async () => {
+    const h = await startHarness();
+    try {
+      await h.restart();
+      await h.restart();
+      const { default: Database } = await import("better-sqlite3");
+      const { join } = await import("node:path");
+      const db = new Database(join(h.stateDir, "warrant.db"), { readonly: true });
+      try {
+        const rows = db.prepare("SELECT value FROM documents WHERE kind = 'agent'").all() as {
+          value: string;
+        }[];
+        assert.equal(rows.length, 1, "one live agent credential for demo-vm");
+      } finally {
+        db.close();
+      }
+      const mds = h.server.metadataServers()[DEMO]!;
+      const r = await fetch(`http://${mds}/computeMetadata/v1/instance/service-accounts/default/token`, {
+        headers: FLAVOR,
+      });
+      assert.equal(r.status, 200, "the agent of the latest start works");
+    } finally {
+      await h.close();
+    }
+  });
+});

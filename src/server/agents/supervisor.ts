@@ -76,8 +76,12 @@ export class AgentSupervisor {
     for (const [name, i] of wanted) {
       if (this.agents.has(name) || this.closed) continue;
       const host = await this.addressFor(i);
+      // The credentials of this instance's earlier in-process agents (previous starts) are retired.
+      for (const old of await r.agents.ofInstance(i.id))
+        if (old.inProcess) await this.store.delete("agent", old.agentId);
       const token = randomBytes(32).toString("base64url");
       await r.enrollments.put({
+        inProcess: true,
         tokenSha256: sha256Hex(token),
         projectId: i.projectId,
         zone: i.zone,

@@ -72,6 +72,21 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
     };
   }
 
+  /** The instance's view and attached account, or GCE's refusal (404 unknown account, 503 stopped, 403 disabled). */
+  async function tokenTarget(agent: AgentRecord, account: string) {
+    const view = await viewOf(agent);
+    if (!view) throw new NotFound("The agent's instance no longer exists.");
+    const problem = tokenProblem(view, account);
+    if (problem)
+      throw new ApiError(
+        problem.status,
+        problem.status === 404 ? "NOT_FOUND" : "FAILED_PRECONDITION",
+        "metadata",
+        problem.message,
+      );
+    return { view, sa: view.serviceAccount! };
+  }
+
   const instancePath = "/warrant/v1/projects/{project}/zones/{zone}/instances/{instance}";
 
   router.add("POST", `${instancePath}:issueEnrollmentToken`, async (ctx) => {
@@ -132,6 +147,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
           instance: e.instance,
           instanceId: e.instanceId,
           createTime: new Date().toISOString(),
+          ...(e.inProcess ? { inProcess: true } : {}),
         };
         await r.agents.put(record);
         return { record, secret };
@@ -177,17 +193,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         ? body.scopes.filter((s): s is string => typeof s === "string")
         : [];
       const account = typeof body.account === "string" ? body.account : "default";
-      const view = await viewOf(agent);
-      if (!view) throw new NotFound("The agent's instance no longer exists.");
-      const problem = tokenProblem(view, account);
-      if (problem)
-        throw new ApiError(
-          problem.status,
-          problem.status === 404 ? "NOT_FOUND" : "FAILED_PRECONDITION",
-          "metadata",
-          problem.message,
-        );
-      const sa = view.serviceAccount!;
+      const { sa } = await tokenTarget(agent, account);
       const scopes = effectiveScopes(sa.scopes, requested);
       const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
         sub: `serviceAccount:${sa.email}`,
@@ -224,17 +230,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         throw new InvalidArgument("non-empty audience parameter required");
       const full = body.format === "full";
       const account = typeof body.account === "string" ? body.account : "default";
-      const view = await viewOf(agent);
-      if (!view) throw new NotFound("The agent's instance no longer exists.");
-      const problem = tokenProblem(view, account);
-      if (problem)
-        throw new ApiError(
-          problem.status,
-          problem.status === 404 ? "NOT_FOUND" : "FAILED_PRECONDITION",
-          "metadata",
-          problem.message,
-        );
-      const sa = view.serviceAccount!;
+      const { view, sa } = await tokenTarget(agent, account);
       const token = await mintIdToken(deps.keyRing.primary(), deps.idTokenIssuer, {
         audience: body.audience,
         subject: sa.uniqueId,
