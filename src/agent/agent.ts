@@ -129,19 +129,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     return plan;
   }
 
-  /** The JSON head of a cached token is built once per token. */
-  const heads = new WeakMap<CachedToken, string>();
+  /**
+   * A cached token's answer changes once a second (its `expires_in`), so it is built once per token
+   * and second, length included: the hot path of the metadata server.
+   */
+  const answers = new WeakMap<CachedToken, { second: number; answer: MdsAnswer }>();
   function tokenAnswer(hit: CachedToken): MdsAnswer {
-    let head = heads.get(hit);
-    if (!head) {
-      head = `{"access_token":${JSON.stringify(hit.token)},"expires_in":`;
-      heads.set(hit, head);
-    }
-    return {
-      status: 200,
-      contentType: JSON_TYPE,
-      body: `${head}${Math.floor(hit.expiresAt - Date.now() / 1000)},"token_type":"Bearer"}`,
-    };
+    const second = Math.floor(Date.now() / 1000);
+    const memo = answers.get(hit);
+    if (memo && memo.second === second) return memo.answer;
+    const body = `{"access_token":${JSON.stringify(hit.token)},"expires_in":${hit.expiresAt - second - 1},"token_type":"Bearer"}`;
+    const answer = { status: 200, contentType: JSON_TYPE, body, bodyBytes: Buffer.byteLength(body) };
+    answers.set(hit, { second, answer });
+    return answer;
   }
 
   const handler = createMdsHandler(

@@ -34,6 +34,8 @@ export interface MdsBackend {
 export interface MdsAnswer {
   status: number;
   body: string;
+  /** Byte length of `body` when the caller already knows it (cached answers). */
+  bodyBytes?: number;
   contentType: string;
   headers?: Record<string, string>;
 }
