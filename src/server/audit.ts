@@ -15,3 +15,20 @@ export class FileAuditSink implements AuditSink {
     return new Promise((resolve) => this.stream.end(resolve));
   }
 }
+
+/** One line of the audit log about a credential issued on a request (never the credential itself). */
+export function recordIssued(
+  sink: AuditSink,
+  requestId: string,
+  grant: string,
+  fields: Record<string, unknown>,
+): void {
+  sink.record({
+    time: new Date().toISOString(),
+    kind: "token",
+    requestId,
+    grant,
+    outcome: "issued",
+    ...fields,
+  });
+}

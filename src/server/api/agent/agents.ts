@@ -16,6 +16,7 @@ import { childOf, instanceResource, projectRef, serviceAccountResource } from ".
 import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import type { ChangeFeed } from "../../agents/change-feed.js";
+import { recordIssued } from "../../audit.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { Router } from "../../http/router.js";
@@ -202,12 +203,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         via: "metadata",
         lifetimeSeconds: deps.accessTokenLifetimeSeconds,
       });
-      deps.audit.record({
-        time: new Date().toISOString(),
-        kind: "token",
-        requestId: ctx.requestId,
-        grant: "metadata",
-        outcome: "issued",
+      recordIssued(deps.audit, ctx.requestId, "metadata", {
         subject: `serviceAccount:${sa.email}`,
         tokenType: "access_token",
         scopes,
@@ -256,12 +252,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
             }
           : {}),
       });
-      deps.audit.record({
-        time: new Date().toISOString(),
-        kind: "token",
-        requestId: ctx.requestId,
-        grant: "metadata",
-        outcome: "issued",
+      recordIssued(deps.audit, ctx.requestId, "metadata", {
         subject: `serviceAccount:${sa.email}`,
         tokenType: "id_token",
         audience: body.audience,

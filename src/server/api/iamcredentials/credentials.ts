@@ -11,6 +11,7 @@ import { parseScopes } from "../../../domain/oauth/assertion.js";
 import type { ServiceAccount } from "../../../domain/service-account.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S, mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
+import { recordIssued } from "../../audit.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
@@ -141,12 +142,7 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
     keyId: string,
     body: Record<string, unknown>,
   ) {
-    deps.audit.record({
-      time: new Date().toISOString(),
-      kind: "token",
-      requestId: ctx.requestId,
-      grant: "impersonation",
-      outcome: "issued",
+    recordIssued(deps.audit, ctx.requestId, "impersonation", {
       subject: `serviceAccount:${target.email}`,
       tokenType: what,
       keyId,
@@ -168,12 +164,7 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
       azp: target.uniqueId,
       ...(body.includeEmail ? { email: target.email } : {}),
     });
-    deps.audit.record({
-      time: new Date().toISOString(),
-      kind: "token",
-      requestId: ctx.requestId,
-      grant: "impersonation",
-      outcome: "issued",
+    recordIssued(deps.audit, ctx.requestId, "impersonation", {
       subject: `serviceAccount:${target.email}`,
       tokenType: "id_token",
       audience: body.audience,
