@@ -130,6 +130,25 @@ describe("metadata server surface", () => {
     ])
       assert.equal(await rawStatus(mds, bad), 404, bad); // sent raw: fetch would normalize the dots away
     assert.equal((await get(`/computeMetadata/v1/instance/${"a".repeat(9000)}`)).status, 400);
+    // A hostile Host header never reaches the Location of a redirect.
+    const location = await new Promise<string | undefined>((resolve, reject) => {
+      const [host, port] = mds.split(":") as [string, string];
+      const req = httpRequest(
+        {
+          host,
+          port: Number(port),
+          path: "/computeMetadata/v1/instance",
+          headers: { ...FLAVOR, Host: "evil.example/<script>" },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.headers.location);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(location, "http://metadata.google.internal/computeMetadata/v1/instance/");
   });
 
   test("recursive JSON: camelCase Google keys, verbatim user keys, exact 64-bit ids, no tokens", async () => {
