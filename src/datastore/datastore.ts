@@ -17,6 +17,7 @@ export type Kind =
   | "refresh-token"
   | "signing-key"
   | "agent"
+  | "bucket"
   | "enrollment";
 
 export interface ListOptions {

@@ -8,6 +8,7 @@ import type { Role } from "../domain/iam/roles.js";
 import type { Project } from "../domain/project.js";
 import type { ServiceAccount } from "../domain/service-account.js";
 import type { ServiceAccountKey } from "../domain/service-account-key.js";
+import type { Bucket } from "../domain/storage/bucket.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { DocumentStore } from "./datastore.js";
 
@@ -78,6 +79,27 @@ async function page<T>(
   const after = decodePageToken(req.pageToken);
   const rows = await store.list<T>(kind, {
     ...(parent !== undefined ? { parent } : {}),
+    ...(after !== undefined ? { after } : {}),
+    limit: req.pageSize + 1,
+  });
+  const items = rows.slice(0, req.pageSize);
+  const more = rows.length > req.pageSize;
+  return {
+    items: items.map((r) => r.value),
+    ...(more ? { nextPageToken: encodePageToken(items.at(-1)!.key) } : {}),
+  };
+}
+
+async function pageWithPrefix<T>(
+  store: DocumentStore,
+  kind: Parameters<DocumentStore["list"]>[0],
+  parent: string,
+  req: PageRequest & { prefix?: string },
+): Promise<Page<T>> {
+  const after = decodePageToken(req.pageToken);
+  const rows = await store.list<T>(kind, {
+    parent,
+    ...(req.prefix ? { prefix: req.prefix } : {}),
     ...(after !== undefined ? { after } : {}),
     limit: req.pageSize + 1,
   });
@@ -173,6 +195,14 @@ export function repositories(s: DocumentStore) {
     refreshTokens: {
       get: (sha256: string) => s.get<RefreshTokenRecord>("refresh-token", sha256),
       put: (r: RefreshTokenRecord) => s.put("refresh-token", r.tokenSha256, r, r.subject),
+    },
+    buckets: {
+      get: (name: string) => s.get<Bucket>("bucket", name),
+      list: (projectId: string, req: PageRequest & { prefix?: string }) =>
+        pageWithPrefix<Bucket>(s, "bucket", projectId, req),
+      insert: (b: Bucket) => s.insert("bucket", b.name, b, b.projectId),
+      put: (b: Bucket) => s.put("bucket", b.name, b, b.projectId),
+      delete: (name: string) => s.delete("bucket", name),
     },
     agents: {
       get: (agentId: string) => s.get<AgentRecord>("agent", agentId),

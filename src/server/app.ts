@@ -25,6 +25,7 @@ import { registerCerts } from "./api/oauth2/certs.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
+import { registerBuckets } from "./api/storage/buckets.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
@@ -164,6 +165,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     registerIamCredentials(router, deps);
     registerSigningKeysAdmin(router, deps);
     registerAgentApi(router, deps, changes);
+    registerBuckets(router, deps);
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
