@@ -29,6 +29,7 @@ export function gcloudExports(t: EnvTarget & { tokenFile: string }): string {
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", `${url}/`) +
     exportLine("CLOUDSDK_CORE_PROJECT", t.project)
   );
 }
@@ -45,6 +46,7 @@ export function instanceExports(t: { url: string; metadata: string; project: str
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", `${url}/`) +
     exportLine("GOOGLE_CLOUD_PROJECT", t.project)
   );
 }
