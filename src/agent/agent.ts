@@ -21,6 +21,8 @@ export interface AgentOptions {
   /** One-time enrollment token (exchanged at start) or an existing agent credential. */
   enrollmentToken?: string;
   credential?: string;
+  /** When given, enrollment must yield exactly this instance (`projects/P/zones/Z/instances/N` or `zones/Z/instances/N`). */
+  expectInstance?: string;
   host: string;
   port: number;
   /** Cached tokens are replaced when fewer seconds than this remain (GCE: 300). */
@@ -55,6 +57,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const cp = o.credential
     ? new ControlPlane(o.controlPlaneUrl, o.credential)
     : await ControlPlane.enroll(o.controlPlaneUrl, o.enrollmentToken ?? "");
+  if (o.expectInstance && cp.instance && !cp.instance.endsWith(o.expectInstance))
+    throw new ControlPlaneError(
+      400,
+      `the enrollment token is for ${cp.instance}, not ${o.expectInstance}; issue one for the right instance`,
+    );
   const first = await cp.view();
   let view: InstanceView = first.view;
   let remoteVersion = first.version;

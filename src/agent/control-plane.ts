@@ -23,6 +23,9 @@ export class ControlPlane {
     private readonly credential: string,
   ) {}
 
+  /** The instance the credential is bound to (`projects/P/zones/Z/instances/N`), when enrolled here. */
+  instance?: string;
+
   static async enroll(baseUrl: string, enrollmentToken: string): Promise<ControlPlane> {
     const res = await fetch(`${baseUrl}/warrant/v1/agents:enroll`, {
       method: "POST",
@@ -31,6 +34,7 @@ export class ControlPlane {
     });
     const body = (await res.json().catch(() => ({}))) as {
       agentCredential?: string;
+      instance?: string;
       error?: { message?: string };
     };
     if (!res.ok || !body.agentCredential)
@@ -38,7 +42,9 @@ export class ControlPlane {
         res.status,
         `enrollment refused by ${baseUrl}: ${body.error?.message ?? res.statusText}`,
       );
-    return new ControlPlane(baseUrl, body.agentCredential);
+    const cp = new ControlPlane(baseUrl, body.agentCredential);
+    if (body.instance) cp.instance = body.instance;
+    return cp;
   }
 
   private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {

@@ -107,3 +107,49 @@ describe("instance identity from the CLI", () => {
     assert.match(err, /enrollment refused/);
   });
 });
+
+describe("warrant agent refuses a token for another instance", () => {
+  test("--instance must match the instance the token was issued for", async () => {
+    const h = await startHarness({ agents: false });
+    try {
+      const env = {
+        WARRANT_ENDPOINT: h.url,
+        WARRANT_CREDENTIAL_FILE: h.server.adminCredentialFile,
+        WARRANT_PROJECT: "demo-project",
+      };
+      const issued = await runCli(
+        [
+          "compute",
+          "instances",
+          "issue-enrollment-token",
+          "demo-vm",
+          "--zone=us-central1-a",
+          "--format=value(enrollmentToken)",
+        ],
+        { env },
+      );
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          "agent",
+          "--instance=other-vm",
+          "--zone=us-central1-a",
+          "--listen=127.0.0.1:0",
+          `--enrollment-token=${issued.stdout.trim()}`,
+        ],
+        { env: { ...process.env, WARRANT_ENDPOINT: h.url } },
+      );
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise((r) => child.once("exit", r));
+      assert.equal(code, 1);
+      assert.match(
+        err,
+        /the enrollment token is for projects\/demo-project\/zones\/us-central1-a\/instances\/demo-vm, not zones\/us-central1-a\/instances\/other-vm/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -84,6 +84,7 @@ export default command({
     const agent = await startAgent({
       controlPlaneUrl: ctx.session.endpoint(),
       enrollmentToken: token,
+      expectInstance: `zones/${ctx.str("zone")}/instances/${ctx.str("instance")}`,
       host: m[1]!.replace(/^\[|\]$/g, ""),
       port: Number(m[2]),
       ...(faults ? { faults } : {}),

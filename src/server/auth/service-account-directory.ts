@@ -91,6 +91,15 @@ export class ServiceAccountDirectory {
   }
 }
 
+/** Parsed public keys by key id: a key's PEM never changes, so refreshing an entry reuses it. */
+const parsedKeys = new Map<string, KeyObject>();
+
 function usable(key: ServiceAccountKey): UsableKey {
-  return { key, publicKey: createPublicKey(key.publicKeyPem) };
+  let publicKey = parsedKeys.get(key.keyId);
+  if (!publicKey) {
+    publicKey = createPublicKey(key.publicKeyPem);
+    if (parsedKeys.size > 10_000) parsedKeys.clear();
+    parsedKeys.set(key.keyId, publicKey);
+  }
+  return { key, publicKey };
 }
