@@ -70,35 +70,16 @@ export function decodePageToken(token: string | undefined): string | undefined {
 }
 export const encodePageToken = (key: string) => Buffer.from(key, "utf8").toString("base64url");
 
+/** One page of a kind in key order, optionally under a parent and a key prefix (keyset pagination). */
 async function page<T>(
   store: DocumentStore,
   kind: Parameters<DocumentStore["list"]>[0],
   parent: string | undefined,
-  req: PageRequest,
-): Promise<Page<T>> {
-  const after = decodePageToken(req.pageToken);
-  const rows = await store.list<T>(kind, {
-    ...(parent !== undefined ? { parent } : {}),
-    ...(after !== undefined ? { after } : {}),
-    limit: req.pageSize + 1,
-  });
-  const items = rows.slice(0, req.pageSize);
-  const more = rows.length > req.pageSize;
-  return {
-    items: items.map((r) => r.value),
-    ...(more ? { nextPageToken: encodePageToken(items.at(-1)!.key) } : {}),
-  };
-}
-
-async function pageWithPrefix<T>(
-  store: DocumentStore,
-  kind: Parameters<DocumentStore["list"]>[0],
-  parent: string,
   req: PageRequest & { prefix?: string },
 ): Promise<Page<T>> {
   const after = decodePageToken(req.pageToken);
   const rows = await store.list<T>(kind, {
-    parent,
+    ...(parent !== undefined ? { parent } : {}),
     ...(req.prefix ? { prefix: req.prefix } : {}),
     ...(after !== undefined ? { after } : {}),
     limit: req.pageSize + 1,
@@ -199,7 +180,7 @@ export function repositories(s: DocumentStore) {
     buckets: {
       get: (name: string) => s.get<Bucket>("bucket", name),
       list: (projectId: string, req: PageRequest & { prefix?: string }) =>
-        pageWithPrefix<Bucket>(s, "bucket", projectId, req),
+        page<Bucket>(s, "bucket", projectId, req),
       insert: (b: Bucket) => s.insert("bucket", b.name, b, b.projectId),
       put: (b: Bucket) => s.put("bucket", b.name, b, b.projectId),
       delete: (name: string) => s.delete("bucket", name),

@@ -86,7 +86,7 @@ export async function verifyAccessToken(
     throw new InvalidToken("token is not a canonical compact JWS");
   const [h, p, sig] = parts as [string, string, string];
   const header = parseJsonObject(h);
-  if (!header || header.alg !== "RS256" || header.typ !== ACCESS_TOKEN_TYP || "crit" in header)
+  if (header?.alg !== "RS256" || header.typ !== ACCESS_TOKEN_TYP || "crit" in header)
     throw new InvalidToken("token rejected (unexpected header)");
   const key = typeof header.kid === "string" ? keyFor(header.kid) : undefined;
   if (!key) throw new InvalidToken("unknown signing key");
