@@ -18,6 +18,9 @@ export type Kind =
   | "signing-key"
   | "agent"
   | "bucket"
+  | "object"
+  | "object-version"
+  | "upload-session"
   | "enrollment";
 
 export interface ListOptions {
@@ -25,6 +28,8 @@ export interface ListOptions {
   parent?: string;
   /** Only keys starting with this prefix. */
   prefix?: string;
+  /** Only keys greater than or equal to this. */
+  from?: string;
   /** Keyset pagination: only keys strictly greater than this. */
   after?: string;
   /** At most this many documents, in key order. */

@@ -9,6 +9,8 @@ import type { Project } from "../domain/project.js";
 import type { ServiceAccount } from "../domain/service-account.js";
 import type { ServiceAccountKey } from "../domain/service-account-key.js";
 import type { Bucket } from "../domain/storage/bucket.js";
+import type { ListEntry } from "../domain/storage/listing.js";
+import type { StoredObject } from "../domain/storage/object.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { DocumentStore } from "./datastore.js";
 
@@ -52,6 +54,39 @@ export interface EnrollmentRecord {
   expireTime: string;
   inProcess?: boolean;
 }
+
+/** A resumable upload in progress; keyed by the SHA-256 of its upload id (the id is a bearer secret). */
+export interface UploadSession {
+  idSha256: string;
+  bucket: string;
+  name: string;
+  /** Client-writable metadata fixed at initiation. */
+  metadata: Record<string, unknown>;
+  preconditions: Record<string, string>;
+  declared: { md5Hash?: string; crc32c?: string };
+  /** The member who initiated it (the session URI then stands in for their credential). */
+  principal: string;
+  /** Total size if the client declared it (`X-Upload-Content-Length` or a `Content-Range` total). */
+  total?: number;
+  /** Bytes durably received, from offset 0. */
+  persisted: number;
+  createTime: string;
+  expireTime: string;
+  /** Set once finalised: later status queries answer with this object. */
+  finalized?: { bucket: string; name: string; generation: string };
+}
+
+export interface ObjectScan {
+  prefix: string;
+  from?: string;
+  after?: string;
+  limit: number;
+}
+
+const objectKey = (bucket: string, name: string) => `${bucket}/${name}`;
+/** Noncurrent generations sort right after their name (U+0001 is below every allowed name character). */
+const versionKey = (bucket: string, name: string, generation: string) =>
+  `${bucket}/${name}\u0001${generation.padStart(20, "0")}`;
 
 export interface PageRequest {
   pageSize: number;
@@ -185,6 +220,60 @@ export function repositories(s: DocumentStore) {
       put: (b: Bucket) => s.put("bucket", b.name, b, b.projectId),
       delete: (name: string) => s.delete("bucket", name),
     },
+    objects: {
+      get: (bucket: string, name: string) => s.get<StoredObject>("object", objectKey(bucket, name)),
+      put: (o: StoredObject) => s.put("object", objectKey(o.bucket, o.name), o, o.bucket),
+      delete: (bucket: string, name: string) => s.delete("object", objectKey(bucket, name)),
+      /** Live objects under a name prefix, in name order, keyed by name. */
+      scan: async (bucket: string, q: ObjectScan): Promise<ListEntry<StoredObject>[]> => {
+        const rows = await s.list<StoredObject>("object", scanOptions(bucket, q));
+        return rows.map((r) => ({ key: r.value.name, name: r.value.name, value: r.value }));
+      },
+      any: async (bucket: string) => (await s.list("object", { prefix: `${bucket}/`, limit: 1 })).length > 0,
+      /** Every live object in key order, a page at a time (for maintenance sweeps). */
+      async *all(): AsyncGenerator<StoredObject> {
+        let after: string | undefined;
+        for (;;) {
+          const rows = await s.list<StoredObject>("object", { limit: 500, ...(after ? { after } : {}) });
+          for (const r of rows) yield r.value;
+          if (rows.length < 500) return;
+          after = rows.at(-1)!.key;
+        }
+      },
+    },
+    objectVersions: {
+      get: (bucket: string, name: string, generation: string) =>
+        s.get<StoredObject>("object-version", versionKey(bucket, name, generation)),
+      put: (o: StoredObject) =>
+        s.put("object-version", versionKey(o.bucket, o.name, o.generation), o, o.bucket),
+      delete: (o: StoredObject) => s.delete("object-version", versionKey(o.bucket, o.name, o.generation)),
+      /** Noncurrent generations under a name prefix, keyed so they sort before the live generation. */
+      scan: async (bucket: string, q: ObjectScan): Promise<ListEntry<StoredObject>[]> => {
+        const rows = await s.list<StoredObject>("object-version", scanOptions(bucket, q));
+        return rows.map((r) => ({ key: r.key.slice(bucket.length + 1), name: r.value.name, value: r.value }));
+      },
+      any: async (bucket: string) =>
+        (await s.list("object-version", { prefix: `${bucket}/`, limit: 1 })).length > 0,
+      async *all(): AsyncGenerator<StoredObject> {
+        let after: string | undefined;
+        for (;;) {
+          const rows = await s.list<StoredObject>("object-version", {
+            limit: 500,
+            ...(after ? { after } : {}),
+          });
+          for (const r of rows) yield r.value;
+          if (rows.length < 500) return;
+          after = rows.at(-1)!.key;
+        }
+      },
+    },
+    uploads: {
+      get: (idSha256: string) => s.get<UploadSession>("upload-session", idSha256),
+      put: (u: UploadSession) => s.put("upload-session", u.idSha256, u, u.bucket),
+      delete: (idSha256: string) => s.delete("upload-session", idSha256),
+      ofBucket: async (bucket: string) =>
+        (await s.list<UploadSession>("upload-session", { parent: bucket })).map((r) => r.value),
+    },
     agents: {
       get: (agentId: string) => s.get<AgentRecord>("agent", agentId),
       ofInstance: async (instanceId: string) =>
@@ -206,3 +295,12 @@ export function repositories(s: DocumentStore) {
 }
 
 export type Repositories = ReturnType<typeof repositories>;
+
+function scanOptions(bucket: string, q: ObjectScan) {
+  return {
+    prefix: `${bucket}/${q.prefix}`,
+    ...(q.from !== undefined ? { from: `${bucket}/${q.from}` } : {}),
+    ...(q.after !== undefined ? { after: `${bucket}/${q.after}` } : {}),
+    limit: q.limit,
+  };
+}

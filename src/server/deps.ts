@@ -6,6 +6,7 @@ import type { ServiceAccountDirectory } from "./auth/service-account-directory.j
 import type { AuditSink } from "./http/server.js";
 import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
+import type { ObjectService } from "./storage/object-service.js";
 import type { KeyRing } from "./tokens/key-ring.js";
 import type { SystemKeys } from "./tokens/system-keys.js";
 
@@ -29,6 +30,8 @@ export interface ServerDeps {
   log: (line: string) => void;
   /** Bumped on every change an instance's metadata may depend on; agents long-poll it. */
   changes: ChangeFeed;
+  /** Cloud Storage objects: metadata in the datastore, bytes in the blob store. */
+  objects: ObjectService;
   /** The audit log: requests, tokens issued and refused. Never holds a secret. */
   audit: AuditSink;
 }

@@ -45,6 +45,11 @@ function statements(db: Db) {
 
 class SqliteDocuments implements DocumentStore {
   private readonly stmts: ReturnType<typeof statements>;
+  /** Prepared once per distinct query shape (there are at most 2^5 of them). */
+  private readonly listStatements = new Map<
+    string,
+    Database.Statement<(string | number)[], { key: string; value: string }>
+  >();
   constructor(private readonly db: Db) {
     this.stmts = statements(db);
   }
@@ -64,7 +69,11 @@ class SqliteDocuments implements DocumentStore {
     if (o.prefix !== undefined && o.prefix !== "") {
       // Range scan instead of LIKE: keys may contain % and _.
       where.push("key >= ? AND key < ?");
-      args.push(o.prefix, `${o.prefix}\uffff`);
+      args.push(o.prefix, `${o.prefix}\u{10FFFF}`);
+    }
+    if (o.from !== undefined) {
+      where.push("key >= ?");
+      args.push(o.from);
     }
     if (o.after !== undefined) {
       where.push("key > ?");
@@ -75,7 +84,12 @@ class SqliteDocuments implements DocumentStore {
       sql += " LIMIT ?";
       args.push(o.limit);
     }
-    const rows = this.db.prepare<(string | number)[], { key: string; value: string }>(sql).all(...args);
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<(string | number)[], { key: string; value: string }>(sql);
+      this.listStatements.set(sql, stmt);
+    }
+    const rows = stmt.all(...args);
     return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
   }
 

@@ -12,6 +12,8 @@ export interface Bucket {
   metageneration: string;
   timeCreated: string;
   updated: string;
+  /** Whether overwritten and deleted objects are kept as noncurrent generations. */
+  versioning?: { enabled: boolean };
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
@@ -63,6 +65,7 @@ export function renderBucket(b: Bucket, base: string) {
     timeCreated: b.timeCreated,
     updated: b.updated,
     ...(Object.keys(b.labels).length ? { labels: b.labels } : {}),
+    ...(b.versioning ? { versioning: b.versioning } : {}),
     rpo: "DEFAULT",
     iamConfiguration: {
       bucketPolicyOnly: { enabled: true, lockedTime: b.timeCreated },

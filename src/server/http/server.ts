@@ -63,7 +63,9 @@ export function createHttpServer(deps: HttpServerDeps): Server {
     void handle(deps, req, res);
   });
   server.headersTimeout = 20_000;
-  server.requestTimeout = 120_000;
+  // Uploads of large objects may take long; a request is bounded by inactivity instead of length.
+  server.requestTimeout = 0;
+  server.timeout = 120_000;
   server.keepAliveTimeout = 5_000;
   return server;
 }

@@ -6,7 +6,7 @@ import { repositories } from "../../../datastore/repositories.js";
 import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { newEtag, sameEtag } from "../../../domain/iam/policy.js";
 import { labelsProblem } from "../../../domain/project.js";
-import { childOf, projectRef, type ResourceRef } from "../../../domain/resources.js";
+import { projectRef, type ResourceRef } from "../../../domain/resources.js";
 import {
   type Bucket,
   bucketNameProblem,
@@ -19,47 +19,17 @@ import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
-import type { DenialMessage } from "../../iam/access-control.js";
 import { pageToken } from "../params.js";
+import { requireStorage, type StorageTarget, storageDenial, storageRefs } from "./access.js";
 
-const BASES = ["/storage/v1"];
-
-/** GCS wording: "<who> does not have <permission> access to the Google Cloud Storage bucket." */
-function storageDenial(target: "bucket" | "project"): DenialMessage {
-  const what = target === "bucket" ? "the Google Cloud Storage bucket" : "the Google Cloud project";
-  return (d) => {
-    const who = d.principal === "allUsers" ? "Anonymous caller" : d.principal.replace(/^[a-zA-Z]+:/, "");
-    return `${who} does not have ${d.permission} access to ${what}. Permission '${d.permission}' denied on resource (or it may not exist). ${d.reason}`;
-  };
-}
+/** `STORAGE_EMULATOR_HOST` users (Node) send paths without the `/storage/v1` prefix. */
+export const STORAGE_BASES = ["/storage/v1", ""];
 
 export function registerBuckets(router: Router, deps: ServerDeps) {
   const { access } = deps;
-  const bucketRef = (b: Bucket): ResourceRef =>
-    childOf(projectRef(deps.organizationId, b.projectId), bucketResource(b.name));
-
-  /** Checks a permission; an anonymous caller who is denied gets GCS's 401 instead of 403. */
-  async function require(
-    ctx: RequestContext,
-    permission: string,
-    ref: ResourceRef,
-    target: "bucket" | "project",
-  ) {
-    try {
-      await access.require(ctx, permission, ref, storageDenial(target));
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 403 && ctx.caller.principal.kind === "anonymous") {
-        const e = new ApiError(401, "UNAUTHENTICATED", "required", err.message, {
-          location: "Authorization",
-          locationType: "header",
-        });
-        e.explanation = err.explanation;
-        e.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"';
-        throw e;
-      }
-      throw err;
-    }
-  }
+  const { bucketRef } = storageRefs(deps);
+  const require = (ctx: RequestContext, permission: string, ref: ResourceRef, target: StorageTarget) =>
+    requireStorage(deps, ctx, permission, ref, target);
 
   async function load(ctx: RequestContext, permission: string): Promise<Bucket> {
     const b = await deps.repos.buckets.get(ctx.params.bucket!);
@@ -77,7 +47,7 @@ export function registerBuckets(router: Router, deps: ServerDeps) {
     return p;
   };
 
-  for (const base of BASES) {
+  for (const base of STORAGE_BASES) {
     router.add(
       "GET",
       `${base}/b`,
@@ -177,6 +147,17 @@ export function registerBuckets(router: Router, deps: ServerDeps) {
             `Invalid storageClass: must be one of ${STORAGE_CLASSES.join(", ")}.`,
             "invalid",
           );
+        const versioning = body.versioning;
+        if (
+          versioning !== undefined &&
+          versioning !== null &&
+          (typeof versioning !== "object" ||
+            typeof (versioning as { enabled?: unknown }).enabled !== "boolean")
+        )
+          throw new InvalidArgument(
+            'Invalid value for versioning: expected {"enabled": true|false}.',
+            "invalid",
+          );
         const b = await load(ctx, "storage.buckets.update");
         const updated = await deps.store.transaction(async (tx) => {
           const r = repositories(tx);
@@ -187,6 +168,9 @@ export function registerBuckets(router: Router, deps: ServerDeps) {
               ? { labels: (body.labels as Record<string, string> | null) ?? {} }
               : {}),
             ...(typeof body.storageClass === "string" ? { storageClass: body.storageClass } : {}),
+            ...(versioning !== undefined
+              ? { versioning: { enabled: (versioning as { enabled?: boolean } | null)?.enabled === true } }
+              : {}),
             metageneration: String(Number(cur.metageneration) + 1),
             updated: new Date().toISOString(),
           };
@@ -203,6 +187,13 @@ export function registerBuckets(router: Router, deps: ServerDeps) {
       `${base}/b/{bucket}`,
       async (ctx) => {
         const b = await load(ctx, "storage.buckets.delete");
+        if (await deps.objects.bucketInUse(b.name))
+          throw new ApiError(
+            409,
+            "FAILED_PRECONDITION",
+            "conflict",
+            "The bucket you tried to delete is not empty.",
+          );
         await deps.store.transaction((tx) => repositories(tx).buckets.delete(b.name));
         await deps.policies.drop(bucketResource(b.name));
         ctx.res.writeHead(204, { "Content-Length": 0 });

@@ -1,0 +1,162 @@
+/**
+ * Object bytes on the filesystem. Each blob gets a random id (never a name derived from the object
+ * name, so no object name can reach outside the data directory). Bytes stream into `tmp/`, are
+ * checksummed on the way, fsynced, and renamed into `blobs/` before the object's metadata commits:
+ * a crash mid-upload leaves at most a temp file (cleared at start) or an unreferenced blob (swept),
+ * never a visible partial object.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform, type Writable } from "node:stream";
+import { Checksummer } from "../../domain/storage/checksums.js";
+
+const ID = /^[A-Za-z0-9_-]{22}$/;
+
+export interface BlobSums {
+  size: number;
+  md5Hash: string;
+  crc32c: string;
+}
+
+export class BlobStore {
+  readonly blobsDir: string;
+  readonly tmpDir: string;
+  readonly uploadsDir: string;
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, "blobs");
+    this.tmpDir = join(root, "tmp");
+    this.uploadsDir = join(root, "uploads");
+  }
+
+  /** Creates the directories and drops temp files of uploads a previous process did not finish. */
+  async init() {
+    for (const d of [this.blobsDir, this.uploadsDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+  }
+
+  static newId() {
+    return randomBytes(16).toString("base64url");
+  }
+
+  path(blobId: string): string {
+    if (!ID.test(blobId)) throw new Error("invalid blob id");
+    return join(this.blobsDir, blobId.slice(0, 2), blobId);
+  }
+
+  uploadPath(sessionId: string): string {
+    if (!ID.test(sessionId)) throw new Error("invalid upload session id");
+    return join(this.uploadsDir, sessionId);
+  }
+
+  /** A new blob being written. */
+  writer(): BlobWriter {
+    return new BlobWriter(this, BlobStore.newId());
+  }
+
+  read(blobId: string, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.path(blobId), {
+      ...(range ? { start: range.start, end: range.end } : {}),
+      highWaterMark: 256 * 1024,
+    });
+  }
+
+  async remove(blobId: string) {
+    await unlink(this.path(blobId)).catch(() => {});
+  }
+
+  /** Moves a finished file (fsynced by the caller) into the blob namespace under a new id. */
+  async adopt(file: string): Promise<string> {
+    const id = BlobStore.newId();
+    const dest = this.path(id);
+    await mkdir(join(this.blobsDir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
+    await rename(file, dest);
+    return id;
+  }
+
+  /**
+   * Deletes blobs no object refers to, left by a crash between a blob's rename and its metadata
+   * commit. Only blobs older than `before` are considered, so an upload in flight is never touched.
+   */
+  async sweep(isReferenced: (blobId: string) => boolean, before: number): Promise<number> {
+    let removed = 0;
+    for (const shard of await readdir(this.blobsDir).catch(() => [] as string[]))
+      for (const id of await readdir(join(this.blobsDir, shard)).catch(() => [] as string[])) {
+        if (!ID.test(id) || isReferenced(id)) continue;
+        const file = join(this.blobsDir, shard, id);
+        const s = await stat(file).catch(() => null);
+        if (s && s.mtimeMs < before) {
+          await unlink(file).catch(() => {});
+          removed++;
+        }
+      }
+    return removed;
+  }
+}
+
+/** Streams bytes into a temp file while checksumming them; `publish()` makes it a blob. */
+export class BlobWriter {
+  readonly tmpPath: string;
+  private readonly sums = new Checksummer();
+  private readonly file: Writable;
+  readonly sink: Writable;
+  private done = false;
+
+  constructor(
+    private readonly store: BlobStore,
+    readonly id: string,
+  ) {
+    this.tmpPath = join(store.tmpDir, id);
+    this.file = createWriteStream(this.tmpPath, { flags: "wx", mode: 0o600, highWaterMark: 1 << 20 });
+    const sums = this.sums;
+    const hashing = new Transform({
+      highWaterMark: 1 << 20,
+      transform(chunk: Buffer, _enc, cb) {
+        sums.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    hashing.pipe(this.file);
+    this.sink = hashing;
+  }
+
+  get size() {
+    return this.sums.size;
+  }
+
+  /** Waits for every byte to reach the file, fsyncs it, and moves it into `blobs/`. */
+  async publish(): Promise<BlobSums> {
+    if (!this.file.writableFinished)
+      await new Promise<void>((resolve, reject) => {
+        this.file.once("finish", resolve);
+        this.file.once("error", reject);
+        if (!this.sink.writableEnded) this.sink.end();
+      });
+    const fh = await open(this.tmpPath, "r");
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await mkdir(join(this.store.blobsDir, this.id.slice(0, 2)), { recursive: true, mode: 0o700 });
+    await rename(this.tmpPath, this.store.path(this.id));
+    this.done = true;
+    return this.sums.digest();
+  }
+
+  /** Drops the bytes (the temp file, or the blob if already published). */
+  async abort() {
+    this.sink.destroy();
+    // The file may still be opening: wait until it is closed, or the unlink could come first.
+    if (!this.file.closed)
+      await new Promise<void>((resolve) => {
+        this.file.once("close", () => resolve());
+        this.file.destroy();
+      });
+    await unlink(this.tmpPath).catch(() => {});
+    if (this.done) await this.store.remove(this.id);
+  }
+}
