@@ -8,19 +8,13 @@ import type { Datastore } from "../../datastore/datastore.js";
 import { type Repositories, repositories } from "../../datastore/repositories.js";
 import { scopeAdmits, scopesAdmitting } from "../../domain/compute/scopes.js";
 import { ApiError, PermissionDenied } from "../../domain/errors.js";
-import {
-  type AuthorizeContext,
-  authorize,
-  type Decision,
-  type PolicyLink,
-} from "../../domain/iam/authorize.js";
+import type { Decision, PolicyLink } from "../../domain/iam/authorize.js";
 import type { Policy } from "../../domain/iam/policy.js";
 import type { Principal } from "../../domain/iam/principal.js";
 import { type RoleResolver, roleResolver } from "../../domain/iam/roles.js";
-import { organizationResource, projectResource, type ResourceRef } from "../../domain/resources.js";
+import type { ResourceRef } from "../../domain/resources.js";
 import type { RequestContext } from "../http/context.js";
-
-const CONVENIENCE_MEMBER = /^project(?:Owner|Editor|Viewer):(.+)$/;
+import { decide, type PolicySource, policyChain } from "./decide.js";
 
 export type EnforcementMode = "enforce" | "audit-only" | "off";
 
@@ -75,31 +69,18 @@ export class AccessControl {
     return resolver;
   }
 
+  /** The cached view of policies and roles that every decision of this server reads. */
+  private readonly source: PolicySource = {
+    policyOf: (resource) => this.policyOf(resource),
+    roles: () => this.roleResolver(),
+  };
+
   async chain(ref: ResourceRef): Promise<PolicyLink[]> {
-    return Promise.all(
-      ref.chain.map(async (resource) => ({ resource, policy: await this.policyOf(resource) })),
-    );
+    return policyChain(this.source, ref);
   }
 
   async decide(principal: Principal, permission: string, ref: ResourceRef): Promise<Decision> {
-    const chain = await this.chain(ref);
-    // Cloud Storage's projectOwner:/projectEditor:/projectViewer: members need those projects' chains.
-    const projectChains = new Map<string, PolicyLink[]>();
-    for (const link of chain)
-      for (const b of link.policy?.bindings ?? [])
-        for (const m of b.members) {
-          const id = CONVENIENCE_MEMBER.exec(m)?.[1];
-          if (id && !projectChains.has(id))
-            projectChains.set(
-              id,
-              await this.chain({ chain: [projectResource(id), organizationResource(this.organizationId)] }),
-            );
-        }
-    const ctx: AuthorizeContext = {
-      roles: await this.roleResolver(),
-      projectChain: (id) => projectChains.get(id),
-    };
-    return authorize(principal, permission, chain, ctx);
+    return decide(this.source, this.organizationId, principal, permission, ref);
   }
 
   /**
