@@ -12,6 +12,8 @@ export interface ServerInfo {
   pid?: number;
   defaultProject?: string;
   adminCredentialFile?: string;
+  /** `enforce`, `audit-only` or `off` (see `warrant serve --enforcement`). */
+  enforcement?: string;
   /** host:port of each instance's metadata server, by instance resource name. */
   metadataServers?: Record<string, string>;
 }

@@ -109,6 +109,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
   const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
   const audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  const enforcement = opts.enforcement ?? "enforce";
   let listening: Server | undefined;
   try {
     const router = new Router();
@@ -119,6 +120,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       authenticator: { authenticate: async () => null },
       audit,
       log,
+      enforcement,
     };
     const http = createHttpServer(httpDeps);
     listening = http;
@@ -142,7 +144,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
-    const access = new AccessControl(store, installation.organizationId, opts.enforcement ?? "enforce", log);
+    const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));
     const changes = new ChangeFeed();
     const blobs = new BlobStore(resolve(stateDir, "storage"));
@@ -191,7 +193,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const writeInfo = (agents: Record<string, string>) =>
       writeFileSync(
         resolve(stateDir, SERVER_INFO_FILE),
-        `${JSON.stringify({ url, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile, metadataServers: agents }, null, 2)}\n`,
+        `${JSON.stringify({ url, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile, enforcement, metadataServers: agents }, null, 2)}\n`,
         { mode: 0o600 },
       );
     writeInfo({});

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { RunningServer } from "../../server/app.js";
+import type { EnforcementMode } from "../../server/iam/access-control.js";
 import { CliError, UsageError } from "../errors.js";
 import { warrantExports } from "../shell.js";
 import { command } from "../spec.js";
@@ -15,6 +16,37 @@ export function parsePort(v: string): number {
     throw new UsageError(`argument --port: invalid port '${v}' (use 0-65535; 0 picks a free port).`);
   }
   return n;
+}
+
+const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
+
+/** The --enforcement flag, else WARRANT_ENFORCEMENT, else `enforce`. */
+export function parseEnforcement(flag: string | undefined, env: string | undefined): EnforcementMode {
+  const [value, from] = flag !== undefined ? [flag, "argument --enforcement"] : [env, "WARRANT_ENFORCEMENT"];
+  if (value === undefined || (flag === undefined && value === "")) return "enforce";
+  if ((ENFORCEMENT_MODES as readonly string[]).includes(value)) return value as EnforcementMode;
+  throw new UsageError(
+    `${from}: invalid enforcement mode '${value}'.`,
+    `Use one of: ${ENFORCEMENT_MODES.join(", ")} (enforce is the default).`,
+  );
+}
+
+const ENFORCEMENT_NOTE: Record<EnforcementMode, string> = {
+  enforce: "denials fail the call",
+  "audit-only": "denials are logged, not enforced",
+  off: "nothing is checked",
+};
+
+/** The loud line printed at start when denials are not enforced. */
+export function enforcementWarning(mode: EnforcementMode): string | undefined {
+  if (mode === "audit-only")
+    return (
+      "WARNING: enforcement is audit-only: calls that scopes or IAM would deny are ALLOWED; each is " +
+      'logged to audit.log with "wouldDeny": true (`warrant logs read --denied`).'
+    );
+  if (mode === "off")
+    return "WARNING: enforcement is OFF: no scope or IAM checks; any valid token may do anything. Never expose this server.";
+  return undefined;
 }
 
 function metadataLines(servers: Record<string, string>): string {
@@ -33,7 +65,9 @@ export default command({
     "Starts the server in the foreground, keeping state (projects, service accounts, policies, instances) " +
     "in the state directory, so a restart on the same directory keeps everything. While it runs, " +
     "<state-dir>/server.json tells other `warrant` commands where it is. Ctrl-C (SIGINT) or SIGTERM " +
-    "stops it cleanly. Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST and WARRANT_PORT.",
+    "stops it cleanly. Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
+    "WARRANT_ENFORCEMENT. --enforcement=audit-only lets every call through but logs those that scopes or " +
+    "IAM would deny (to try policies out before enforcing them); --enforcement=off checks nothing.",
   flags: [
     { name: "host", type: "string", help: "Interface to listen on (default WARRANT_HOST or 127.0.0.1)." },
     {
@@ -52,11 +86,20 @@ export default command({
       metavar: "SECONDS",
       help: "Lifetime of issued access tokens, 10-3600 (default 3600); shorter to test clients' refresh logic.",
     },
+    {
+      name: "enforcement",
+      type: "string",
+      metavar: "MODE",
+      help:
+        "enforce (default): scope and IAM denials fail the call; audit-only: they are logged to audit.log " +
+        "as wouldDeny and the call proceeds; off: no scope or IAM checks. Default WARRANT_ENFORCEMENT or enforce.",
+    },
   ],
   examples: [
     "warrant serve",
     "warrant serve --state-dir /var/lib/warrant --host 0.0.0.0 --port 9090",
     "warrant serve --port 0   # any free port; other commands find it via .warrant/server.json",
+    "warrant serve --enforcement=audit-only   # allow everything, log what would be denied",
   ],
   async run(ctx) {
     const { env, cwd, stdout, stderr } = ctx.rt;
@@ -71,6 +114,7 @@ export default command({
       throw new UsageError(
         `argument --token-lifetime: an integer from 10 to 3600 seconds, got '${lifetimeRaw}'.`,
       );
+    const enforcement = parseEnforcement(ctx.str("enforcement"), env.WARRANT_ENFORCEMENT);
     const { startServer } = await loadServer();
     let server: RunningServer;
     try {
@@ -79,6 +123,7 @@ export default command({
         host,
         port,
         log: (line) => stderr.write(line + "\n"),
+        enforcement,
         ...(metadataPort !== undefined ? { metadataPort } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
@@ -100,11 +145,17 @@ export default command({
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;
     }
+    const warning = enforcementWarning(enforcement);
+    if (warning) stderr.write(`${warning}\n`);
     stdout.write(
       `Warrant is serving at ${server.url}\n` +
         `  state directory:   ${server.stateDir}\n` +
         `  admin credential:  ${server.adminCredentialFile}\n` +
-        `  default project:   ${server.defaultProject}\n\n` +
+        `  default project:   ${server.defaultProject}\n` +
+        (enforcement === "enforce"
+          ? ""
+          : `  enforcement:       ${enforcement} (${ENFORCEMENT_NOTE[enforcement]})\n`) +
+        "\n" +
         `Point a shell at it with \`eval "$(npx warrant env --state-dir ${server.stateDir})"\`, i.e.:\n` +
         warrantExports({
           url: server.url,

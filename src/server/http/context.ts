@@ -21,7 +21,20 @@ export interface RequestContext {
   explain: boolean;
   requestId: string;
   /** Authorization checks made while serving this request, for the audit log. */
-  checks: { permission: string; resource: string; allowed: boolean }[];
+  checks: AuthzCheck[];
+}
+
+/** One authorization check, as the audit log records it. */
+export interface AuthzCheck {
+  permission: string;
+  resource: string;
+  allowed: boolean;
+  /** A failed check's cause: the token's OAuth scopes (`scope`) or IAM (`iam`). */
+  denial?: "scope" | "iam";
+  /** A failed check's reason, naming the principal, permission and resource. */
+  reason?: string;
+  /** Enforcement mode `audit-only`: the check failed, but the call went ahead. */
+  wouldDeny?: true;
 }
 
 /** A handler returns the JSON body of a 200 response, or writes the response itself and returns undefined. */

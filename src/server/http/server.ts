@@ -26,6 +26,8 @@ export interface HttpServerDeps {
   log: (line: string) => void;
   /** Fixed external base URL; when absent, derived from the Host header. */
   externalUrl?: string;
+  /** The enforcement mode, stamped on every request's audit entry when it is not `enforce`. */
+  enforcement?: string;
 }
 
 export function sendJson(
@@ -138,6 +140,9 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       status,
       ms: Math.round(ms * 10) / 10,
       ...(ctx.checks.length ? { checks: ctx.checks } : {}),
+      // audit-only: a check failed and the call went ahead anyway; `checks` says which and why.
+      ...(ctx.checks.some((c) => c.wouldDeny) ? { wouldDeny: true } : {}),
+      ...(deps.enforcement && deps.enforcement !== "enforce" ? { enforcement: deps.enforcement } : {}),
       ...(error ? { error } : {}),
     });
   }

@@ -8,20 +8,18 @@ import type { Datastore } from "../../datastore/datastore.js";
 import { type Repositories, repositories } from "../../datastore/repositories.js";
 import { scopeAdmits, scopesAdmitting } from "../../domain/compute/scopes.js";
 import { ApiError, PermissionDenied } from "../../domain/errors.js";
-import {
-  type AuthorizeContext,
-  authorize,
-  type Decision,
-  type PolicyLink,
-} from "../../domain/iam/authorize.js";
+import type { Decision, PolicyLink } from "../../domain/iam/authorize.js";
 import type { Policy } from "../../domain/iam/policy.js";
-import type { Principal } from "../../domain/iam/principal.js";
+import { memberOf, type Principal } from "../../domain/iam/principal.js";
 import { type RoleResolver, roleResolver } from "../../domain/iam/roles.js";
-import { organizationResource, projectResource, type ResourceRef } from "../../domain/resources.js";
-import type { RequestContext } from "../http/context.js";
+import type { ResourceRef } from "../../domain/resources.js";
+import type { AuthzCheck, RequestContext } from "../http/context.js";
+import { decide, type PolicySource, policyChain } from "./decide.js";
 
-const CONVENIENCE_MEMBER = /^project(?:Owner|Editor|Viewer):(.+)$/;
-
+/**
+ * `enforce`: denials fail the call. `audit-only`: denials are recorded (audit log, stderr) and the
+ * call goes ahead. `off`: no scope or IAM checks at all (tokens are still verified).
+ */
 export type EnforcementMode = "enforce" | "audit-only" | "off";
 
 /** Builds the message of a 403 from the decision; each API words it as Google does. */
@@ -75,36 +73,24 @@ export class AccessControl {
     return resolver;
   }
 
+  /** The cached view of policies and roles that every decision of this server reads. */
+  private readonly source: PolicySource = {
+    policyOf: (resource) => this.policyOf(resource),
+    roles: () => this.roleResolver(),
+  };
+
   async chain(ref: ResourceRef): Promise<PolicyLink[]> {
-    return Promise.all(
-      ref.chain.map(async (resource) => ({ resource, policy: await this.policyOf(resource) })),
-    );
+    return policyChain(this.source, ref);
   }
 
   async decide(principal: Principal, permission: string, ref: ResourceRef): Promise<Decision> {
-    const chain = await this.chain(ref);
-    // Cloud Storage's projectOwner:/projectEditor:/projectViewer: members need those projects' chains.
-    const projectChains = new Map<string, PolicyLink[]>();
-    for (const link of chain)
-      for (const b of link.policy?.bindings ?? [])
-        for (const m of b.members) {
-          const id = CONVENIENCE_MEMBER.exec(m)?.[1];
-          if (id && !projectChains.has(id))
-            projectChains.set(
-              id,
-              await this.chain({ chain: [projectResource(id), organizationResource(this.organizationId)] }),
-            );
-        }
-    const ctx: AuthorizeContext = {
-      roles: await this.roleResolver(),
-      projectChain: (id) => projectChains.get(id),
-    };
-    return authorize(principal, permission, chain, ctx);
+    return decide(this.source, this.organizationId, principal, permission, ref);
   }
 
   /**
    * Requires that the caller may exercise `permission` on `ref`; throws 403 otherwise. Records
-   * the check on the request for the audit log.
+   * the check on the request for the audit log. In `audit-only` mode a failed check is recorded
+   * as `wouldDeny` and the call goes ahead; in `off` mode nothing is checked.
    */
   async require(
     ctx: RequestContext,
@@ -115,35 +101,54 @@ export class AccessControl {
     if (this.mode === "off") return;
     const token = ctx.caller.token;
     if (token && !scopeAdmits(token.scopes, permission)) {
-      ctx.checks.push({ permission, resource: ref.chain[0]!, allowed: false });
-      const err = new ApiError(
-        403,
-        "PERMISSION_DENIED",
-        "insufficientPermissions",
-        `Request had insufficient authentication scopes. ${permission} needs one of: ${scopesAdmitting(permission).join(", ")}; the token has: ${token.scopes.join(" ") || "(none)"}.`,
-      );
-      if (this.mode === "enforce") throw err;
-      this.log(`audit-only: would deny ${permission} on ${ref.chain[0]}: insufficient scopes`);
+      const resource = ref.chain[0]!;
+      const reason = `Request had insufficient authentication scopes. ${permission} needs one of: ${scopesAdmitting(permission).join(", ")}; the token has: ${token.scopes.join(" ") || "(none)"}.`;
+      this.record(ctx, { permission, resource, allowed: false, denial: "scope", reason });
+      if (this.mode === "enforce")
+        throw new ApiError(403, "PERMISSION_DENIED", "insufficientPermissions", reason);
       return;
     }
     const d = await this.decide(ctx.caller.principal, permission, ref);
-    ctx.checks.push({ permission, resource: d.resource, allowed: d.allowed });
-    if (d.allowed) return d;
-    if (this.mode === "audit-only") {
-      this.log(`audit-only: would deny: ${d.reason}`);
+    if (d.allowed) {
+      ctx.checks.push({ permission, resource: d.resource, allowed: true });
       return d;
     }
+    this.record(ctx, { permission, resource: d.resource, allowed: false, denial: "iam", reason: d.reason });
+    if (this.mode === "audit-only") return d;
     const err = new PermissionDenied(message(d));
     err.explanation = explanation(d);
     throw err;
   }
 
-  /** Whether the caller may; never throws (for filtering lists). */
+  /** Records a failed check on the request; in audit-only mode marks it and says so on the log. */
+  private record(ctx: RequestContext, check: AuthzCheck) {
+    if (this.mode === "audit-only") {
+      check.wouldDeny = true;
+      this.log(
+        `audit-only: would deny ${memberOf(ctx.caller.principal)} ${check.permission} on ${check.resource}: ${check.reason}`,
+      );
+    }
+    ctx.checks.push(check);
+  }
+
+  /**
+   * Whether the caller may; never throws (for filtering lists). In `audit-only` mode it is always
+   * true, and what enforcement would have filtered out is recorded as a `wouldDeny` check.
+   */
   async allows(ctx: RequestContext, permission: string, ref: ResourceRef): Promise<boolean> {
-    if (this.mode !== "enforce") return true;
+    if (this.mode === "off") return true;
     const token = ctx.caller.token;
-    if (token && !scopeAdmits(token.scopes, permission)) return false;
-    return (await this.decide(ctx.caller.principal, permission, ref)).allowed;
+    const resource = ref.chain[0]!;
+    if (token && !scopeAdmits(token.scopes, permission)) {
+      if (this.mode === "enforce") return false;
+      const reason = `the token's scopes (${token.scopes.join(" ") || "none"}) do not admit ${permission}`;
+      this.record(ctx, { permission, resource, allowed: false, denial: "scope", reason });
+      return true;
+    }
+    const d = await this.decide(ctx.caller.principal, permission, ref);
+    if (d.allowed || this.mode === "enforce") return d.allowed;
+    this.record(ctx, { permission, resource, allowed: false, denial: "iam", reason: d.reason });
+    return true;
   }
 
   /**

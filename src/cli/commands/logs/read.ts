@@ -21,6 +21,8 @@ export interface LogFilter {
   /** A member (`user:a@b`), or a bare email that matches any member type. */
   principal?: string;
   denied: boolean;
+  /** Only requests that enforcement mode audit-only let through although a check failed. */
+  wouldDeny?: boolean;
   permission?: string;
   /** Only entries at or after this instant (epoch ms). */
   notBefore?: number;
@@ -88,6 +90,7 @@ export function matches(e: AuditEntry, f: LogFilter): boolean {
   if (f.kind !== undefined && e.kind !== f.kind) return false;
   if (f.notBefore !== undefined && Date.parse(e.time) < f.notBefore) return false;
   if (f.denied && !isDenied(e)) return false;
+  if (f.wouldDeny && e.wouldDeny !== true) return false;
   if (f.permission !== undefined) {
     // With --denied, the check on that permission must itself be the denied one.
     const hit = checksOf(e).some((c) => c.permission === f.permission && (!f.denied || c.allowed === false));
@@ -133,7 +136,7 @@ function summarize(e: AuditEntry): Record<string, string> {
       kind: e.kind,
       principal: str(e.principal),
       what: `${str(e.method)} ${str(e.path)}`.trim(),
-      result: str(e.status),
+      result: e.wouldDeny === true ? `${str(e.status)} (would deny)` : str(e.status),
       denied: deniedPermissions(e).join(","),
     };
   }
@@ -219,7 +222,15 @@ export default command({
       type: "boolean",
       help:
         "Only denials: requests answered 401 or 403 or with a failed IAM check, and refused tokens. " +
-        "With --permission, the check on that permission must be the failed one.",
+        "With --permission, the check on that permission must be the failed one. Includes the calls " +
+        "a server in audit-only enforcement let through.",
+    },
+    {
+      name: "would-deny",
+      type: "boolean",
+      help:
+        "Only requests that a server in audit-only enforcement let through although a scope or IAM check " +
+        'failed (logged with "wouldDeny": true; each failed check carries its reason).',
     },
     {
       name: "permission",
@@ -249,11 +260,12 @@ export default command({
   examples: [
     "warrant logs read",
     "warrant logs read --denied --since=1h",
+    "warrant logs read --would-deny --format=json   # what audit-only mode let through",
     "warrant logs read --principal=user:bob@example.com --permission=iam.serviceAccounts.list --format=json",
     "warrant logs read --kind=token --limit=10 --format='value(time,subject,outcome)'",
   ],
   async run(ctx) {
-    const filter: LogFilter = { denied: ctx.bool("denied") };
+    const filter: LogFilter = { denied: ctx.bool("denied"), wouldDeny: ctx.bool("would-deny") };
     const kind = ctx.str("kind");
     if (kind !== undefined) filter.kind = kind;
     const principal = ctx.str("principal");

@@ -1,0 +1,296 @@
+/**
+ * `warrant iam explain`, offline: resolve a resource name to its ancestry chain from the datastore,
+ * then decide exactly as the server does (`evaluationInputs()`, which the server's `decide()` uses,
+ * then `authorize()`), reading policies and custom roles from a read-only view of the state directory.
+ */
+import { type Repositories, repositories } from "../datastore/repositories.js";
+import { authorize, type BindingRef, type Decision } from "../domain/iam/authorize.js";
+import { parseMember } from "../domain/iam/members.js";
+import {
+  ANONYMOUS,
+  type Principal,
+  serviceAccountPrincipal,
+  userPrincipal,
+} from "../domain/iam/principal.js";
+import { KNOWN_PERMISSIONS, roleResolver, rolesGranting } from "../domain/iam/roles.js";
+import {
+  childOf,
+  instanceResource,
+  organizationRef,
+  projectRef,
+  type ResourceRef,
+  serviceAccountResource,
+} from "../domain/resources.js";
+import { bucketResource } from "../domain/storage/bucket.js";
+import type { Installation } from "../server/bootstrap.js";
+import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
+import { CliError, UsageError } from "./errors.js";
+import { openReadOnlyStore } from "./offline-store.js";
+
+/** Exit code when the question cannot be answered (0 is allowed, 1 denied). */
+export const EXPLAIN_ERROR_EXIT = 2;
+
+export interface ExplainedBinding {
+  resource: string;
+  role: string;
+  members: string[];
+  condition?: string;
+  /** `grants`: it grants the permission to the principal; `conditional`: it would, but conditions are not evaluated; `not-a-member`: the principal is not among its members. */
+  effect: "grants" | "conditional" | "not-a-member";
+  /** The member through which the principal matches (for `grants` and `conditional`). */
+  matchedMember?: string;
+}
+
+export interface Explanation {
+  allowed: boolean;
+  principal: string;
+  permission: string;
+  resource: string;
+  reason: string;
+  /** Whether any predefined role contains the permission (custom roles may hold only those). */
+  knownPermission: boolean;
+  /** The policy chain evaluated, closest first, with each policy's binding count. */
+  chain: { resource: string; bindings: number }[];
+  bindingsConsidered: number;
+  /** Bindings along the chain whose role contains the permission: those that grant it or would. */
+  bindingsWithPermission: ExplainedBinding[];
+  grantedBy: BindingRef[];
+  conditionalBindingsSkipped: BindingRef[];
+  /** Predefined roles that contain the permission, best advice first (at most ten). */
+  rolesThatGrantPermission: string[];
+  /** The role to grant for this permission: the first of the above. */
+  suggestedRole?: string;
+  /** A command that would grant the suggested role, when the CLI has one for the resource. */
+  grantCommand?: string;
+}
+
+/** The caller a member names: `user:EMAIL`, `serviceAccount:EMAIL`, or `allUsers` (anonymous). */
+export function principalOf(member: string): Principal {
+  const parsed = parseMember(member);
+  if (typeof parsed === "string")
+    throw new UsageError(
+      `argument --member: ${parsed}`,
+      "Name a caller: user:EMAIL, serviceAccount:EMAIL, or allUsers for an anonymous caller.",
+    );
+  switch (parsed.type) {
+    case "user":
+      return userPrincipal(parsed.email);
+    case "serviceAccount":
+      return serviceAccountPrincipal(parsed.email);
+    case "allUsers":
+      return ANONYMOUS;
+    default:
+      throw new UsageError(
+        `argument --member: '${member}' is a policy member, not a caller that can make a request.`,
+        "Name a caller: user:EMAIL, serviceAccount:EMAIL, or allUsers for an anonymous caller " +
+          "(group:, domain: and principalSet: members match no caller yet, see docs/iam.md).",
+      );
+  }
+}
+
+const RESOURCE_FORMS =
+  "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME " +
+  "or projects/_/buckets/BUCKET";
+
+function notFound(what: string, stateDir: string, note = ""): CliError {
+  return new CliError(
+    `${what} not found in the datastore of ${stateDir}${note}.`,
+    "Check the name, and --state-dir (or WARRANT_STATE_DIR): it must be the directory the server uses.",
+    EXPLAIN_ERROR_EXIT,
+  );
+}
+
+export interface ResolvedResource {
+  ref: ResourceRef;
+  /** The project the resource belongs to, if any. */
+  projectId?: string;
+  /** For a service account: its email. */
+  serviceAccount?: string;
+}
+
+/** Resolves a resource name to the chain the server would check, from the datastore's records. */
+export async function resolveResource(
+  repos: Repositories,
+  organizationId: string,
+  name: string,
+  stateDir: string,
+): Promise<ResolvedResource> {
+  const parts = name.replace(/^\/+|\/+$/g, "").split("/");
+  const [k0, v0, k1, v1, k2, v2] = parts;
+  if (parts.some((p) => p === "") || parts.length % 2 !== 0)
+    throw new UsageError(`argument --resource: cannot parse '${name}'.`, `Use ${RESOURCE_FORMS}.`);
+  if (parts.length === 2 && k0 === "organizations") {
+    if (v0 !== organizationId)
+      throw notFound(
+        `Organization ${v0}`,
+        stateDir,
+        ` (its organization is organizations/${organizationId})`,
+      );
+    return { ref: organizationRef(organizationId) };
+  }
+  if (k0 !== "projects")
+    throw new UsageError(`argument --resource: unsupported resource '${name}'.`, `Use ${RESOURCE_FORMS}.`);
+  const project = v0!;
+  const existingProject = async (id: string) => {
+    if (!(await repos.projects.get(id))) throw notFound(`Project ${id}`, stateDir);
+    return id;
+  };
+  if (parts.length === 2) {
+    await existingProject(project);
+    return { ref: projectRef(organizationId, project), projectId: project };
+  }
+  if (parts.length === 4 && k1 === "serviceAccounts") {
+    const id = v1!;
+    const sa = id.includes("@")
+      ? await repos.serviceAccounts.get(id)
+      : await repos.serviceAccounts.getByUniqueId(project === "-" ? undefined : project, id);
+    if (!sa || (project !== "-" && sa.projectId !== project))
+      throw notFound(`Service account ${id}`, stateDir);
+    return {
+      ref: childOf(projectRef(organizationId, sa.projectId), serviceAccountResource(sa.projectId, sa.email)),
+      projectId: sa.projectId,
+      serviceAccount: sa.email,
+    };
+  }
+  if (parts.length === 4 && k1 === "buckets") {
+    const bucket = await repos.buckets.get(v1!);
+    if (!bucket || (project !== "_" && bucket.projectId !== project))
+      throw notFound(`Bucket ${v1}`, stateDir);
+    return {
+      ref: childOf(projectRef(organizationId, bucket.projectId), bucketResource(bucket.name)),
+      projectId: bucket.projectId,
+    };
+  }
+  if (parts.length === 6 && k1 === "zones" && k2 === "instances") {
+    await existingProject(project);
+    if (!(await repos.instances.get(project, v1!, v2!)))
+      throw notFound(`Instance ${v2} in zone ${v1} of project ${project}`, stateDir);
+    return {
+      ref: childOf(projectRef(organizationId, project), instanceResource(project, v1!, v2!)),
+      projectId: project,
+    };
+  }
+  throw new UsageError(`argument --resource: unsupported resource '${name}'.`, `Use ${RESOURCE_FORMS}.`);
+}
+
+const sameBinding = (a: BindingRef, resource: string, role: string) =>
+  a.resource === resource && a.role === role;
+
+function grantCommand(target: ResolvedResource, member: string, role: string): string | undefined {
+  if (target.serviceAccount)
+    return `warrant iam service-accounts add-iam-policy-binding ${target.serviceAccount} --member=${member} --role=${role}`;
+  if (target.projectId)
+    return `warrant projects add-iam-policy-binding ${target.projectId} --member=${member} --role=${role}`;
+  return undefined;
+}
+
+/** Answers "does MEMBER hold PERMISSION on RESOURCE?" from the state directory, without a server. */
+export async function explainOffline(
+  stateDir: string,
+  member: string,
+  permission: string,
+  resource: string,
+): Promise<Explanation> {
+  const principal = principalOf(member);
+  // SERVICE.RESOURCE.VERB; a few catalog permissions have a longer service (iam.googleapis.com/…).
+  if (!KNOWN_PERMISSIONS.has(permission) && !/^[a-z][\w/-]*\.[\w-]+\.[\w-]+$/.test(permission))
+    throw new UsageError(
+      `argument --permission: '${permission}' is not a permission name.`,
+      "Permissions look like SERVICE.RESOURCE.VERB, e.g. storage.buckets.list.",
+    );
+  const store = await openReadOnlyStore(stateDir, EXPLAIN_ERROR_EXIT);
+  try {
+    const repos = repositories(store);
+    const installation = await repos.meta.get<Installation>("installation");
+    if (!installation)
+      throw new CliError(
+        `The datastore of ${stateDir} has no installation yet.`,
+        "Start `warrant serve` on it once.",
+        EXPLAIN_ERROR_EXIT,
+      );
+    const target = await resolveResource(repos, installation.organizationId, resource, stateDir);
+    const source: PolicySource = {
+      policyOf: (r) => repos.policies.get(r),
+      roles: async () => roleResolver(await repos.customRoles.all()),
+    };
+    const { chain, ctx } = await evaluationInputs(source, installation.organizationId, target.ref);
+    const d: Decision = authorize(principal, permission, chain, ctx);
+
+    const bindings: ExplainedBinding[] = [];
+    for (const link of chain)
+      for (const b of link.policy?.bindings ?? []) {
+        if (!ctx.roles.permissions(b.role)?.has(permission)) continue;
+        const pool = b.condition ? d.conditionalSkipped : d.grantedBy;
+        const hit = pool.find((g) => sameBinding(g, link.resource, b.role));
+        bindings.push({
+          resource: link.resource,
+          role: b.role,
+          members: [...b.members],
+          ...(b.condition ? { condition: b.condition.title || b.condition.expression } : {}),
+          effect: hit ? (b.condition ? "conditional" : "grants") : "not-a-member",
+          ...(hit ? { matchedMember: hit.member } : {}),
+        });
+      }
+    const roles = rolesGranting(permission).slice(0, 10);
+    const suggested = d.allowed ? undefined : roles[0];
+    const command = suggested && grantCommand(target, d.principal, suggested);
+    return {
+      allowed: d.allowed,
+      principal: d.principal,
+      permission,
+      resource: d.resource,
+      reason: d.reason,
+      knownPermission: KNOWN_PERMISSIONS.has(permission),
+      chain: chain.map((l) => ({ resource: l.resource, bindings: l.policy?.bindings.length ?? 0 })),
+      bindingsConsidered: d.bindingsConsidered,
+      bindingsWithPermission: bindings,
+      grantedBy: d.grantedBy,
+      conditionalBindingsSkipped: d.conditionalSkipped,
+      rolesThatGrantPermission: roles,
+      ...(suggested ? { suggestedRole: suggested } : {}),
+      ...(command ? { grantCommand: command } : {}),
+    };
+  } finally {
+    store.close();
+  }
+}
+
+const listed = (members: string[]) =>
+  members.length <= 4
+    ? members.join(", ")
+    : `${members.slice(0, 3).join(", ")} and ${members.length - 3} more`;
+
+/** The human-readable answer. */
+export function renderExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  lines.push(
+    e.allowed
+      ? `ALLOWED: ${e.principal} has ${e.permission} on ${e.resource}`
+      : `DENIED: ${e.principal} does not have ${e.permission} on ${e.resource}`,
+  );
+  lines.push(`Reason: ${e.reason}`);
+  lines.push("", "Policies evaluated (the resource, then its ancestors):");
+  const width = Math.max(...e.chain.map((c) => c.resource.length));
+  for (const c of e.chain)
+    lines.push(
+      `  ${c.resource.padEnd(width)}  ${c.bindings === 0 ? "no policy or no bindings" : `${c.bindings} binding${c.bindings === 1 ? "" : "s"}`}`,
+    );
+  lines.push("", `Bindings whose role contains ${e.permission}:`);
+  if (e.bindingsWithPermission.length === 0) lines.push("  none");
+  for (const b of e.bindingsWithPermission) {
+    const effect =
+      b.effect === "grants"
+        ? `grants it (through member ${b.matchedMember})`
+        : b.effect === "conditional"
+          ? `would grant it (through ${b.matchedMember}) but has a condition, which is not evaluated: grants nothing`
+          : `${e.principal} is not among its members (${listed(b.members)})`;
+    lines.push(`  ${b.role} on ${b.resource}: ${effect}`);
+  }
+  if (!e.allowed && e.rolesThatGrantPermission.length > 0) {
+    lines.push("", `Suggested role: ${e.suggestedRole}`);
+    const others = e.rolesThatGrantPermission.slice(1, 5);
+    if (others.length) lines.push(`Other roles that grant it: ${others.join(", ")}`);
+    if (e.grantCommand) lines.push(`To grant it: ${e.grantCommand}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
