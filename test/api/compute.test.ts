@@ -179,8 +179,83 @@ describe("Compute v1 instances", () => {
       r.body.error.message,
       /^Required 'compute\.instances\.list' permission for 'projects\/demo-project'/,
     );
+    // Compute's own errors have no canonical status, unlike the front end's (gcloud: "HTTPError 403: …").
+    assert.equal(r.body.error.code, 403);
+    assert.equal(r.body.error.status, undefined, r.text);
+    assert.deepEqual(Object.keys(r.body.error.errors[0]).sort(), ["domain", "message", "reason"]);
+    assert.equal(r.body.error.errors[0].reason, "forbidden");
+    assert.equal(r.body.error.errors[0].domain, "global");
+    assert.equal(r.body.error.errors[0].message, r.body.error.message);
+    const agg = await h.call("GET", "/compute/v1/projects/demo-project/aggregated/instances", { token });
+    assert.equal(agg.status, 403);
+    assert.match(
+      agg.body.error.message,
+      /^Required 'compute\.instances\.list' permission for 'projects\/demo-project'/,
+    );
+    const stop = await h.call("POST", `${base}/demo-vm/stop`, { token });
+    assert.equal(stop.status, 403);
+    assert.match(
+      stop.body.error.message,
+      new RegExp(
+        `^Required 'compute\\.instances\\.stop' permission for 'projects/demo-project/zones/${ZONE}/instances/demo-vm'\\. user:nobody@example\\.com does not have`,
+      ),
+    );
+    assert.equal((await h.call("GET", `${base}/demo-vm`)).body.status, "RUNNING", "nothing was stopped");
+    const missing = await h.call("GET", `${base}/no-such-vm`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.status, undefined);
+    assert.equal(missing.body.error.errors[0].reason, "notFound");
     const z = await h.call("GET", "/compute/v1/projects/demo-project/zones");
     assert.ok(z.body.items.some((i: { name: string }) => i.name === ZONE));
+  });
+
+  test("a call needs both a scope that admits it and the IAM permission", async () => {
+    const carol = "user:carol@example.com";
+    await grant(h, "roles/compute.instanceAdmin.v1", carol);
+    assert.equal((await h.call("POST", base, { body: { name: "scoped-vm" } })).status, 200);
+    const as = (scope: string) => tokenAs(h, carol, [`https://www.googleapis.com/auth/${scope}`]);
+    const statusOf = async () => (await h.call("GET", `${base}/scoped-vm`)).body.status;
+
+    // Read-only scopes admit list and get, not stop.
+    for (const scope of ["compute.readonly", "cloud-platform.read-only"]) {
+      const token = await as(scope);
+      const list = await h.call("GET", base, { token });
+      assert.equal(list.status, 200, `${scope}: ${list.text}`);
+      assert.ok(list.body.items.some((i: { name: string }) => i.name === "scoped-vm"));
+      assert.equal((await h.call("GET", `${base}/scoped-vm`, { token })).status, 200, scope);
+      const stop = await h.call("POST", `${base}/scoped-vm/stop`, { token });
+      assert.equal(stop.status, 403, scope);
+      assert.equal(stop.body.error.errors[0].reason, "insufficientPermissions");
+      assert.equal(stop.body.error.status, "PERMISSION_DENIED", "the front end's error keeps its status");
+      assert.match(stop.body.error.message, /^Request had insufficient authentication scopes\./);
+      assert.match(stop.body.error.message, /compute\.instances\.stop needs one of: .*\/auth\/compute, /);
+      assert.equal(await statusOf(), "RUNNING", `${scope}: nothing was stopped`);
+    }
+
+    // Scopes outside Compute admit nothing here, though IAM would allow it.
+    for (const scope of ["devstorage.full_control", "userinfo.email"]) {
+      const r = await h.call("GET", base, { token: await as(scope) });
+      assert.equal(r.status, 403, scope);
+      assert.equal(r.body.error.errors[0].reason, "insufficientPermissions");
+      assert.match(r.body.error.message, /compute\.instances\.list needs one of/);
+    }
+
+    // `compute` (as `cloud-platform`) admits stop and start.
+    const full = await as("compute");
+    assert.equal((await h.call("POST", `${base}/scoped-vm/stop`, { token: full })).status, 200);
+    assert.equal(await statusOf(), "TERMINATED");
+    assert.equal((await h.call("POST", `${base}/scoped-vm/start`, { token: full })).status, 200);
+    assert.equal(await statusOf(), "RUNNING");
+
+    // The broadest scope does not stand in for the role.
+    const dave = await tokenAs(h, "user:dave@example.com", [
+      "https://www.googleapis.com/auth/cloud-platform",
+    ]);
+    const denied = await h.call("GET", base, { token: dave });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.error.errors[0].reason, "forbidden");
+    assert.match(denied.body.error.message, /^Required 'compute\.instances\.list' permission/);
+    assert.equal((await h.call("DELETE", `${base}/scoped-vm`)).status, 200);
   });
 
   test("restart keeps every resource", async () => {
