@@ -258,6 +258,84 @@ describe("Compute v1 instances", () => {
     assert.equal((await h.call("DELETE", `${base}/scoped-vm`)).status, 200);
   });
 
+  test("the batch endpoint runs each part as the caller and answers multipart/mixed in order", async () => {
+    assert.equal((await h.call("POST", base, { body: { name: "batch-vm" } })).status, 200);
+    // As apitools (gcloud) writes it: bare LF line ends, a quoted boundary, Content-IDs `<base+n>`.
+    const part = (id: number, request: string) =>
+      `--===b==\nContent-Type: application/http\nMIME-Version: 1.0\nContent-Transfer-Encoding: binary\nContent-ID: <abc+${id}>\n\n${request}\n`;
+    const batch = (token: string | undefined, parts: string[]) =>
+      fetch(`${h.url}/batch/compute/v1`, {
+        method: "POST",
+        headers: {
+          "content-type": 'multipart/mixed; boundary="===b=="',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: `${parts.join("")}--===b==--\n`,
+      });
+    const parse = async (res: Response) => {
+      const type = res.headers.get("content-type") ?? "";
+      const boundary = /boundary=(\S+)/.exec(type)?.[1];
+      assert.ok(boundary, type);
+      const text = await res.text();
+      return text
+        .split(`--${boundary}`)
+        .slice(1, -1)
+        .map((p) => {
+          const [head, http] = [p.slice(0, p.indexOf("\r\n\r\n")), p.slice(p.indexOf("\r\n\r\n") + 4)];
+          const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(http)?.[1]);
+          const body = JSON.parse(http.slice(http.indexOf("\r\n\r\n") + 4));
+          return { id: /Content-ID: (\S+)/.exec(head)?.[1], status, body };
+        });
+    };
+    const stop = (name: string) =>
+      `POST ${base}/${name}/stop?alt=json HTTP/1.1\ncontent-type: application/json\nMIME-Version: 1.0\ncontent-length: 0\nHost: 127.0.0.1\n\n`;
+    const get = (name: string) => `GET ${base}/${name}?alt=json HTTP/1.1\nHost: 127.0.0.1\n\n`;
+
+    const res = await batch(h.adminToken, [
+      part(1, stop("batch-vm")),
+      part(2, get("batch-vm")),
+      part(3, get("nope")),
+    ]);
+    assert.equal(res.status, 200);
+    const answers = await parse(res);
+    assert.deepEqual(
+      answers.map((a) => [a.id, a.status]),
+      [
+        ["<response-abc+1>", 200],
+        ["<response-abc+2>", 200],
+        ["<response-abc+3>", 404],
+      ],
+    );
+    assert.equal(answers[0]!.body.kind, "compute#operation");
+    assert.equal(answers[0]!.body.operationType, "stop");
+    assert.equal(answers[1]!.body.status, "TERMINATED", "parts run in order");
+    assert.equal(answers[2]!.body.error.errors[0].reason, "notFound");
+
+    // A caller without the role gets a 403 part naming the permission; a part's own credential is refused.
+    const nobody = await tokenAs(h, "user:nobody@example.com");
+    const start = `POST ${base}/batch-vm/start HTTP/1.1\ncontent-type: application/json\n\n{}`;
+    const denied = await parse(
+      await batch(nobody, [
+        part(1, start),
+        part(2, `GET ${base}/batch-vm HTTP/1.1\nAuthorization: Bearer ${h.adminToken}\n\n`),
+        part(3, `GET /v1/projects/demo-project HTTP/1.1\n\n`),
+      ]),
+    );
+    assert.deepEqual(
+      denied.map((a) => a.status),
+      [403, 401, 404],
+    );
+    assert.match(denied[0]!.body.error.message, /^Required 'compute\.instances\.start' permission for /);
+    assert.equal((await h.call("GET", `${base}/batch-vm`)).body.status, "TERMINATED", "nothing was started");
+
+    // The batch request itself needs a credential and a multipart body.
+    assert.equal((await batch(undefined, [part(1, get("batch-vm"))])).status, 401);
+    const flat = await h.call("POST", "/batch/compute/v1", { body: {} });
+    assert.equal(flat.status, 400);
+    assert.match(flat.body.error.message, /multipart\/mixed/);
+    assert.equal((await h.call("DELETE", `${base}/batch-vm`)).status, 200);
+  });
+
   test("restart keeps every resource", async () => {
     await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
       body: { accountId: "persisted-sa" },

@@ -24,9 +24,10 @@ import { show } from "../../../domain/show.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { Handler, RequestContext } from "../../http/context.js";
-import type { Method, Router } from "../../http/router.js";
+import { type Method, Router } from "../../http/router.js";
 import type { DenialMessage } from "../../iam/access-control.js";
 import { pageSize, pageToken } from "../params.js";
+import { batchHandler } from "./batch.js";
 import { computeErrors } from "./errors.js";
 
 const API = "/compute/v1/";
@@ -40,8 +41,13 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   const iRef = (i: Pick<Instance, "projectId" | "zone" | "name">) =>
     childOf(pRef(i.projectId), instanceResource(i.projectId, i.zone, i.name));
   /** Every Compute route answers errors in Compute's shape (no `status`). */
-  const add = (method: Method, path: string, handler: Handler) =>
+  /** The Compute routes alone, for the parts of a batch request. */
+  const compute = new Router();
+  const add = (method: Method, path: string, handler: Handler) => {
     router.add(method, path, computeErrors(handler));
+    compute.add(method, path, computeErrors(handler));
+  };
+  router.add("POST", "/batch/compute/v1", batchHandler(compute, deps.log));
   const computeDenied =
     (target: string): DenialMessage =>
     (d) =>
