@@ -247,12 +247,14 @@ describe("gcloud compute instances on a Warrant instance", { skip }, () => {
       /ERROR: \(gcloud\.compute\.instances\.list\) Some requests did not succeed:\n - Required 'compute\.instances\.list' permission for 'projects\/demo-project'/,
     );
 
+    // gcloud prefixes error.status when the body has one (Warrant's do; Google's Compute errors do not,
+    // so against Google it reads "HTTPError 403").
     const stop = await gcloudAs("plain-vm", ["compute", "instances", "stop", "target-a", `--zone=${ZONE}`]);
     assert.notEqual(stop.code, 0);
     assert.match(
       stop.stderr,
       new RegExp(
-        `ERROR: \\(gcloud\\.compute\\.instances\\.stop\\) HTTPError 403: Required 'compute\\.instances\\.stop' permission for 'projects/demo-project/zones/${ZONE}/instances/target-a'`,
+        `ERROR: \\(gcloud\\.compute\\.instances\\.stop\\) (?:PERMISSION_DENIED|HTTPError 403): Required 'compute\\.instances\\.stop' permission for 'projects/demo-project/zones/${ZONE}/instances/target-a'`,
       ),
     );
     assert.equal(await statusOf("target-a"), "RUNNING", "nothing was stopped");

@@ -28,7 +28,6 @@ import { type Method, Router } from "../../http/router.js";
 import type { DenialMessage } from "../../iam/access-control.js";
 import { pageSize, pageToken } from "../params.js";
 import { batchHandler } from "./batch.js";
-import { computeErrors } from "./errors.js";
 
 const API = "/compute/v1/";
 
@@ -40,12 +39,11 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   const pRef = (projectId: string) => projectRef(deps.organizationId, projectId);
   const iRef = (i: Pick<Instance, "projectId" | "zone" | "name">) =>
     childOf(pRef(i.projectId), instanceResource(i.projectId, i.zone, i.name));
-  /** Every Compute route answers errors in Compute's shape (no `status`). */
   /** The Compute routes alone, for the parts of a batch request. */
   const compute = new Router();
   const add = (method: Method, path: string, handler: Handler) => {
-    router.add(method, path, computeErrors(handler));
-    compute.add(method, path, computeErrors(handler));
+    router.add(method, path, handler);
+    compute.add(method, path, handler);
   };
   router.add("POST", "/batch/compute/v1", batchHandler(compute, deps.log));
   const computeDenied =
