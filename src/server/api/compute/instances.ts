@@ -23,10 +23,11 @@ import { defaultComputeServiceAccountEmail } from "../../../domain/service-accou
 import { show } from "../../../domain/show.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
-import type { RequestContext } from "../../http/context.js";
-import type { Router } from "../../http/router.js";
+import type { Handler, RequestContext } from "../../http/context.js";
+import { type Method, Router } from "../../http/router.js";
 import type { DenialMessage } from "../../iam/access-control.js";
 import { pageSize, pageToken } from "../params.js";
+import { batchHandler } from "./batch.js";
 
 const API = "/compute/v1/";
 
@@ -38,6 +39,13 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   const pRef = (projectId: string) => projectRef(deps.organizationId, projectId);
   const iRef = (i: Pick<Instance, "projectId" | "zone" | "name">) =>
     childOf(pRef(i.projectId), instanceResource(i.projectId, i.zone, i.name));
+  /** The Compute routes alone, for the parts of a batch request. */
+  const compute = new Router();
+  const add = (method: Method, path: string, handler: Handler) => {
+    router.add(method, path, handler);
+    compute.add(method, path, handler);
+  };
+  router.add("POST", "/batch/compute/v1", batchHandler(compute, deps.log));
   const computeDenied =
     (target: string): DenialMessage =>
     (d) =>
@@ -139,7 +147,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     return renderOperation(op, api(ctx));
   }
 
-  router.add("GET", `${API}projects/{project}/zones`, async (ctx) => {
+  add("GET", `${API}projects/{project}/zones`, async (ctx) => {
     const p = await project(ctx, "compute.zones.list");
     const base = `${api(ctx)}projects/${p.projectId}`;
     return {
@@ -161,7 +169,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     };
   });
 
-  router.add("GET", `${API}projects/{project}/zones/{zone}`, async (ctx) => {
+  add("GET", `${API}projects/{project}/zones/{zone}`, async (ctx) => {
     const p = await project(ctx, "compute.zones.get");
     const z = zone(ctx);
     const base = `${api(ctx)}projects/${p.projectId}`;
@@ -177,7 +185,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   const instances = `${API}projects/{project}/zones/{zone}/instances`;
   const one = `${instances}/{instance}`;
 
-  router.add("GET", instances, async (ctx) => {
+  add("GET", instances, async (ctx) => {
     const p = await project(ctx, "compute.instances.list");
     const z = zone(ctx);
     rejectFilter(ctx);
@@ -192,7 +200,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     };
   });
 
-  router.add("GET", `${API}projects/{project}/aggregated/instances`, async (ctx) => {
+  add("GET", `${API}projects/{project}/aggregated/instances`, async (ctx) => {
     const p = await project(ctx, "compute.instances.list");
     rejectFilter(ctx);
     const all = await deps.repos.instances.list(p.projectId);
@@ -220,11 +228,9 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     };
   });
 
-  router.add("GET", one, async (ctx) =>
-    renderInstance(await instance(ctx, "compute.instances.get"), api(ctx)),
-  );
+  add("GET", one, async (ctx) => renderInstance(await instance(ctx, "compute.instances.get"), api(ctx)));
 
-  router.add("POST", instances, async (ctx) => {
+  add("POST", instances, async (ctx) => {
     const body = await readJsonObject(ctx.req);
     const z = zone(ctx);
     const projectId = ctx.params.project!;
@@ -281,7 +287,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     return operation(ctx, created, "insert");
   });
 
-  router.add("DELETE", one, async (ctx) => {
+  add("DELETE", one, async (ctx) => {
     const i = await instance(ctx, "compute.instances.delete");
     await deps.store.transaction((tx) => repositories(tx).instances.delete(i));
     await deps.policies.drop(instanceResource(i.projectId, i.zone, i.name));
@@ -293,7 +299,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     ["start", "RUNNING"],
     ["stop", "TERMINATED"],
   ] as const) {
-    router.add("POST", `${one}/${verb}`, async (ctx) => {
+    add("POST", `${one}/${verb}`, async (ctx) => {
       await readJsonObject(ctx.req);
       const i = await instance(ctx, `compute.instances.${verb}`);
       const updated = await mutate(i, (cur) => ({
@@ -307,7 +313,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     });
   }
 
-  router.add("POST", `${one}/setServiceAccount`, async (ctx) => {
+  add("POST", `${one}/setServiceAccount`, async (ctx) => {
     const body = await readJsonObject(ctx.req);
     const i = await instance(ctx, "compute.instances.setServiceAccount");
     if (i.status !== "TERMINATED")
@@ -326,7 +332,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     return operation(ctx, updated, "setServiceAccount");
   });
 
-  router.add("POST", `${one}/setMetadata`, async (ctx) => {
+  add("POST", `${one}/setMetadata`, async (ctx) => {
     const body = await readJsonObject(ctx.req);
     const i = await instance(ctx, "compute.instances.setMetadata");
     const current = renderInstance(i, api(ctx)).metadata.fingerprint;
@@ -350,8 +356,8 @@ export function registerCompute(router: Router, deps: ServerDeps) {
       throw notFound(`projects/${p.projectId}/zones/${ctx.params.zone}/operations/${ctx.params.operation}`);
     return renderOperation(op, api(ctx));
   };
-  router.add("GET", operationRoute, getOperation);
-  router.add("POST", `${operationRoute}/wait`, getOperation);
+  add("GET", operationRoute, getOperation);
+  add("POST", `${operationRoute}/wait`, getOperation);
 
   async function mutate(i: Instance, change: (cur: Instance) => Instance) {
     return deps.store
