@@ -58,6 +58,8 @@ export interface EnrollmentRecord {
 /** A resumable upload in progress; keyed by the SHA-256 of its upload id (the id is a bearer secret). */
 export interface UploadSession {
   idSha256: string;
+  /** Names the file under `storage/uploads/` that holds the bytes received so far. */
+  fileId: string;
   bucket: string;
   name: string;
   /** Client-writable metadata fixed at initiation. */
@@ -271,8 +273,7 @@ export function repositories(s: DocumentStore) {
       get: (idSha256: string) => s.get<UploadSession>("upload-session", idSha256),
       put: (u: UploadSession) => s.put("upload-session", u.idSha256, u, u.bucket),
       delete: (idSha256: string) => s.delete("upload-session", idSha256),
-      ofBucket: async (bucket: string) =>
-        (await s.list<UploadSession>("upload-session", { parent: bucket })).map((r) => r.value),
+      all: async () => (await s.list<UploadSession>("upload-session")).map((r) => r.value),
     },
     agents: {
       get: (agentId: string) => s.get<AgentRecord>("agent", agentId),

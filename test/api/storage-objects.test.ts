@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { crc32c } from "@node-rs/crc32";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
@@ -570,7 +570,24 @@ describe("Cloud Storage resumable uploads (GCS's protocol rules)", () => {
     const data = randomBytes(K + 7);
     const s = await start("r/restart.bin");
     assert.equal((await put(s, `bytes 0-${K - 1}/*`, data.subarray(0, K))).status, 308);
+    // What a crash leaves behind: a blob no object refers to, a session file without a session.
+    const storage = join(h.stateDir, "storage");
+    const orphanBlob = join(storage, "blobs", "zz", "zzzzzzzzzzzzzzzzzzzzzz");
+    const orphanUpload = join(storage, "uploads", "yyyyyyyyyyyyyyyyyyyyyy");
+    mkdirSync(dirname(orphanBlob), { recursive: true });
+    writeFileSync(orphanBlob, "orphan");
+    writeFileSync(orphanUpload, "orphan");
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(orphanBlob, past, past);
+    utimesSync(orphanUpload, past, past);
     await h.restart();
+    for (let i = 0; i < 50 && (existsSync(orphanBlob) || existsSync(orphanUpload)); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal(existsSync(orphanBlob), false, "unreferenced blob swept");
+    assert.equal(existsSync(orphanUpload), false, "session-less upload file swept");
+    const kept = await raw(h, "GET", `/storage/v1/b/${B}/o/r%2Fnode.bin?alt=media`);
+    assert.equal(kept.status, 200, "referenced blobs survive the sweep");
+    assert.equal(kept.body.length, 2 * K + 10);
     const q = await put(s, "bytes */*");
     assert.equal(q.headers.range, `bytes=0-${K - 1}`);
     const fin = await put(s, `bytes ${K}-${data.length - 1}/${data.length}`, data.subarray(K));

@@ -77,6 +77,21 @@ export class BlobStore {
     return id;
   }
 
+  /** Deletes resumable-session files whose session is gone (expired, cancelled, or never recorded). */
+  async sweepUploads(isLive: (fileId: string) => boolean, before: number): Promise<number> {
+    let removed = 0;
+    for (const id of await readdir(this.uploadsDir).catch(() => [] as string[])) {
+      if (isLive(id)) continue;
+      const file = join(this.uploadsDir, id);
+      const s = await stat(file).catch(() => null);
+      if (s && s.mtimeMs < before) {
+        await unlink(file).catch(() => {});
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /**
    * Deletes blobs no object refers to, left by a crash between a blob's rename and its metadata
    * commit. Only blobs older than `before` are considered, so an upload in flight is never touched.

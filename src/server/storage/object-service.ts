@@ -159,13 +159,25 @@ export class ObjectService {
     return (await r.objects.any(bucket)) || (await r.objectVersions.any(bucket));
   }
 
-  /** Removes blobs of an interrupted previous run that no object refers to. */
+  /**
+   * Removes what no one can reach any more: blobs of an interrupted run that no object refers to,
+   * expired resumable sessions, and session files without a session. Only files older than
+   * `before` are touched, so uploads in flight are safe.
+   */
   async sweep(before: number): Promise<number> {
     const r = repositories(this.store);
     const referenced = new Set<string>();
     for await (const o of r.objects.all()) referenced.add(o.blobId);
     for await (const o of r.objectVersions.all()) referenced.add(o.blobId);
-    return this.blobs.sweep((id) => referenced.has(id), before);
+    const live = new Set<string>();
+    for (const u of await r.uploads.all()) {
+      if (Date.parse(u.expireTime) < before)
+        await this.store.transaction((tx) => repositories(tx).uploads.delete(u.idSha256));
+      else live.add(u.fileId);
+    }
+    const blobs = await this.blobs.sweep((id) => referenced.has(id), before);
+    const uploads = await this.blobs.sweepUploads((id) => live.has(id), before);
+    return blobs + uploads;
   }
 
   private async collect(blobIds: string[]) {

@@ -226,9 +226,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
-interface SessionState extends UploadSession {
-  fileId: string;
-}
+type SessionState = UploadSession;
 
 /** Resumable upload sessions: state in the datastore, bytes in `uploads/<fileId>`. */
 class ResumableSessions {
