@@ -47,8 +47,11 @@ const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
  */
 export function rolesGranting(permission: string): string[] {
   const service = permission.split(".", 1)[0];
+  // Legacy and service-agent roles exist for compatibility and for Google's own agents: grant
+  // advice should name them last.
   const rank = (r: Role) =>
     (BASIC_ROLES.has(r.name) ? 4 : 0) +
+    (/\.legacy|[sS]erviceAgent$/.test(r.name) ? 3 : 0) +
     (r.name.startsWith(`roles/${service}.`) ? 0 : 2) +
     (r.stage === "GA" ? 0 : 1);
   return catalog.roles
