@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline/promises";
+import { AdcError, CredentialError } from "../client/index.js";
 import { parseCommandLine, resolveCommand } from "./args.js";
 import { ApiError, CliError, hintForApiError, UsageError } from "./errors.js";
 import { groupHelp, help, synopsis } from "./help.js";
@@ -51,6 +52,10 @@ export function reportError(e: unknown, path: string[], rt: Runtime, node?: Node
     if (e.hint) rt.stderr.write(`Hint: ${e.hint}\n`);
     if (isDebug(rt.env) && e.stack) rt.stderr.write(`${e.stack}\n`);
     return e.exitCode;
+  }
+  if (e instanceof CredentialError || e instanceof AdcError) {
+    say(e.message);
+    return 1;
   }
   const err = e instanceof Error ? e : new Error(String(e));
   say(err.message);

@@ -1,7 +1,13 @@
 import { createPrivateKey } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { SignJWT } from "jose";
+import {
+  AdcError,
+  type Credential as ClientCredential,
+  credentialFromFile,
+  getApplicationDefault,
+} from "../client/index.js";
 import { ApiClient, apiErrorFrom, networkError, USER_AGENT } from "./api.js";
 import { type Config, readConfig } from "./config.js";
 import { CliError } from "./errors.js";
@@ -167,17 +173,30 @@ export class Session {
     return this.endpointSource().value;
   }
 
-  credentialFile(): string {
+  /** A credential file named by --credential-file, WARRANT_CREDENTIAL_FILE or the config. */
+  explicitCredentialFile(): string | undefined {
     const abs = (p: string) => (isAbsolute(p) ? p : resolve(this.rt.cwd, p));
     const f = this.flag("credential-file");
     if (f) return abs(f);
     if (this.rt.env.WARRANT_CREDENTIAL_FILE) return abs(this.rt.env.WARRANT_CREDENTIAL_FILE);
     const c = this.cfg().credential_file;
     if (c) return abs(c);
+    return undefined;
+  }
+
+  credentialFile(): string {
+    const explicit = this.explicitCredentialFile();
+    if (explicit) return explicit;
     const info = this.serverInfo();
-    if (info?.adminCredentialFile) return abs(info.adminCredentialFile);
+    if (info?.adminCredentialFile)
+      return isAbsolute(info.adminCredentialFile)
+        ? info.adminCredentialFile
+        : resolve(this.rt.cwd, info.adminCredentialFile);
     return join(this.stateDir(), "admin-credentials.json");
   }
+
+  /** How the CLI authenticates, for `warrant auth list`. Filled in once a token was fetched. */
+  credentialSource?: string;
 
   /** The --project flag only (some commands switch behaviour on an explicit project). */
   explicitProject(): string | undefined {
@@ -187,7 +206,7 @@ export class Session {
   projectSource(): Source<string> | undefined {
     const f = this.flag("project");
     if (f) return { value: f, from: "--project" };
-    for (const k of ["WARRANT_PROJECT", "CLOUDSDK_CORE_PROJECT"]) {
+    for (const k of ["WARRANT_PROJECT", "CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"]) {
       const v = this.rt.env[k];
       if (v) return { value: v, from: k };
     }
@@ -250,8 +269,15 @@ export class Session {
 
   private async fetchBaseToken(): Promise<string> {
     const fixed = this.rt.env.WARRANT_ACCESS_TOKEN;
-    if (fixed) return fixed;
+    if (fixed) {
+      this.credentialSource = "WARRANT_ACCESS_TOKEN";
+      return fixed;
+    }
+    // No credential named and no local server's admin credential: find one the way Google's
+    // tools do (GOOGLE_APPLICATION_CREDENTIALS, the ADC file, the instance's metadata server).
+    if (!this.explicitCredentialFile() && !existsSync(this.credentialFile())) return this.adcToken();
     const file = this.credentialFile();
+    this.credentialSource = file;
     const cred = loadCredential(file);
     const endpoint = this.endpoint();
     const url = `${endpoint}/token`;
@@ -284,6 +310,46 @@ export class Session {
     }
     return body.access_token;
   }
+
+  private async adcToken(): Promise<string> {
+    let adc: Awaited<ReturnType<typeof getApplicationDefault>>;
+    try {
+      adc = await getApplicationDefault({ env: this.rt.env as NodeJS.ProcessEnv });
+    } catch (e) {
+      if (e instanceof AdcError)
+        throw new CliError(
+          `No credentials found. The server's admin credential ${this.credentialFile()} does not exist, and ${e.message.replace(/^Could not/, "Application Default Credentials could not")}`,
+          'On the server\'s machine run `eval "$(warrant env)"`; elsewhere pass --credential-file, or run on an instance.',
+        );
+      throw new CliError((e as Error).message);
+    }
+    this.credentialSource = adc.source;
+    this.adcProjectId = adc.projectId;
+    this.adcCredential = adc.credential;
+    try {
+      return await adc.credential.getAccessToken();
+    } catch (e) {
+      throw new CliError(`Could not get an access token from ${adc.source}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The active credential as a `warrant/client` credential (for ID tokens): the named or admin
+   * credential file, else Application Default Credentials.
+   */
+  async clientCredential(): Promise<ClientCredential> {
+    if (this.explicitCredentialFile() || existsSync(this.credentialFile())) {
+      const file = this.credentialFile();
+      loadCredential(file); // validates, with the CLI's messages
+      return credentialFromFile(file);
+    }
+    await this.adcToken();
+    return this.adcCredential!;
+  }
+  private adcCredential?: ClientCredential;
+
+  /** The project ADC found (GOOGLE_CLOUD_PROJECT or the credential's), once a token was fetched. */
+  adcProjectId?: string;
 
   api(): ApiClient {
     this.client ??= new ApiClient(

@@ -9,6 +9,7 @@ import iam from "./commands/iam/index.js";
 import logs from "./commands/logs/index.js";
 import projects from "./commands/projects/index.js";
 import serve from "./commands/serve.js";
+import storage from "./commands/storage/index.js";
 import version from "./commands/version.js";
 import { type GroupSpec, group } from "./spec.js";
 
@@ -25,6 +26,7 @@ export const ROOT: GroupSpec = group({
     projects,
     iam,
     compute,
+    storage,
     auth,
     logs,
     admin,

@@ -1,8 +1,10 @@
 import { group } from "../../spec.js";
+import list from "./list.js";
 import printAccessToken from "./print-access-token.js";
+import printIdentityToken from "./print-identity-token.js";
 
 export default group({
   name: "auth",
   summary: "manage the credentials the CLI uses",
-  children: [printAccessToken],
+  children: [list, printAccessToken, printIdentityToken],
 });
