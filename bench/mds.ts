@@ -7,8 +7,8 @@
  * Same method as bench/run.ts: servers in this process, HTTP load from one child process over a
  * bounded number of keep-alive connections with pre-serialized requests, fixed windows, several
  * rounds interleaving every row, ratios taken within a round, medians reported. The load child is
- * this file forked with `load-child` (bench/load.ts accepts 127.0.0.1 only, and metadata servers
- * listen on 127.0.0.2 and up); it also records more latency percentiles.
+ * the shared one (bench/load-gen.ts), which accepts any 127.0.0.x address (metadata servers listen
+ * on 127.0.0.2 and up).
  *
  * Rows: a cached token (`…/service-accounts/default/token`, cache warmed before timing) and a
  * metadata leaf (`…/project/project-id`), each beside its own bare baseline, at
@@ -19,213 +19,13 @@
  * BENCH_LATENCY_SECONDS (window at 1 connection, default 1), BENCH_CONNECTIONS (default 16),
  * BENCH_OUT (JSON file, default /tmp/warrant-bench/mds.json).
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type OutgoingHttpHeaders, request } from "node:http";
-import { type AddressInfo, connect, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startServer } from "../src/server/app.js";
-
-// ---------- shared ----------
-
-interface MdsLoadJob {
-  type: "job";
-  host: string;
-  port: number;
-  path: string;
-  headers: Record<string, string>;
-  connections: number;
-  warmupMs: number;
-  durationMs: number;
-}
-
-interface Latency {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-interface MdsLoadResult {
-  type: "result";
-  ok: number;
-  failed: number;
-  statuses: Record<string, number>;
-  firstError?: string;
-  elapsedMs: number;
-  latencyMs: Latency;
-  clientCpuMs: number;
-}
-
-const LOOPBACK = /^127\.0\.0\.\d{1,3}$/;
-
-// ---------- the load child (this file, forked with `load-child`) ----------
-
-const MAX_SAMPLES = 500_000;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function runLoad(job: MdsLoadJob): Promise<MdsLoadResult> {
-  if (!LOOPBACK.test(job.host)) throw new Error(`load is for 127.0.0.x only, not ${job.host}`);
-  const connections = Math.min(Math.max(1, Math.round(job.connections)), 256);
-  const durationMs = Math.min(job.durationMs, 30_000);
-  let measuring = false;
-  let stop = false;
-  let ok = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  const statuses: Record<string, number> = {};
-  const samples = new Float64Array(MAX_SAMPLES);
-  let n = 0;
-
-  let head = `GET ${job.path} HTTP/1.1\r\nHost: ${job.host}:${job.port}\r\n`;
-  for (const [k, v] of Object.entries(job.headers)) head += `${k}: ${v}\r\n`;
-  const req = Buffer.from(`${head}\r\n`);
-
-  const sockets = new Set<RawConnection>();
-  const worker = async () => {
-    let conn: RawConnection | undefined;
-    while (!stop) {
-      if (!conn || conn.closed) {
-        conn = new RawConnection(job.port, job.host);
-        sockets.add(conn);
-      }
-      const started = performance.now();
-      try {
-        const r = await conn.exchange(req);
-        if (!measuring) continue;
-        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-        if (r.status >= 200 && r.status < 300) {
-          ok++;
-          if (n < MAX_SAMPLES) samples[n++] = performance.now() - started;
-        } else {
-          failed++;
-          firstError ??= `${r.status} ${r.body.toString("utf8").slice(0, 300)}`;
-        }
-      } catch (err) {
-        if (measuring) {
-          failed++;
-          firstError ??= String(err);
-        }
-        sockets.delete(conn);
-        conn.destroy();
-        conn = undefined;
-        if (!stop) await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-  };
-  const workers = Array.from({ length: connections }, worker);
-  await new Promise((r) => setTimeout(r, job.warmupMs));
-  measuring = true;
-  process.send?.({ type: "measuring" });
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, durationMs));
-  measuring = false;
-  const elapsedMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  stop = true;
-  await Promise.all(workers);
-  for (const c of sockets) c.destroy();
-  const sorted = samples.subarray(0, n).sort();
-  return {
-    type: "result",
-    ok,
-    failed,
-    statuses,
-    ...(firstError ? { firstError } : {}),
-    elapsedMs,
-    latencyMs: {
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      p999: percentile(sorted, 99.9),
-      max: n ? sorted[n - 1]! : Number.NaN,
-    },
-    clientCpuMs: (cpu.user + cpu.system) / 1000,
-  };
-}
-
-/** One keep-alive HTTP/1.1 connection, one request in flight; parses status line and framing only. */
-class RawConnection {
-  closed = false;
-  private readonly socket: Socket;
-  private buf: Buffer = Buffer.alloc(0);
-  private pending:
-    | { ok: (r: { status: number; body: Buffer }) => void; fail: (e: Error) => void }
-    | undefined;
-
-  constructor(port: number, host: string) {
-    this.socket = connect({ port, host, noDelay: true });
-    this.socket.on("data", (chunk: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-      this.parse();
-    });
-    const end = (err?: Error) => {
-      this.closed = true;
-      const p = this.pending;
-      this.pending = undefined;
-      p?.fail(err ?? new Error("connection closed by the server"));
-    };
-    this.socket.on("error", end);
-    this.socket.on("close", () => end());
-  }
-
-  exchange(request: Buffer): Promise<{ status: number; body: Buffer }> {
-    if (this.closed) return Promise.reject(new Error("connection closed"));
-    return new Promise((ok, fail) => {
-      this.pending = { ok, fail };
-      this.socket.write(request);
-    });
-  }
-
-  destroy() {
-    this.closed = true;
-    this.socket.destroy();
-  }
-
-  private parse() {
-    const b = this.buf;
-    const headEnd = b.indexOf("\r\n\r\n");
-    if (headEnd < 0 || !this.pending) return;
-    const head = b.toString("latin1", 0, headEnd).toLowerCase();
-    const status = Number(head.slice(9, 12));
-    const bodyStart = headEnd + 4;
-    const cl = /\r\ncontent-length:\s*(\d+)/.exec(head);
-    // The metadata server and the baselines always send Content-Length.
-    if (!cl) {
-      this.destroy();
-      this.pending.fail(new Error("response without Content-Length"));
-      this.pending = undefined;
-      return;
-    }
-    const end = bodyStart + Number(cl[1]);
-    if (b.length < end) return;
-    const body = b.subarray(bodyStart, end);
-    this.buf = b.subarray(end);
-    const p = this.pending;
-    this.pending = undefined;
-    if (/\r\nconnection:\s*close/.test(head)) this.destroy();
-    p.ok({ status, body });
-  }
-}
-
-function childMain() {
-  process.on("message", (msg: MdsLoadJob) => {
-    if (msg?.type !== "job") return;
-    runLoad(msg).then(
-      (result) => process.send?.(result),
-      (err) => process.send?.({ type: "error", message: String(err?.stack ?? err) }),
-    );
-  });
-  process.on("disconnect", () => process.exit(0));
-}
+import { type Latency, LoadChild } from "./load-gen.js";
 
 // ---------- the parent ----------
 
@@ -233,6 +33,8 @@ const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : dflt;
 };
+
+const LOOPBACK = /^127\.0\.0\.\d{1,3}$/;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const median = (xs: number[]) => {
@@ -243,33 +45,6 @@ const median = (xs: number[]) => {
 const fmtRate = (x: number) => (x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
 const fmtRatio = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const fmtMs = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "" : x.toFixed(2));
-
-class LoadChild {
-  private readonly child: ChildProcess;
-  constructor() {
-    this.child = fork(fileURLToPath(import.meta.url), ["load-child"], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-  }
-  run(job: Omit<MdsLoadJob, "type">, onMeasuring: () => void): Promise<MdsLoadResult> {
-    return new Promise((ok, fail) => {
-      const onMessage = (msg: { type: string; message?: string }) => {
-        if (msg.type === "measuring") return onMeasuring();
-        this.child.off("message", onMessage);
-        this.child.off("exit", onExit);
-        if (msg.type === "result") ok(msg as unknown as MdsLoadResult);
-        else fail(new Error(`load child: ${msg.message}`));
-      };
-      const onExit = (code: number | null) => fail(new Error(`load child exited (${code})`));
-      this.child.on("message", onMessage);
-      this.child.once("exit", onExit);
-      this.child.send({ type: "job", ...job } satisfies MdsLoadJob);
-    });
-  }
-  close() {
-    if (this.child.connected) this.child.disconnect();
-  }
-}
 
 interface Target {
   host: string;
@@ -461,9 +236,8 @@ export async function main(): Promise<void> {
       let t0 = performance.now();
       const r = await load!.run(
         {
-          host: c.target.host,
-          port: c.target.port,
-          path: c.path,
+          url: `http://${c.target.host}:${c.target.port}${c.path}`,
+          method: "GET",
           headers: MDS_HEADERS,
           connections: c.connections,
           warmupMs,
@@ -630,5 +404,3 @@ export async function main(): Promise<void> {
     rmSync(stateDir, { recursive: true, force: true });
   }
 }
-
-if (process.argv[2] === "load-child") childMain();

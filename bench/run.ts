@@ -4,26 +4,24 @@
  * absolute numbers beside them for context. See docs/performance.md.
  *
  * Everything runs on 127.0.0.1 and stops by itself: servers in this process, HTTP load from one
- * child process (bench/load.ts) over a bounded number of keep-alive connections for a fixed time.
+ * child process (bench/load-gen.ts) over a bounded number of keep-alive connections for a fixed time.
  * Each measurement runs several rounds; rounds interleave all rows so slow phases of a noisy
  * machine hit every row alike; each ratio is taken within a round, then the median is reported.
  *
  * Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (HTTP window, default 3),
  * BENCH_MICRO_SECONDS (in-process window, default 1), BENCH_CONNECTIONS (default 16),
- * BENCH_CLIENT (raw | agent: the load generator's HTTP client, default raw; see bench/load.ts),
+ * BENCH_CLIENT (raw | agent: the load generator's HTTP client, default raw; see bench/load-gen.ts),
  * BENCH_OUT (JSON file, default /tmp/warrant-bench/latest.json).
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeJwt, decodeProtectedHeader, importPKCS8, SignJWT } from "jose";
 import { startServer } from "../src/server/app.js";
-import type { LoadJob, LoadResult } from "./load.js";
+import { LoadChild } from "./load-gen.js";
 import { microCases, timed } from "./micro.js";
 import { PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_JWT_RESOURCE, startPeer } from "./peer.js";
 
@@ -80,34 +78,6 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-
-// ---------- the load child ----------
-
-class LoadChild {
-  private readonly child: ChildProcess;
-  constructor() {
-    const script = join(dirname(fileURLToPath(import.meta.url)), "load.js");
-    this.child = fork(script, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  }
-  run(job: Omit<LoadJob, "type">, onMeasuring: () => void): Promise<LoadResult> {
-    return new Promise((ok, fail) => {
-      const onMessage = (msg: { type: string; message?: string }) => {
-        if (msg.type === "measuring") return onMeasuring();
-        this.child.off("message", onMessage);
-        this.child.off("exit", onExit);
-        if (msg.type === "result") ok(msg as unknown as LoadResult);
-        else fail(new Error(`load child: ${msg.message}`));
-      };
-      const onExit = (code: number | null) => fail(new Error(`load child exited (${code})`));
-      this.child.on("message", onMessage);
-      this.child.once("exit", onExit);
-      this.child.send({ type: "job", ...job } satisfies LoadJob);
-    });
-  }
-  close() {
-    this.child.disconnect();
-  }
-}
 
 async function measureHttp(load: LoadChild, c: HttpCase, warmupMs: number): Promise<Sample> {
   let cpu0 = process.cpuUsage();
