@@ -623,7 +623,7 @@ async function inProcess() {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let off = 0; off < SIZE; off += MiB)
-      if (!w.sink.write(chunk)) await new Promise((ok) => w.sink.once("drain", ok));
+      if (!w.sink.write(chunk)) await new Promise<void>((ok) => w.sink.once("drain", () => ok()));
     w.sink.end();
     await new Promise<void>((ok, fail) => {
       w.sink.once("finish", () => ok());

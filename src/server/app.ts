@@ -226,6 +226,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
             http.closeAllConnections();
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
+          await blobs.close();
           await store.close();
           await audit.close();
         })();

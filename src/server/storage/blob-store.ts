@@ -6,11 +6,11 @@
  * never a visible partial object.
  */
 import { randomBytes } from "node:crypto";
+import type { WriteStream } from "node:fs";
 import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform, type Writable } from "node:stream";
-import { Checksummer } from "../../domain/storage/checksums.js";
+import { FileHasher, type FollowJob } from "./hasher.js";
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -24,6 +24,8 @@ export class BlobStore {
   readonly blobsDir: string;
   readonly tmpDir: string;
   readonly uploadsDir: string;
+  /** MD5 and CRC32C run in a worker thread, beside the socket reads rather than between them. */
+  readonly hasher = new FileHasher();
 
   constructor(readonly root: string) {
     this.blobsDir = join(root, "blobs");
@@ -36,6 +38,10 @@ export class BlobStore {
     for (const d of [this.blobsDir, this.uploadsDir]) await mkdir(d, { recursive: true, mode: 0o700 });
     await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+  }
+
+  async close() {
+    await this.hasher.close();
   }
 
   static newId() {
@@ -112,12 +118,14 @@ export class BlobStore {
   }
 }
 
-/** Streams bytes into a temp file while checksumming them; `publish()` makes it a blob. */
+/**
+ * Streams bytes into a temp file while the hash worker checksums what reaches it; `publish()` makes
+ * it a blob.
+ */
 export class BlobWriter {
   readonly tmpPath: string;
-  private readonly sums = new Checksummer();
-  private readonly file: Writable;
-  readonly sink: Writable;
+  readonly sink: WriteStream;
+  private readonly hashing: FollowJob;
   private done = false;
 
   constructor(
@@ -125,51 +133,43 @@ export class BlobWriter {
     readonly id: string,
   ) {
     this.tmpPath = join(store.tmpDir, id);
-    this.file = createWriteStream(this.tmpPath, { flags: "wx", mode: 0o600, highWaterMark: 1 << 20 });
-    const sums = this.sums;
-    const hashing = new Transform({
-      highWaterMark: 1 << 20,
-      transform(chunk: Buffer, _enc, cb) {
-        sums.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    hashing.pipe(this.file);
-    this.sink = hashing;
+    this.sink = createWriteStream(this.tmpPath, { flags: "wx", mode: 0o600, highWaterMark: 1 << 20 });
+    this.hashing = store.hasher.follow(this.tmpPath);
   }
 
   get size() {
-    return this.sums.size;
+    return this.sink.bytesWritten;
   }
 
   /** Waits for every byte to reach the file, fsyncs it, and moves it into `blobs/`. */
   async publish(): Promise<BlobSums> {
-    if (!this.file.writableFinished)
+    if (!this.sink.writableFinished)
       await new Promise<void>((resolve, reject) => {
-        this.file.once("finish", resolve);
-        this.file.once("error", reject);
+        this.sink.once("finish", resolve);
+        this.sink.once("error", reject);
         if (!this.sink.writableEnded) this.sink.end();
       });
     const fh = await open(this.tmpPath, "r");
+    let sums: BlobSums;
     try {
-      await fh.datasync();
+      [sums] = await Promise.all([this.hashing.finish(this.sink.bytesWritten), fh.datasync()]);
     } finally {
       await fh.close();
     }
     await mkdir(join(this.store.blobsDir, this.id.slice(0, 2)), { recursive: true, mode: 0o700 });
     await rename(this.tmpPath, this.store.path(this.id));
     this.done = true;
-    return this.sums.digest();
+    return sums;
   }
 
   /** Drops the bytes (the temp file, or the blob if already published). */
   async abort() {
-    this.sink.destroy();
+    this.hashing.cancel();
     // The file may still be opening: wait until it is closed, or the unlink could come first.
-    if (!this.file.closed)
+    if (!this.sink.closed)
       await new Promise<void>((resolve) => {
-        this.file.once("close", () => resolve());
-        this.file.destroy();
+        this.sink.once("close", () => resolve());
+        this.sink.destroy();
       });
     await unlink(this.tmpPath).catch(() => {});
     if (this.done) await this.store.remove(this.id);

@@ -7,7 +7,7 @@
  * the bytes persisted, a status query never finalises unless it declares the persisted total.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { open, unlink } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { Transform } from "node:stream";
@@ -17,7 +17,6 @@ import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { memberOf } from "../../../domain/iam/principal.js";
 import type { Bucket } from "../../../domain/storage/bucket.js";
 import {
-  Checksummer,
   type DeclaredHashes,
   declaredProblem,
   hashMismatch,
@@ -39,6 +38,7 @@ import { readBody, readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { BlobStore, type BlobSums } from "../../storage/blob-store.js";
+import type { FollowJob } from "../../storage/hasher.js";
 import { requireStorage, storageRefs } from "./access.js";
 import { boundaryOf, readMultipartRelated } from "./multipart.js";
 import { storageHelpers } from "./objects.js";
@@ -232,8 +232,6 @@ type SessionState = UploadSession;
 class ResumableSessions {
   /** Per-session queue: chunks of one session are applied one at a time. */
   private readonly locks = new Map<string, Promise<unknown>>();
-  /** Running checksums of sessions written in order, so finalising needs no re-read. */
-  private readonly running = new Map<string, Checksummer & { offset?: number }>();
 
   constructor(private readonly deps: ServerDeps) {}
 
@@ -326,10 +324,12 @@ class ResumableSessions {
         throw badRequest(
           `Content-Length ${declaredLength} does not match the ${expected} bytes named by Content-Range.`,
         );
-      const received = await this.write(ctx, s, range.start, expected);
+      const { received, hashing } = await this.write(ctx, s, range.start, expected);
       const end = range.start + received;
-      if (expected !== undefined && received !== expected)
+      if (expected !== undefined && received !== expected) {
+        hashing?.cancel();
         throw badRequest(`The request carried ${received} bytes; Content-Range named ${expected}.`);
+      }
       let persisted = Math.max(s.persisted, end);
       const final = range.kind === "rest" || (total !== undefined && total !== null && end === total);
       if (total !== undefined && total !== null && persisted > total)
@@ -342,9 +342,11 @@ class ResumableSessions {
         persisted,
         ...(total !== undefined && total !== null ? { total } : {}),
       };
-      await this.sync(next);
       await this.deps.store.transaction((tx) => repositories(tx).uploads.put(next));
-      if (final) return this.finalize(ctx, next);
+      // The streamed checksum covers the object only if every byte came in this request.
+      const whole = final && next.persisted === end ? hashing : undefined;
+      if (hashing !== whole) hashing?.cancel();
+      if (final) return this.finalize(ctx, next, whole);
       return this.incomplete(ctx, next);
     });
   }
@@ -354,19 +356,13 @@ class ResumableSessions {
     const path = this.deps.objects.blobs.uploadPath(s.fileId);
     const fh = await open(path, "r+");
     let received = 0;
+    // A request that writes the object from its first byte is checksummed while it streams in
+    // (Node's single-shot upload); other sessions are checksummed when they complete.
+    const hashing =
+      s.persisted === 0 && start === 0 ? this.deps.objects.blobs.hasher.follow(path) : undefined;
     try {
       await fh.truncate(s.persisted);
-      let run = this.running.get(s.fileId);
-      if (run && run.size !== s.persisted) {
-        this.running.delete(s.fileId);
-        run = undefined;
-      }
-      if (!run && s.persisted === 0) {
-        run = new Checksummer();
-        this.running.set(s.fileId, run);
-      }
       const skip = s.persisted - start;
-      const hashing = run;
       const placer = new Transform({
         highWaterMark: 1 << 20,
         transform(chunk: Buffer, _enc, cb) {
@@ -378,7 +374,6 @@ class ResumableSessions {
           }
           const fresh = at >= skip ? chunk : received > skip ? chunk.subarray(skip - at) : null;
           if (!fresh) return cb();
-          hashing?.update(fresh);
           cb(null, fresh);
         },
       });
@@ -392,7 +387,7 @@ class ResumableSessions {
         await pipeline(ctx.req, placer, out);
       } catch (err) {
         // Bytes of a failed request are not credited: the next request truncates them away.
-        this.running.delete(s.fileId);
+        hashing?.cancel();
         if (err instanceof ApiError) throw err;
         throw badRequest("The upload was interrupted before all bytes arrived.");
       }
@@ -400,13 +395,7 @@ class ResumableSessions {
     } finally {
       await fh.close();
     }
-    return received;
-  }
-
-  /** Keeps the running checksum only when it covers exactly the persisted bytes. */
-  private async sync(s: SessionState) {
-    const run = this.running.get(s.fileId);
-    if (run && run.size !== s.persisted) this.running.delete(s.fileId);
+    return { received, hashing };
   }
 
   private incomplete(ctx: RequestContext, s: SessionState) {
@@ -419,21 +408,12 @@ class ResumableSessions {
     return undefined;
   }
 
-  private async finalize(ctx: RequestContext, s: SessionState) {
+  private async finalize(ctx: RequestContext, s: SessionState, streamed?: FollowJob) {
     const path = this.deps.objects.blobs.uploadPath(s.fileId);
-    let run = this.running.get(s.fileId);
-    this.running.delete(s.fileId);
-    if ((!run || run.size !== s.persisted) && s.persisted > 0) {
-      run = new Checksummer();
-      const sums = run;
-      await pipeline(
-        createReadStream(path, { end: s.persisted - 1, highWaterMark: 1 << 20 }),
-        async (src) => {
-          for await (const c of src) sums.update(c as Buffer);
-        },
-      );
-    }
-    const sums = (run ?? new Checksummer()).digest();
+    // Off the event loop either way: a 1 GiB object takes seconds to checksum.
+    const sums = await (streamed
+      ? streamed.finish(s.persisted)
+      : this.deps.objects.blobs.hasher.hashFile(path, s.persisted));
     const mismatch = hashMismatch(s.declared, sums);
     if (mismatch) {
       await this.discard(s);
@@ -475,7 +455,6 @@ class ResumableSessions {
   }
 
   private async discard(s: SessionState) {
-    this.running.delete(s.fileId);
     await unlink(this.deps.objects.blobs.uploadPath(s.fileId)).catch(() => {});
     await this.deps.store.transaction((tx) => repositories(tx).uploads.delete(s.idSha256));
   }
