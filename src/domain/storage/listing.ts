@@ -114,7 +114,7 @@ export async function listPage<T>(q: ListQuery, scan: Scan<T>): Promise<ListPage
           if (count > 0 && count + 2 > q.maxResults) return finish(true);
           items.push(e.value);
           count++;
-        } else if (count === q.maxResults) return finish(true);
+        } else if (count >= q.maxResults) return finish(true);
         prefixes.push(prefix);
         count++;
         last = { a: prefix, p: prefix, q: digest };
@@ -123,7 +123,7 @@ export async function listPage<T>(q: ListQuery, scan: Scan<T>): Promise<ListPage
         reseek = true;
         break;
       }
-      if (count === q.maxResults) return finish(true);
+      if (count >= q.maxResults) return finish(true);
       items.push(e.value);
       count++;
       last = { a: e.key, q: digest };
