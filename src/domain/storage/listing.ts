@@ -43,6 +43,12 @@ interface Cursor {
   q: string;
 }
 
+/**
+ * Name order as GCS and the datastore sort: UTF-8 bytes (code points). JavaScript's `<` compares
+ * UTF-16 units, which puts U+E000–U+FFFF after the astral characters.
+ */
+export const compareNames = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
 /** Above every character: seeking here skips all names that start with what precedes it. */
 const MAX_CHAR = "\u{10FFFF}";
 
@@ -87,7 +93,9 @@ export async function listPage<T>(q: ListQuery, scan: Scan<T>): Promise<ListPage
   let after = cursor ? (cursor.p !== undefined ? cursor.p + MAX_CHAR : cursor.a) : undefined;
   let skip = cursor?.p;
   let from: string | undefined =
-    !cursor && q.startOffset !== undefined && q.startOffset > q.prefix ? q.startOffset : undefined;
+    !cursor && q.startOffset !== undefined && compareNames(q.startOffset, q.prefix) > 0
+      ? q.startOffset
+      : undefined;
   const batch = Math.min(Math.max(q.maxResults + 1, 16), 1001);
 
   for (;;) {
@@ -101,7 +109,7 @@ export async function listPage<T>(q: ListQuery, scan: Scan<T>): Promise<ListPage
     for (const e of entries) {
       after = e.key;
       from = undefined;
-      if (q.endOffset !== undefined && e.name >= q.endOffset) return finish(false);
+      if (q.endOffset !== undefined && compareNames(e.name, q.endOffset) >= 0) return finish(false);
       if (skip !== undefined && e.name.startsWith(skip)) continue;
       const rest = e.name.slice(q.prefix.length);
       const cut = q.delimiter ? rest.indexOf(q.delimiter) : -1;
@@ -114,7 +122,7 @@ export async function listPage<T>(q: ListQuery, scan: Scan<T>): Promise<ListPage
           if (count > 0 && count + 2 > q.maxResults) return finish(true);
           items.push(e.value);
           count++;
-        } else if (count === q.maxResults) return finish(true);
+        } else if (count >= q.maxResults) return finish(true);
         prefixes.push(prefix);
         count++;
         last = { a: prefix, p: prefix, q: digest };
@@ -123,7 +131,7 @@ export async function listPage<T>(q: ListQuery, scan: Scan<T>): Promise<ListPage
         reseek = true;
         break;
       }
-      if (count === q.maxResults) return finish(true);
+      if (count >= q.maxResults) return finish(true);
       items.push(e.value);
       count++;
       last = { a: e.key, q: digest };

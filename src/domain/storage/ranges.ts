@@ -47,6 +47,7 @@ export function parseContentRange(header: string | undefined): ChunkRange | stri
   if (total !== null && total > MAX) return "Content-Range total is too large.";
   if (m[1] === "*") return { kind: "query", total };
   const start = Number(m[2]);
+  if (start > MAX || (m[3] !== "*" && Number(m[3]) > MAX)) return "Content-Range position is too large.";
   if (m[3] === "*") {
     if (total !== null) return `Invalid Content-Range header '${header.slice(0, 100)}'.`;
     return { kind: "rest", start };

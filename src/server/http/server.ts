@@ -4,7 +4,14 @@
  * never leak a stack trace.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { Duplex } from "node:stream";
 import { ApiError, Internal, NotFound, Unauthenticated } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import type { Caller, RequestContext } from "./context.js";
@@ -61,8 +68,30 @@ function baseUrlOf(req: IncomingMessage, fixed?: string): string {
 }
 
 export function createHttpServer(deps: HttpServerDeps): Server {
+  /** Each connection's response in progress: a parse error after its headers left must not answer again. */
+  const inFlight = new WeakMap<Duplex, ServerResponse>();
   const server = createServer((req, res) => {
+    inFlight.set(req.socket, res);
+    res.once("finish", () => inFlight.get(req.socket) === res && inFlight.delete(req.socket));
     void handle(deps, req, res);
+  });
+  // Requests Node's parser refuses (headers over 16 KiB, malformed lines, bytes after a body) get
+  // Google's error JSON rather than Node's bare status line.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || inFlight.get(socket)?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [code, reason, message] =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "requestHeaderFieldsTooLarge", "The request's header fields are larger than 16 KiB."]
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "requestTimeout", "The request was not received in time."]
+          : [400, "badRequest", "The request is not valid HTTP/1.1."];
+    const body = JSON.stringify(new ApiError(code, "INVALID_ARGUMENT", reason, message).toJSON());
+    socket.end(
+      `HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   server.headersTimeout = 20_000;
   // Uploads of large objects may take long; a request is bounded by inactivity instead of length.

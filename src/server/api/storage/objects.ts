@@ -6,7 +6,7 @@
 import { pipeline } from "node:stream/promises";
 import { InvalidArgument } from "../../../domain/errors.js";
 import type { Bucket } from "../../../domain/storage/bucket.js";
-import { type ListEntry, listPage } from "../../../domain/storage/listing.js";
+import { compareNames, type ListEntry, listPage } from "../../../domain/storage/listing.js";
 import {
   objectEtag,
   patchMetadata,
@@ -264,8 +264,8 @@ async function scanVersions(
     ...old,
     ...live
       .map((e) => ({ ...e, key: versionKey(e.value) }))
-      .filter((e) => q.after === undefined || e.key > q.after),
-  ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      .filter((e) => q.after === undefined || compareNames(e.key, q.after) > 0),
+  ].sort((a, b) => compareNames(a.key, b.key));
   return merged.slice(0, q.limit);
 }
 
