@@ -9,6 +9,7 @@ import iam from "./commands/iam/index.js";
 import logs from "./commands/logs/index.js";
 import projects from "./commands/projects/index.js";
 import serve from "./commands/serve.js";
+import users from "./commands/users/index.js";
 import version from "./commands/version.js";
 import { type GroupSpec, group } from "./spec.js";
 
@@ -24,6 +25,7 @@ export const ROOT: GroupSpec = group({
     env,
     projects,
     iam,
+    users,
     compute,
     auth,
     logs,
