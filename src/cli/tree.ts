@@ -10,6 +10,7 @@ import logs from "./commands/logs/index.js";
 import projects from "./commands/projects/index.js";
 import serve from "./commands/serve.js";
 import storage from "./commands/storage/index.js";
+import users from "./commands/users/index.js";
 import version from "./commands/version.js";
 import { type GroupSpec, group } from "./spec.js";
 
@@ -25,6 +26,7 @@ export const ROOT: GroupSpec = group({
     env,
     projects,
     iam,
+    users,
     compute,
     storage,
     auth,

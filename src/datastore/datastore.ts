@@ -21,7 +21,8 @@ export type Kind =
   | "object"
   | "object-version"
   | "upload-session"
-  | "enrollment";
+  | "enrollment"
+  | "user";
 
 export interface ListOptions {
   /** Only documents filed under this parent key. */

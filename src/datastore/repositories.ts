@@ -12,6 +12,7 @@ import type { Bucket } from "../domain/storage/bucket.js";
 import type { ListEntry } from "../domain/storage/listing.js";
 import type { StoredObject } from "../domain/storage/object.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
+import type { User } from "../domain/user.js";
 import type { DocumentStore } from "./datastore.js";
 
 export interface OAuthClient {
@@ -19,6 +20,14 @@ export interface OAuthClient {
   /** SHA-256 of the client secret, hex. */
   secretSha256: string;
   displayName: string;
+  /**
+   * Set on the client of one issued user credential (`users/EMAIL:issueCredential`): the member it
+   * was issued to. The shared CLI client has none.
+   */
+  subject?: string;
+  createTime?: string;
+  /** Set when the credential was revoked: access tokens issued to this client are refused from then on. */
+  revokeTime?: string;
 }
 
 export interface RefreshTokenRecord {
@@ -208,11 +217,25 @@ export function repositories(s: DocumentStore) {
     },
     oauthClients: {
       get: (clientId: string) => s.get<OAuthClient>("oauth-client", clientId),
-      put: (c: OAuthClient) => s.put("oauth-client", c.clientId, c),
+      put: (c: OAuthClient) => s.put("oauth-client", c.clientId, c, c.subject),
+      /** The per-credential clients issued to a member (`user:EMAIL`). */
+      ofSubject: async (subject: string) =>
+        (await s.list<OAuthClient>("oauth-client", { parent: subject })).map((r) => r.value),
+      delete: (clientId: string) => s.delete("oauth-client", clientId),
     },
     refreshTokens: {
       get: (sha256: string) => s.get<RefreshTokenRecord>("refresh-token", sha256),
       put: (r: RefreshTokenRecord) => s.put("refresh-token", r.tokenSha256, r, r.subject),
+      ofSubject: async (subject: string) =>
+        (await s.list<RefreshTokenRecord>("refresh-token", { parent: subject })).map((r) => r.value),
+      delete: (sha256: string) => s.delete("refresh-token", sha256),
+    },
+    users: {
+      get: (email: string) => s.get<User>("user", email.toLowerCase()),
+      list: (req: PageRequest) => page<User>(s, "user", undefined, req),
+      insert: (u: User) => s.insert("user", u.email, u),
+      put: (u: User) => s.put("user", u.email, u),
+      delete: (email: string) => s.delete("user", email.toLowerCase()),
     },
     buckets: {
       get: (name: string) => s.get<Bucket>("bucket", name),

@@ -22,15 +22,18 @@ import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
 import { registerCerts } from "./api/oauth2/certs.js";
+import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
 import { registerUploads } from "./api/storage/uploads.js";
+import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
+import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import type { ServerDeps } from "./deps.js";
 import { Router } from "./http/router.js";
@@ -146,6 +149,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
     const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));
+    const users = new UserDirectory(repositories(store));
     const changes = new ChangeFeed();
     const blobs = new BlobStore(resolve(stateDir, "storage"));
     await blobs.init();
@@ -163,6 +167,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       policies: new PolicyService(store, access),
       keyRing,
       directory,
+      users,
       systemKeys: new SystemKeys(store, masterKey, directory),
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
@@ -173,8 +178,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       changes,
       objects,
     };
-    const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory);
+    const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory, users);
     registerTokenEndpoint(router, deps);
+    registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);
     registerTokenInfo(router, deps, authenticator);
     registerServiceAccountKeys(router, deps);
@@ -187,6 +193,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
+    registerUsers(router, deps);
     registerCompute(router, deps);
     httpDeps.authenticator = authenticator;
 

@@ -1,7 +1,8 @@
 /**
  * First start: the installation's organization, its administrator and a demo world in which the
  * seed's flows (list buckets, list instances as the VM's service account) succeed. Idempotent:
- * later starts only re-issue the admin credential file if it was removed.
+ * later starts only re-issue the admin credential file if it was removed, and add the administrator
+ * to the user directory if the state predates it.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import type { Datastore } from "../datastore/datastore.js";
@@ -18,6 +19,7 @@ import {
   makeServiceAccount,
   serviceAccountEmail,
 } from "../domain/service-account.js";
+import { makeUser } from "../domain/user.js";
 
 export const ADMIN_EMAIL = "admin@warrant.local";
 export const CLI_CLIENT_ID = "warrant-cli.apps.warrant.local";
@@ -47,13 +49,24 @@ export async function bootstrap(
   const installation = await store.transaction(async (tx) => {
     const r = repositories(tx);
     const existing = await r.meta.get<Installation>("installation");
-    if (existing) return existing;
+    if (existing) {
+      // State from before the user directory: the administrator joins it, dated from the installation
+      // so that the tokens it already holds stay valid.
+      if (!(await r.users.get(ADMIN_EMAIL)))
+        await r.users.insert(
+          makeUser(ADMIN_EMAIL, { displayName: "Warrant administrator", createTime: existing.createdAt }),
+        );
+      return existing;
+    }
     const inst: Installation = {
       organizationId: randomDigits(12),
       createdAt: new Date().toISOString(),
       defaultProject: DEMO_PROJECT,
     };
     const admin = `user:${ADMIN_EMAIL}`;
+    await r.users.insert(
+      makeUser(ADMIN_EMAIL, { displayName: "Warrant administrator", createTime: inst.createdAt }),
+    );
     await r.policies.put(
       organizationResource(inst.organizationId),
       policyWith([

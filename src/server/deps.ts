@@ -3,6 +3,7 @@ import type { Datastore } from "../datastore/datastore.js";
 import type { Repositories } from "../datastore/repositories.js";
 import type { ChangeFeed } from "./agents/change-feed.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
+import type { UserDirectory } from "./auth/user-directory.js";
 import type { AuditSink } from "./http/server.js";
 import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
@@ -21,6 +22,8 @@ export interface ServerDeps {
   systemKeys: SystemKeys;
   /** Cached service accounts and their public keys, for the token paths. */
   directory: ServiceAccountDirectory;
+  /** Cached users and issued user credentials, for the token paths. */
+  users: UserDirectory;
   /** `iss` of ID tokens (Google's, so stock verifiers accept them). */
   idTokenIssuer: string;
   /** `iss` of Warrant access tokens. */

@@ -137,8 +137,15 @@ export async function mintWithServerKey(
   }
 }
 
-/** A token for `sub` (e.g. `user:bob@example.com`), valid now. */
+/**
+ * A token for `sub` (e.g. `user:bob@example.com`), valid now. A user is first added to the user
+ * directory (as the admin) if missing: the server refuses tokens of users it does not know.
+ */
 export async function tokenAs(h: Harness, sub: string, scopes?: string[]): Promise<string> {
+  if (sub.startsWith("user:")) {
+    const r = await h.call("POST", "/warrant/v1/users", { body: { email: sub.slice(5) } });
+    if (r.status !== 200 && r.status !== 409) throw new Error(`cannot create ${sub}: ${r.text}`);
+  }
   const issuer = JSON.parse(Buffer.from(h.adminToken.split(".")[1]!, "base64url").toString()).iss;
   return mintWithServerKey(h, issuer, Date.now(), sub, scopes);
 }

@@ -5,7 +5,8 @@
  *  - self-signed JWTs from a service-account key (Google's clients send these instead of going
  *    to the token endpoint when no scopes are set), checked for key, lifetime and audience.
  * A service account that is disabled or deleted is refused (see ServiceAccountDirectory for the
- * bound on how fast other nodes notice).
+ * bound on how fast other nodes notice), and so is a user who is disabled, deleted or was re-created
+ * after the token was issued, and a token issued to a revoked user credential (see UserDirectory).
  */
 import type { IncomingMessage } from "node:http";
 import { compactVerify, decodeProtectedHeader } from "jose";
@@ -19,10 +20,12 @@ import {
   InvalidToken,
   verifyAccessToken,
 } from "../../domain/tokens/access-token.js";
+import { userAcceptsToken } from "../../domain/user.js";
 import type { Caller } from "../http/context.js";
 import type { Authenticator } from "../http/server.js";
 import type { KeyRing } from "../tokens/key-ring.js";
 import type { ServiceAccountDirectory } from "./service-account-directory.js";
+import type { UserDirectory } from "./user-directory.js";
 
 export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
 export const MAX_BEARER_BYTES = 8192;
@@ -47,6 +50,7 @@ export class BearerAuthenticator implements Authenticator {
     private readonly keyRing: KeyRing,
     private readonly issuer: string,
     private readonly directory: ServiceAccountDirectory,
+    private readonly users: UserDirectory,
   ) {}
 
   async authenticate(req: IncomingMessage): Promise<Caller | null> {
@@ -69,6 +73,10 @@ export class BearerAuthenticator implements Authenticator {
       }
       const caller =
         typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token, origin);
+      if (caller.principal.kind === "user") {
+        await this.checkUser(caller.principal.email, caller.token!);
+        return caller;
+      }
       if (caller.principal.kind !== "serviceAccount") return caller;
       const sa = await this.directory.activeAccount(caller.principal.email);
       if (!sa) throw new InvalidToken(`service account ${caller.principal.email} is disabled or deleted`);
@@ -79,6 +87,19 @@ export class BearerAuthenticator implements Authenticator {
       if (err instanceof InvalidToken) throw Unauthenticated.invalid(err.message);
       throw err;
     }
+  }
+
+  /** A user's token works while the user is active and the credential it came from is not revoked. */
+  private async checkUser(email: string, token: { iat: number; azp: string }) {
+    const user = await this.users.user(email);
+    if (!userAcceptsToken(user, token.iat))
+      throw new InvalidToken(
+        `user ${email} is disabled or deleted, or was re-created after the token was issued`,
+      );
+    if (token.azp === "") return;
+    const client = await this.users.client(token.azp);
+    if (client?.revokeTime)
+      throw new InvalidToken("the credential this token was issued to has been revoked");
   }
 
   private async accessToken(token: string): Promise<Caller> {

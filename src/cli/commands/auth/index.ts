@@ -1,4 +1,5 @@
 import { group } from "../../spec.js";
+import applicationDefault from "./application-default/index.js";
 import list from "./list.js";
 import printAccessToken from "./print-access-token.js";
 import printIdentityToken from "./print-identity-token.js";
@@ -6,5 +7,5 @@ import printIdentityToken from "./print-identity-token.js";
 export default group({
   name: "auth",
   summary: "manage the credentials the CLI uses",
-  children: [list, printAccessToken, printIdentityToken],
+  children: [list, printAccessToken, printIdentityToken, applicationDefault],
 });

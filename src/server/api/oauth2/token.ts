@@ -6,6 +6,7 @@
 import type { ServerResponse } from "node:http";
 import { CLOUD_PLATFORM } from "../../../domain/compute/scopes.js";
 import { ApiError } from "../../../domain/errors.js";
+import { principalFromMember } from "../../../domain/iam/principal.js";
 import {
   InvalidClient,
   InvalidGrant,
@@ -69,7 +70,11 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
   const secretOk = secretMatches(clientSecret, client?.secretSha256 ?? "0".repeat(64));
   if (!client || !secretOk) throw new InvalidClient("The OAuth client was not found.");
   const record = await deps.repos.refreshTokens.get(sha256Hex(refreshToken));
-  if (!record || record.revoked || record.clientId !== clientId)
+  if (!record || record.revoked || record.clientId !== clientId || client.revokeTime)
+    throw new InvalidGrant("Token has been expired or revoked.");
+  // A user's grant ends with the user: deleted or disabled users get nothing.
+  const subject = principalFromMember(record.subject);
+  if (subject?.kind === "user" && (await deps.users.user(subject.email))?.state !== "ACTIVE")
     throw new InvalidGrant("Token has been expired or revoked.");
   const requested = single(form, "scope", false);
   let scopes = record.scopes;

@@ -1,0 +1,62 @@
+/**
+ * An in-memory view of the user directory and of the OAuth clients of issued user credentials, for
+ * the token hot paths. Like `ServiceAccountDirectory`, entries are served from memory for at most
+ * `ttlMs` and dropped at once when this process changes them, so a deleted or disabled user, or a
+ * revoked credential, is refused immediately by this node and within `ttlMs` by any other node
+ * sharing the datastore.
+ */
+import type { OAuthClient, Repositories } from "../../datastore/repositories.js";
+import type { User } from "../../domain/user.js";
+import { DIRECTORY_TTL_MS } from "./service-account-directory.js";
+
+interface Cached<T> {
+  value: T;
+  at: number;
+}
+
+/** Bounds the caches: token claims name the keys, and only the server mints tokens. */
+const MAX_ENTRIES = 10_000;
+
+export class UserDirectory {
+  private readonly users = new Map<string, Cached<User | undefined>>();
+  private readonly clients = new Map<string, Cached<OAuthClient | undefined>>();
+
+  constructor(
+    private readonly repos: Repositories,
+    private readonly ttlMs = DIRECTORY_TTL_MS,
+  ) {}
+
+  private fresh<T>(c: Cached<T> | undefined): c is Cached<T> {
+    return c !== undefined && Date.now() - c.at < this.ttlMs;
+  }
+
+  async user(email: string): Promise<User | undefined> {
+    const k = email.toLowerCase();
+    const c = this.users.get(k);
+    if (this.fresh(c)) return c.value;
+    const value = await this.repos.users.get(k);
+    if (this.users.size > MAX_ENTRIES) this.users.clear();
+    this.users.set(k, { value, at: Date.now() });
+    return value;
+  }
+
+  async client(clientId: string): Promise<OAuthClient | undefined> {
+    const c = this.clients.get(clientId);
+    if (this.fresh(c)) return c.value;
+    const value = await this.repos.oauthClients.get(clientId);
+    if (this.clients.size > MAX_ENTRIES) this.clients.clear();
+    this.clients.set(clientId, { value, at: Date.now() });
+    return value;
+  }
+
+  /** Called after this process changed the user (or any credential issued to them). */
+  invalidateUser(email: string) {
+    const k = email.toLowerCase();
+    this.users.delete(k);
+    for (const [id, c] of this.clients) if (c.value?.subject === `user:${k}`) this.clients.delete(id);
+  }
+
+  invalidateClient(clientId: string) {
+    this.clients.delete(clientId);
+  }
+}
