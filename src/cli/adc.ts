@@ -4,8 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { wellKnownFile } from "../client/index.js";
 import { CliError } from "./errors.js";
 import type { Env } from "./io.js";
 
@@ -13,14 +13,9 @@ export const ADC_FILE_NAME = "application_default_credentials.json";
 /** Written beside a foreign ADC file instead of replacing it. */
 export const WARRANT_ADC_FILE_NAME = "warrant_application_default_credentials.json";
 
-/** gcloud's configuration directory: `$CLOUDSDK_CONFIG`, else `~/.config/gcloud` (as the client libraries look). */
-export function gcloudConfigDir(env: Env): string {
-  if (env.CLOUDSDK_CONFIG) return env.CLOUDSDK_CONFIG;
-  return join(env.HOME || homedir(), ".config", "gcloud");
-}
-
-export const wellKnownAdcFile = (env: Env) => join(gcloudConfigDir(env), ADC_FILE_NAME);
-export const besideAdcFile = (env: Env) => join(gcloudConfigDir(env), WARRANT_ADC_FILE_NAME);
+/** Where ADC looks: `$CLOUDSDK_CONFIG` or `~/.config/gcloud`, as `warrant/client` and Google's libraries do. */
+export const wellKnownAdcFile = (env: Env) => wellKnownFile(env as NodeJS.ProcessEnv);
+export const besideAdcFile = (env: Env) => join(dirname(wellKnownAdcFile(env)), WARRANT_ADC_FILE_NAME);
 
 export type AdcFileState =
   | { kind: "absent" }

@@ -14,7 +14,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { repositories, type UploadSession } from "../../../datastore/repositories.js";
 import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
-import { memberOf } from "../../../domain/iam/principal.js";
+import { ANONYMOUS, memberOf, principalFromMember } from "../../../domain/iam/principal.js";
 import type { Bucket } from "../../../domain/storage/bucket.js";
 import {
   type DeclaredHashes,
@@ -288,6 +288,8 @@ class ResumableSessions {
 
   async put(ctx: RequestContext) {
     const first = await this.load(ctx);
+    // The session URI stands in for its initiator's credential: log the request as theirs.
+    ctx.caller = { principal: principalFromMember(first.principal) ?? ANONYMOUS };
     return this.serialized(first.idSha256, async () => {
       const s = await this.load(ctx);
       if (s.finalized) {
