@@ -169,6 +169,17 @@ describe("Cloud Storage objects", () => {
     }
   });
 
+  test("multipart boundary in single quotes, as gcloud sends it (apitools' boundary=%r)", async () => {
+    const boundary = "===============8534404871211636941==";
+    const body = multipartBody(boundary, { name: "dir/mp-gcloud.txt" }, Buffer.from("hello world\n"), "\n");
+    const r = await raw(h, "POST", `/upload/storage/v1/b/${B}/o?alt=json&uploadType=multipart`, {
+      headers: { "content-type": `multipart/related; boundary='${boundary}'` },
+      body,
+    });
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(r.json.size, "12");
+  });
+
   test("declared hashes are checked: a mismatch is a 400 and writes nothing", async () => {
     const bad = await upload(h, "hash.txt", "hello", { hash: `md5=${md5(Buffer.from("other"))}` });
     assert.equal(bad.status, 400);

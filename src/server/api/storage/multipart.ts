@@ -21,8 +21,9 @@ export interface MultipartPart {
 
 export function boundaryOf(contentType: string | undefined): string | null {
   if (!contentType || !/^multipart\/related\s*;/i.test(contentType)) return null;
-  const m = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(contentType);
-  return m ? (m[1] ?? m[2]!) : null;
+  // gcloud and gsutil (apitools: `boundary=%r`, a Python repr) single-quote it; GCS accepts that.
+  const m = /;\s*boundary=(?:"([^"]{1,70})"|'([^']{1,70})'|([^\s;"]{1,70}))/i.exec(contentType);
+  return m ? (m[1] ?? m[2] ?? m[3]!) : null;
 }
 
 function malformed(why: string): never {
