@@ -337,11 +337,16 @@ export class Session {
    * The active credential as a `warrant/client` credential (for ID tokens): the named or admin
    * credential file, else Application Default Credentials.
    */
-  async clientCredential(): Promise<ClientCredential> {
+  async clientCredential(scopes?: string[]): Promise<ClientCredential> {
     if (this.explicitCredentialFile() || existsSync(this.credentialFile())) {
       const file = this.credentialFile();
       loadCredential(file); // validates, with the CLI's messages
-      return credentialFromFile(file);
+      return credentialFromFile(file, scopes ? { scopes } : {});
+    }
+    if (scopes) {
+      const adc = await getApplicationDefault({ env: this.rt.env as NodeJS.ProcessEnv, scopes });
+      this.credentialSource = adc.source;
+      return adc.credential;
     }
     await this.adcToken();
     return this.adcCredential!;

@@ -387,6 +387,14 @@ describe("Cloud Storage objects", () => {
       body: Buffer.from(surrogate.toString("utf8").replace("\ufffd", "\\ud800")),
     });
     assert.equal(lone.status, 400, lone.body.toString());
+    // Fields that come back as download headers must be header-safe (fuzz seed 922476044).
+    const snowman = multipartBody("u", { name: "typed.txt", contentType: "text/\u2603" }, Buffer.from("x"));
+    const typed = await raw(h, "POST", `/upload/storage/v1/b/${B}/o?uploadType=multipart`, {
+      headers: { "content-type": "multipart/related; boundary=u" },
+      body: snowman,
+    });
+    assert.equal(typed.status, 400, typed.body.toString());
+    assert.match(typed.json.error.message, /contentType: only printable ASCII/);
     const notUtf8 = await raw(h, "POST", `/upload/storage/v1/b/${B}/o?uploadType=media&name=%FF%FE`, {
       body: "x",
     });

@@ -56,6 +56,20 @@ describe("warrant CLI on an instance (ADC)", () => {
       token: null,
     });
     assert.equal(info.body.email, SA);
+    // The metadata server narrows only to a subset of the instance's scopes (cloud-platform here);
+    // a key file's token endpoint grants what is asked.
+    const key = await h.call("POST", `/v1/projects/demo-project/serviceAccounts/${SA}/keys`, { body: {} });
+    const keyFile = join(dir, "demo-sa.json");
+    writeFileSync(keyFile, Buffer.from(key.body.privateKeyData, "base64"));
+    const narrow = await cli(["auth", "print-access-token", "--scopes=devstorage.read_only"], {
+      GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+    });
+    assert.equal(narrow.code, 0, narrow.stderr);
+    const narrowInfo = await h.call("GET", `/oauth2/v3/tokeninfo?access_token=${narrow.stdout.trim()}`, {
+      token: null,
+    });
+    assert.equal(narrowInfo.body.scope, "https://www.googleapis.com/auth/devstorage.read_only");
+    assert.equal(narrowInfo.body.email, SA);
     const id = await cli(["auth", "print-identity-token", "--audiences=https://svc.example.com"]);
     assert.equal(id.code, 0, id.stderr);
     const claims = JSON.parse(Buffer.from(id.stdout.trim().split(".")[1]!, "base64url").toString());

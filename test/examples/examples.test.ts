@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 
 const run = promisify(execFile);
@@ -64,6 +65,48 @@ describe("examples", () => {
   test("(c) list-instances: the curl flow", async () => {
     const { stdout } = await example("list-instances.js", ["demo-project", "us-central1-a"]);
     assert.match(stdout, /^demo-vm\tRUNNING\tdemo-sa@demo-project\.iam\.gserviceaccount\.com$/m);
+  });
+
+  test("(a) as a person: after `auth application-default login --user`, the same code runs as the user", async () => {
+    const USER = "dana@example.com";
+    const laptop = join(home, "laptop-gcloud");
+    const admin = {
+      WARRANT_ENDPOINT: h.url,
+      WARRANT_CREDENTIAL_FILE: h.server.adminCredentialFile,
+      WARRANT_CONFIG_DIR: join(home, "warrant-config"),
+      CLOUDSDK_CONFIG: laptop,
+      HOME: home,
+    };
+    assert.equal((await runCli(["users", "create", USER], { env: admin })).code, 0);
+    const login = await runCli(["auth", "application-default", "login", `--user=${USER}`], { env: admin });
+    assert.equal(login.code, 0, login.stderr);
+    // A laptop: no metadata server, only the ADC file the login wrote.
+    const asUser = {
+      CLOUDSDK_CONFIG: laptop,
+      GCE_METADATA_HOST: "",
+      GCE_METADATA_IP: "",
+      METADATA_SERVER_DETECTION: "none",
+    };
+    const denied = await example("list-buckets.js", ["demo-project"], asUser).then(
+      () => assert.fail("expected a denial"),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /credentials: well-known file/);
+    assert.match(denied.stderr, new RegExp(`^403: ${USER} does not have storage.buckets.list`, "m"));
+    const grant = await runCli(
+      [
+        "projects",
+        "add-iam-policy-binding",
+        "demo-project",
+        `--member=user:${USER}`,
+        "--role=roles/storage.admin",
+      ],
+      { env: admin },
+    );
+    assert.equal(grant.code, 0, grant.stderr);
+    const allowed = await example("list-buckets.js", ["demo-project"], asUser);
+    assert.deepEqual(allowed.stdout.trim().split("\n"), ["example-one", "example-two"]);
   });
 
   test("a denial is one readable line naming the permission", async () => {

@@ -44,6 +44,23 @@ export const WRITABLE_FIELDS = [
 export type WritableMetadata = Partial<Pick<StoredObject, (typeof WRITABLE_FIELDS)[number]>>;
 
 const MAX_NAME_BYTES = 1024;
+/** Fields served back as HTTP response headers on download: printable ASCII only. */
+const HEADER_FIELDS = new Set([
+  "contentType",
+  "contentEncoding",
+  "contentDisposition",
+  "contentLanguage",
+  "cacheControl",
+]);
+const HEADER_SAFE = /^[\t\x20-\x7e]*$/;
+
+function checkHeaderField(field: string, v: string) {
+  if (HEADER_FIELDS.has(field) && !HEADER_SAFE.test(v))
+    throw new InvalidArgument(
+      `Invalid value for ${field}: only printable ASCII is allowed (it is sent back as an HTTP header).`,
+      "invalid",
+    );
+}
 /** Strings that are not valid Unicode (and so have no UTF-8 form). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -63,6 +80,15 @@ export function objectNameProblem(name: unknown): string | null {
   if (name.startsWith(".well-known/acme-challenge/"))
     return "Object names cannot start with '.well-known/acme-challenge/'.";
   return null;
+}
+
+/** A Content-Type taken from a request (header or multipart part), refused if not header-safe. */
+export function contentTypeFrom(value: string | undefined): string {
+  if (!value) return "application/octet-stream";
+  checkHeaderField("contentType", value);
+  if (value.length > 1024)
+    throw new InvalidArgument("Invalid Content-Type: longer than 1024 characters.", "invalid");
+  return value;
 }
 
 /** Validates client-writable metadata fields of a JSON body; unknown fields are ignored as at GCS. */
@@ -93,6 +119,7 @@ export function writableMetadata(body: Record<string, unknown>): WritableMetadat
     if (v === null) continue;
     if (typeof v !== "string" || v.length > 1024)
       throw new InvalidArgument(`Invalid value for ${f}: expected a string.`, "invalid");
+    checkHeaderField(f, v);
     out[f] = v;
   }
   return out;
@@ -131,6 +158,7 @@ export function patchMetadata(cur: StoredObject, body: Record<string, unknown>):
     }
     if (typeof v !== "string" || v.length > 1024)
       throw new InvalidArgument(`Invalid value for ${f}: expected a string.`, "invalid");
+    checkHeaderField(f, v);
     next[f] = v;
   }
   return next;

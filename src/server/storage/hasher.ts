@@ -28,11 +28,11 @@ export class FileHasher {
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(new URL("./hash-worker.js", import.meta.url));
-    w.unref();
     w.on("message", (r: HashReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
+      this.settle();
       if (r.ok) p.resolve({ size: r.size, md5Hash: r.md5Hash, crc32c: r.crc32c });
       else p.reject(new Error(`checksum of an upload failed: ${r.error}`));
     });
@@ -42,7 +42,14 @@ export class FileHasher {
       this.failAll(new Error("the checksum worker stopped"));
     });
     this.worker = w;
+    this.settle();
     return w;
+  }
+
+  /** The worker keeps the process alive only while a job is waited on. */
+  private settle() {
+    if (this.pending.size) this.worker?.ref();
+    else this.worker?.unref();
   }
 
   private failAll(err: Error) {
@@ -57,6 +64,7 @@ export class FileHasher {
   follow(path: string): FollowJob {
     const id = this.nextId++;
     const result = new Promise<FileSums>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.worker?.ref();
     // A cancelled job never answers; nobody waits on it, so an unhandled rejection must not surface.
     result.catch(() => {});
     this.send({ op: "follow", id, path });
@@ -67,6 +75,7 @@ export class FileHasher {
       },
       cancel: () => {
         this.pending.delete(id);
+        this.settle();
         this.worker?.postMessage({ op: "cancel", id } satisfies HashRequest);
       },
     };

@@ -24,6 +24,7 @@ import {
 } from "../../../domain/storage/checksums.js";
 import {
   checkPreconditions,
+  contentTypeFrom,
   encodeObjectName,
   type Preconditions,
   readPreconditions,
@@ -98,7 +99,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
     const name = objectName(nameParam(ctx));
     await admit(ctx, b, name, pre);
     const declared = mergeDeclared({}, parseGoogHash(ctx.req.headers["x-goog-hash"]));
-    const contentType = ctx.req.headers["content-type"] || "application/octet-stream";
+    const contentType = contentTypeFrom(ctx.req.headers["content-type"]);
     const writer = deps.objects.blobs.writer();
     let sums: BlobSums;
     try {
@@ -135,7 +136,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
         name = objectName((typeof body.name === "string" ? body.name : undefined) ?? nameParam(ctx));
         await admit(ctx, b, name, pre);
         meta = writableMetadata(body);
-        meta.contentType ||= mediaPart.headers["content-type"] || "application/octet-stream";
+        meta.contentType ||= contentTypeFrom(mediaPart.headers["content-type"]);
         declared = mergeDeclared(declaredFromBody(body), parseGoogHash(ctx.req.headers["x-goog-hash"]));
         return writer.sink;
       });
@@ -161,7 +162,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
     await admit(ctx, b, name, pre);
     const meta = writableMetadata(body);
     const xType = ctx.req.headers["x-upload-content-type"];
-    if (typeof xType === "string" && xType) meta.contentType ||= xType;
+    if (typeof xType === "string" && xType) meta.contentType ||= contentTypeFrom(xType);
     const xLength = ctx.req.headers["x-upload-content-length"];
     let total: number | undefined;
     if (typeof xLength === "string" && xLength !== "") {
