@@ -8,51 +8,28 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { DocumentStore, Entry, Kind, ListOptions } from "../datastore/datastore.js";
+import { SqliteDocuments } from "../datastore/sqlite/sqlite-datastore.js";
 import { CliError } from "./errors.js";
 
 export const DATASTORE_FILE = "warrant.db";
-const LIST_OPTIONS = new Set(["parent", "prefix", "after", "limit"]);
 
 export class ReadOnlyStore implements DocumentStore {
   private readonly db: Database.Database;
+  /** The server's own read path over a read-only connection: same queries, same ordering. */
+  private readonly docs: SqliteDocuments;
 
   constructor(readonly file: string) {
     this.db = new Database(file, { readonly: true, fileMustExist: true });
     this.db.pragma("busy_timeout = 5000");
+    this.docs = new SqliteDocuments(this.db);
   }
 
-  async get<T>(kind: Kind, key: string): Promise<T | undefined> {
-    const row = this.db
-      .prepare<[string, string], { value: string }>("SELECT value FROM documents WHERE kind = ? AND key = ?")
-      .get(kind, key);
-    return row ? (JSON.parse(row.value) as T) : undefined;
+  get<T>(kind: Kind, key: string): Promise<T | undefined> {
+    return this.docs.get<T>(kind, key);
   }
 
-  async list<T>(kind: Kind, o: ListOptions = {}): Promise<Entry<T>[]> {
-    // Fail loudly rather than ignore a list option added to the interface after this view was written.
-    const unknown = Object.keys(o).filter((k) => !LIST_OPTIONS.has(k));
-    if (unknown.length) throw new Error(`ReadOnlyStore.list: unsupported option ${unknown.join(", ")}`);
-    const where = ["kind = ?"];
-    const args: (string | number)[] = [kind];
-    if (o.parent !== undefined) {
-      where.push("parent = ?");
-      args.push(o.parent);
-    }
-    if (o.prefix) {
-      where.push("key >= ? AND key < ?");
-      args.push(o.prefix, `${o.prefix}\uffff`);
-    }
-    if (o.after !== undefined) {
-      where.push("key > ?");
-      args.push(o.after);
-    }
-    let sql = `SELECT key, value FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
-    if (o.limit !== undefined) {
-      sql += " LIMIT ?";
-      args.push(o.limit);
-    }
-    const rows = this.db.prepare<(string | number)[], { key: string; value: string }>(sql).all(...args);
-    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+  list<T>(kind: Kind, o: ListOptions = {}): Promise<Entry<T>[]> {
+    return this.docs.list<T>(kind, o);
   }
 
   put(): Promise<void> {

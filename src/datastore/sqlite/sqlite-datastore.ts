@@ -43,7 +43,8 @@ function statements(db: Db) {
   };
 }
 
-class SqliteDocuments implements DocumentStore {
+/** Documents over one SQLite connection (also used read-only by offline CLI commands). */
+export class SqliteDocuments implements DocumentStore {
   private readonly stmts: ReturnType<typeof statements>;
   /** Prepared once per distinct query shape (there are at most 2^5 of them). */
   private readonly listStatements = new Map<
