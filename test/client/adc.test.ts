@@ -110,6 +110,16 @@ describe("warrant/client", () => {
     assert.equal(await whoIs(await imp.getAccessToken()), SA);
     const id = await imp.getIdToken("https://imp.example.com");
     assert.equal(JSON.parse(Buffer.from(id.split(".")[1]!, "base64url").toString()).email, SA);
+    // Clock skew: the server's absolute expireTime seen from a clock two hours ahead.
+    const skewed = new ImpersonatedCredential({
+      source: admin,
+      targetPrincipal: SA,
+      iamCredentialsUrl: h.url,
+      now: () => Date.now() + 2 * 3600 * 1000,
+    });
+    const t1 = await skewed.getAccessToken();
+    assert.equal(await skewed.getAccessToken(), t1, "not refetched on every call");
+    assert.equal(skewed.fetches, 1);
     // The gcloud file format for impersonation.
     const file = join(dir, "imp.json");
     writeFileSync(

@@ -55,9 +55,15 @@ export class ImpersonatedCredential extends Credential {
         lifetime: `${this.opts.lifetimeSeconds ?? 3600}s`,
       },
     });
-    const expiresAt = typeof r.expireTime === "string" ? Date.parse(r.expireTime) : Number.NaN;
-    if (typeof r.accessToken !== "string" || Number.isNaN(expiresAt))
+    const expireTime = typeof r.expireTime === "string" ? Date.parse(r.expireTime) : Number.NaN;
+    if (typeof r.accessToken !== "string" || Number.isNaN(expireTime))
       throw new CredentialError(`${url} returned no accessToken/expireTime.`, url);
+    // expireTime is the server's clock; with a skewed local clock it could read as already past
+    // (a fetch on every call) or far ahead (a token used after it died). Trust it only within the
+    // lifetime asked for, measured on the local clock.
+    const lifetime = (this.opts.lifetimeSeconds ?? 3600) * 1000;
+    const now = this.now();
+    const expiresAt = expireTime > now && expireTime <= now + lifetime ? expireTime : now + lifetime - 60_000;
     return { token: r.accessToken, expiresAt };
   }
 
