@@ -273,9 +273,10 @@ export class Session {
       this.credentialSource = "WARRANT_ACCESS_TOKEN";
       return fixed;
     }
-    // No credential named and no local server's admin credential: find one the way Google's
-    // tools do (GOOGLE_APPLICATION_CREDENTIALS, the ADC file, the instance's metadata server).
-    if (!this.explicitCredentialFile() && !existsSync(this.credentialFile())) return this.adcToken();
+    // No credential named and no local server's admin credential (or an instance's shell, which
+    // asks for ADC): find one the way Google's tools do (GOOGLE_APPLICATION_CREDENTIALS, the ADC
+    // file, the instance's metadata server).
+    if (this.usesAdc()) return this.adcToken();
     const file = this.credentialFile();
     this.credentialSource = file;
     const cred = loadCredential(file);
@@ -337,8 +338,14 @@ export class Session {
    * The active credential as a `warrant/client` credential (for ID tokens): the named or admin
    * credential file, else Application Default Credentials.
    */
+  /** Whether the CLI authenticates through Application Default Credentials rather than a file. */
+  usesAdc(): boolean {
+    if (this.explicitCredentialFile()) return false;
+    return this.rt.env.WARRANT_CREDENTIAL_SOURCE === "adc" || !existsSync(this.credentialFile());
+  }
+
   async clientCredential(scopes?: string[]): Promise<ClientCredential> {
-    if (this.explicitCredentialFile() || existsSync(this.credentialFile())) {
+    if (!this.usesAdc()) {
       const file = this.credentialFile();
       loadCredential(file); // validates, with the CLI's messages
       return credentialFromFile(file, scopes ? { scopes } : {});

@@ -43,6 +43,8 @@ export function instanceExports(t: { url: string; metadata: string; project: str
     exportLine("GCE_METADATA_IP", t.metadata) +
     exportLine("GCE_METADATA_ROOT", t.metadata) +
     exportLine("WARRANT_ENDPOINT", url) +
+    // As on a VM: the CLI authenticates through ADC (the metadata server), not the admin credential.
+    exportLine("WARRANT_CREDENTIAL_SOURCE", "adc") +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +

@@ -22,6 +22,7 @@ describe("instance identity from the CLI", () => {
       assert.match(r.stdout, new RegExp(`export ${v}=${mds}\\n`));
     assert.match(r.stdout, /^unset GOOGLE_APPLICATION_CREDENTIALS WARRANT_CREDENTIAL_FILE/m);
     assert.match(r.stdout, /export GOOGLE_CLOUD_PROJECT=demo-project/);
+    assert.match(r.stdout, /export WARRANT_CREDENTIAL_SOURCE=adc\n/);
     const missing = await runCli(["env", "--instance", "no-such-vm", "--state-dir", h.stateDir]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No metadata server for instance \[no-such-vm\]/);

@@ -156,6 +156,19 @@ describe("warrant CLI on an instance (ADC)", () => {
     );
   });
 
+  test("in the server's own directory, an instance's shell still acts as the instance", async () => {
+    // `warrant env --instance` exports WARRANT_CREDENTIAL_SOURCE=adc: the local admin credential
+    // in the state directory must not win over the metadata server.
+    const r = await cli(["auth", "list"], {
+      WARRANT_STATE_DIR: h.stateDir,
+      WARRANT_CREDENTIAL_SOURCE: "adc",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\*\\s+${SA.replace(/\./g, "\\.")}`));
+    const admin = await cli(["auth", "list"], { WARRANT_STATE_DIR: h.stateDir });
+    assert.match(admin.stdout, /admin@warrant\.local/, "without it, the server's admin credential");
+  });
+
   test("no source at all: one error listing what was tried", async () => {
     const r = await cli(["storage", "ls"], {
       GCE_METADATA_HOST: "",

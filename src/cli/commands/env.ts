@@ -15,8 +15,8 @@ export default command({
     "and prints the CLOUDSDK_* variables that make the real gcloud talk to Warrant. The token expires " +
     "(typically after an hour); re-run the command to refresh it. With --instance it prints instead what " +
     "makes the shell act as that instance: GCE_METADATA_HOST, GCE_METADATA_IP and GCE_METADATA_ROOT (each " +
-    "runtime reads a different one) pointing at the instance's metadata server, and unsets credential files, " +
-    "so gcloud and Google's libraries authenticate as its service account.",
+    "runtime reads a different one) pointing at the instance's metadata server, WARRANT_CREDENTIAL_SOURCE=adc, " +
+    "and unsets credential files, so gcloud, Google's libraries and this CLI authenticate as its service account.",
   flags: [
     { name: "gcloud", type: "boolean", help: "Also print CLOUDSDK_* variables for the real gcloud CLI." },
     {
