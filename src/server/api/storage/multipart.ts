@@ -73,20 +73,30 @@ export async function readMultipartRelated(
     return i + 1;
   };
 
+  /** Where the next boundary search in the preamble or metadata part may start. */
+  let scanFrom = 0;
+  const pending = new GrowingBuffer();
+  pending.append(buf);
+  const consume = (next: number) => {
+    buf = buf.subarray(next);
+    scanFrom = 0;
+  };
+
   const contentEnd = (i: number) => (i > 0 && buf[i - 1] === 0x0d ? i - 1 : i);
 
   const step = async (): Promise<boolean> => {
     switch (state) {
       case "preamble": {
-        const i = buf.indexOf(needle);
+        const i = buf.indexOf(needle, scanFrom);
         if (i < 0) {
           if (buf.length > MAX_HEADER_BYTES) malformed("no boundary found.");
+          scanFrom = Math.max(0, buf.length - needle.length + 1);
           return false;
         }
         const next = afterDelimiter(i + needle.length);
         if (next < 0) return false;
         if (closed()) malformed("the body has no parts.");
-        buf = buf.subarray(next);
+        consume(next);
         return true;
       }
       case "headers": {
@@ -104,22 +114,23 @@ export async function readMultipartRelated(
           if (colon <= 0) malformed(`invalid part header '${line.slice(0, 60)}'.`);
           headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
         }
-        buf = buf.subarray(pos);
+        consume(pos);
         state = part === 1 ? "metadata" : "media";
         if (state === "media") sink = await onMetadata(metadata!, { headers });
         return true;
       }
       case "metadata": {
-        const i = buf.indexOf(needle);
+        const i = buf.indexOf(needle, scanFrom);
         if (i < 0) {
           if (buf.length > MAX_METADATA_BYTES) malformed("the metadata part is larger than 1 MiB.");
+          scanFrom = Math.max(0, buf.length - needle.length + 1);
           return false;
         }
         const next = afterDelimiter(i + needle.length);
         if (next < 0) return false;
         if (closed()) malformed("the media part is missing.");
         metadata = { headers, body: Buffer.from(buf.subarray(0, contentEnd(i))) };
-        buf = buf.subarray(next);
+        consume(next);
         return true;
       }
       case "media": {
@@ -147,9 +158,49 @@ export async function readMultipartRelated(
   };
 
   for await (const chunk of body) {
-    buf = buf.length ? Buffer.concat([buf, chunk as Buffer]) : (chunk as Buffer);
+    if (state === "media" || state === "epilogue")
+      buf = buf.length ? Buffer.concat([buf, chunk as Buffer]) : (chunk as Buffer);
+    else {
+      // Before the media part, bytes collect in a growing buffer (amortized copies), and searches
+      // resume where the last one stopped: a body trickling in tiny segments costs linear work.
+      pending.keepLast(buf.length);
+      pending.append(chunk as Buffer);
+      buf = pending.view();
+    }
     while (await step()) {}
   }
   while (await step()) {}
   if (!closed()) malformed("the body ended before the closing boundary.");
+}
+
+/**
+ * Bytes appended at the end with capacity doubling. Only used before the media part: media bytes
+ * go to the sink by reference, so their memory must never be reused.
+ */
+class GrowingBuffer {
+  private store = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
+
+  view(): Buffer {
+    return this.store.subarray(this.start, this.end);
+  }
+
+  /** Drops all but the last `n` bytes (what the parser has not consumed yet). */
+  keepLast(n: number) {
+    this.start = this.end - n;
+  }
+
+  append(chunk: Buffer) {
+    const len = this.end - this.start;
+    if (this.end + chunk.length > this.store.length) {
+      const next = Buffer.allocUnsafe(Math.max(len + chunk.length, this.store.length * 2, 16 * 1024));
+      this.store.copy(next, 0, this.start, this.end);
+      this.store = next;
+      this.start = 0;
+      this.end = len;
+    }
+    chunk.copy(this.store, this.end);
+    this.end += chunk.length;
+  }
 }
