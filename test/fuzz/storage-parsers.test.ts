@@ -581,6 +581,7 @@ function objectNameOk(name: string): boolean {
   for (const ch of name) {
     const c = ch.codePointAt(0)!;
     if (c < 0x20 || c === 0x7f) return false;
+    if (c === 0x10ffff) return false; // Warrant's one deviation: the bound of its prefix scans
   }
   return name !== "." && name !== ".." && !name.startsWith(".well-known/acme-challenge/");
 }

@@ -67,7 +67,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 /**
  * Google's object naming rules: 1–1024 bytes of valid UTF-8, not `.` or `..`. Google forbids CR and
  * LF and discourages other control characters; Warrant refuses all C0 controls (its version keys
- * use U+0001 as a separator that sorts below every allowed character).
+ * use U+0001 as a separator that sorts below every allowed character) and the noncharacter
+ * U+10FFFF (the bound above every name in prefix scans).
  */
 export function objectNameProblem(name: unknown): string | null {
   if (typeof name !== "string" || name === "") return "Required parameter: name";
@@ -77,6 +78,8 @@ export function objectNameProblem(name: unknown): string | null {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   if (/[\u0000-\u001f\u007f]/.test(name)) return "Object names cannot contain control characters.";
   if (name === "." || name === "..") return "Object names cannot be '.' or '..'.";
+  // A Unicode noncharacter no text uses; Warrant's listings use it as the bound above every name.
+  if (name.includes("\u{10FFFF}")) return "Object names cannot contain U+10FFFF.";
   if (name.startsWith(".well-known/acme-challenge/"))
     return "Object names cannot start with '.well-known/acme-challenge/'.";
   return null;
