@@ -64,6 +64,19 @@ describe("Cloud Storage buckets", () => {
       const r = await h.call("POST", "/storage/v1/b?project=demo-project", { body: { name } });
       assert.equal(r.status, 400, name);
     }
+    // Dotted names may reach 222 characters, each dot-separated part at most 63.
+    const dotted = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}`;
+    const long = await h.call("POST", "/storage/v1/b?project=demo-project", { body: { name: dotted } });
+    assert.equal(long.status, 200, long.text);
+    const part64 = `${"a".repeat(64)}.example`;
+    assert.equal(
+      (await h.call("POST", "/storage/v1/b?project=demo-project", { body: { name: part64 } })).status,
+      400,
+    );
+    assert.equal(
+      (await h.call("POST", "/storage/v1/b?project=demo-project", { body: { name: "d".repeat(64) } })).status,
+      400,
+    );
     assert.equal((await h.call("POST", "/storage/v1/b", { body: { name: "no-project" } })).status, 400);
     assert.equal((await h.call("GET", "/storage/v1/b")).status, 400);
     assert.equal((await h.call("GET", "/storage/v1/b?project=demo-project&maxResults=0")).status, 400);

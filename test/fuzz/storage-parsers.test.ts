@@ -586,9 +586,12 @@ function objectNameOk(name: string): boolean {
   return name !== "." && name !== ".." && !name.startsWith(".well-known/acme-challenge/");
 }
 
-/** Google's bucket naming rules (names without dots' 63-character form; Warrant has no domain verification). */
+/** Google's bucket naming rules (Warrant has no domain verification for dotted names). */
 function bucketNameOk(name: string): boolean {
-  if (!/^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(name) || name.length < 3 || name.length > 63) return false;
+  if (!/^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(name) || name.length < 3) return false;
+  const parts = name.split(".");
+  if (parts.length === 1 ? name.length > 63 : name.length > 222 || parts.some((p) => p.length > 63))
+    return false;
   if (name.includes("..")) return false;
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return false;
   return !name.startsWith("goog") && !/g[o0][o0]gle/.test(name);

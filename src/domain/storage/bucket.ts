@@ -16,13 +16,20 @@ export interface Bucket {
   versioning?: { enabled: boolean };
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]*[a-z0-9]$/;
 export const STORAGE_CLASSES = ["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"];
 
-/** Google's bucket naming rules (3–63 characters without dots; no IP-like or "goog" names). */
+/**
+ * Google's bucket naming rules: 3–63 characters, or up to 222 with dots when no dot-separated part
+ * exceeds 63 (Google also asks domain-named buckets for a domain check, which Warrant skips); no
+ * IP-like or "goog" names.
+ */
 export function bucketNameProblem(name: unknown): string | null {
   if (typeof name !== "string" || name === "") return "Required parameter: name";
-  if (!BUCKET_NAME.test(name) || name.includes(".."))
+  const tooLong = name.includes(".")
+    ? name.length > 222 || name.split(".").some((part) => part.length > 63)
+    : name.length > 63;
+  if (!BUCKET_NAME.test(name) || name.length < 3 || tooLong || name.includes(".."))
     return `Invalid bucket name: '${name}'. Bucket names contain 3 to 63 lowercase letters, digits, dashes, underscores and dots, and start and end with a letter or digit.`;
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name))
     return `Invalid bucket name: '${name}'. Bucket names cannot be IP addresses.`;
