@@ -67,7 +67,8 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     req.url = rewritePath(target, req.url ?? "/");
   });
 
-  const proxy = createServer((req, res) => {
+  // Slow CONNECT headers are checked at this interval (Node's default is 30 s).
+  const proxy = createServer({ connectionsCheckingInterval: Math.min(handshake, 30_000) }, (req, res) => {
     const body =
       `This is Warrant's HTTPS interception proxy: it accepts only CONNECT to Google API hosts ` +
       `(${GOOGLE_API_HOSTS.join(", ")}), never ${req.method} requests, and forwards nothing.\n`;
