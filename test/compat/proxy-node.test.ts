@@ -1,0 +1,145 @@
+/**
+ * The real Node `google-auth-library` and `@google-cloud/storage`, unchanged and with no endpoint
+ * options, reach Warrant through `serve --proxy`: they post to Google's hard-coded token hosts and
+ * call storage.googleapis.com, and the only configuration is the environment `warrant env --proxy`
+ * prints. Each scenario runs in a child process whose every outbound socket is recorded (via
+ * `node:diagnostics_channel`): all of them must go to 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { runCli } from "../cli/helpers.js";
+import { type Harness, startHarness } from "../support/harness.js";
+
+const SA = "demo-sa@demo-project.iam.gserviceaccount.com";
+
+const SCRIPT = `
+import dc from "node:diagnostics_channel";
+const sockets = [];
+dc.subscribe("net.client.socket", ({ socket }) => {
+  const entry = { remote: null };
+  sockets.push(entry);
+  socket.once("connect", () => { entry.remote = socket.remoteAddress + ":" + socket.remotePort; });
+});
+const hosts = new Set();
+dc.subscribe("http.client.request.start", ({ request: r }) => hosts.add(r.host));
+dc.subscribe("undici:request:create", ({ request: r }) => hosts.add(r.origin));
+const [authUrl, storageUrl, scenario] = process.argv.slice(2);
+const out = {};
+try {
+  if (scenario === "token") {
+    const { GoogleAuth } = await import(authUrl);
+    const auth = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    const client = await auth.getClient();
+    out.token = (await client.getAccessToken()).token;
+  } else {
+    const { Storage } = await import(storageUrl);
+    const [buckets] = await new Storage({ projectId: "demo-project" }).getBuckets();
+    out.buckets = buckets.map((b) => b.name);
+    out.selfLinks = buckets.map((b) => b.metadata.selfLink);
+  }
+} catch (e) {
+  out.error = String(e && e.stack || e);
+}
+out.sockets = sockets.map((s) => s.remote);
+out.hosts = [...hosts];
+console.log(JSON.stringify(out));
+`;
+
+describe("Node clients through Warrant's HTTPS interception proxy", () => {
+  let h: Harness;
+  let dir: string;
+  let script: string;
+  let proxyEnv: Record<string, string>;
+  let keyFile: string;
+  before(async () => {
+    h = await startHarness({ proxyPort: 0 });
+    dir = mkdtempSync(join(tmpdir(), "warrant-proxy-node-"));
+    script = join(dir, "child.mjs");
+    writeFileSync(script, SCRIPT);
+    const r = await runCli(["env", "--proxy"], { env: { WARRANT_STATE_DIR: h.stateDir } });
+    assert.equal(r.code, 0, r.stderr);
+    proxyEnv = Object.fromEntries(
+      [...r.stdout.matchAll(/^export ([A-Za-z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    const key = await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}/keys`, { body: {} });
+    keyFile = join(dir, "sa.json");
+    writeFileSync(keyFile, Buffer.from(key.body.privateKeyData, "base64"));
+  });
+  after(async () => {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function child(scenario: string, credentialFile: string) {
+    const home = mkdtempSync(join(dir, "home-"));
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [
+        script,
+        import.meta.resolve("google-auth-library"),
+        import.meta.resolve("@google-cloud/storage"),
+        scenario,
+      ],
+      {
+        cwd: home,
+        // Only what `warrant env --proxy` printed, plus the key file: no endpoint options anywhere.
+        env: {
+          PATH: process.env.PATH,
+          HOME: home,
+          GOOGLE_APPLICATION_CREDENTIALS: credentialFile,
+          ...proxyEnv,
+        },
+        timeout: 60_000,
+        killSignal: "SIGKILL",
+      },
+    );
+    const out = JSON.parse(stdout) as {
+      token?: string;
+      buckets?: string[];
+      selfLinks?: string[];
+      error?: string;
+      sockets: (string | null)[];
+      hosts: string[];
+    };
+    assert.equal(out.error, undefined, `${out.error}\n${stderr}`);
+    const proxyPort = new URL(h.server.proxyUrl!).port;
+    assert.ok(out.sockets.length > 0);
+    for (const s of out.sockets) assert.equal(s, `127.0.0.1:${proxyPort}`, "every socket went to the proxy");
+    return out;
+  }
+
+  async function tokenInfoEmail(token: string) {
+    const r = await h.call("GET", `/tokeninfo?access_token=${token}`, { token: null });
+    assert.equal(r.status, 200, r.text);
+    return r.body.email as string;
+  }
+
+  test("google-auth-library with a service-account key and scopes gets the account's Warrant token", async () => {
+    const out = await child("token", keyFile);
+    assert.equal(await tokenInfoEmail(out.token!), SA);
+    assert.equal(h.server.proxyStats!().intercepted["oauth2.googleapis.com"]! >= 1, true);
+  });
+
+  test("google-auth-library with an authorized_user file gets the user's Warrant token", async () => {
+    const out = await child("token", h.server.adminCredentialFile);
+    assert.equal(await tokenInfoEmail(out.token!), "admin@warrant.local");
+  });
+
+  test("@google-cloud/storage with no endpoint options lists Warrant's buckets", async () => {
+    await h.call("POST", `/storage/v1/b?project=demo-project`, { body: { name: "via-proxy" } });
+    const before = h.server.proxyStats!().intercepted;
+    const out = await child("storage", keyFile);
+    assert.ok(out.buckets!.includes("via-proxy"), JSON.stringify(out.buckets));
+    assert.ok(out.selfLinks!.includes("https://storage.googleapis.com/storage/v1/b/via-proxy"));
+    const after = h.server.proxyStats!().intercepted;
+    assert.ok((after["storage.googleapis.com"] ?? 0) > (before["storage.googleapis.com"] ?? 0));
+    // The token came from a Google token host intercepted by the proxy (7.x posts to www.googleapis.com).
+    const tokenHosts = ["oauth2.googleapis.com", "www.googleapis.com"];
+    assert.ok(tokenHosts.some((t) => (after[t] ?? 0) > (before[t] ?? 0)));
+  });
+});
