@@ -1,5 +1,6 @@
 /** The local CA: its certificate is a CA, and the leaves it signs verify against it for their names only. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
@@ -76,6 +77,31 @@ describe("Warrant CA", () => {
       await assert.rejects(get("example.com", ca.certificatePem), /altnames|does not match/i);
     } finally {
       server.close();
+    }
+  });
+
+  test("OpenSSL's strict X.509 checks accept the leaf as a TLS server certificate under the CA", (t) => {
+    try {
+      execFileSync("openssl", ["version"]);
+    } catch {
+      t.skip("openssl is not installed");
+      return;
+    }
+    const ca = CertificateAuthority.open(dir);
+    const leaf = ca.leaf(["oauth2.googleapis.com", "127.0.0.1"]);
+    const leafFile = join(dir, "leaf.pem");
+    writeFileSync(leafFile, leaf.cert.slice(0, leaf.cert.indexOf(ca.certificatePem)));
+    const args = ["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", join(dir, "ca.pem")];
+    assert.match(execFileSync("openssl", [...args, leafFile], { encoding: "utf8" }), /leaf\.pem: OK/);
+    // The same leaf does not verify under another CA.
+    const other = mkdtempSync(join(tmpdir(), "warrant-ca-"));
+    try {
+      CertificateAuthority.open(other);
+      assert.throws(() =>
+        execFileSync("openssl", ["verify", "-CAfile", join(other, "ca.pem"), leafFile], { stdio: "pipe" }),
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
     }
   });
 
