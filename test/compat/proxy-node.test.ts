@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -36,6 +36,25 @@ try {
     const auth = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
     const client = await auth.getClient();
     out.token = (await client.getAccessToken()).token;
+  } else if (scenario === "apis") {
+    // Google's own hosts, as a client built on the library would call them.
+    const { GoogleAuth } = await import(authUrl);
+    const auth = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    const get = async (url) => (await auth.request({ url })).data;
+    out.instances = (await get("https://compute.googleapis.com/compute/v1/projects/demo-project/zones/us-central1-a/instances")).items.map((i) => i.name);
+    out.instanceSelfLink = (await get("https://compute.googleapis.com/compute/v1/projects/demo-project/zones/us-central1-a/instances/demo-vm")).selfLink;
+    out.accounts = (await get("https://iam.googleapis.com/v1/projects/demo-project/serviceAccounts")).accounts.map((a) => a.email);
+    out.project = (await get("https://cloudresourcemanager.googleapis.com/v1/projects/demo-project")).projectId;
+  } else if (scenario === "objects") {
+    const { Storage } = await import(storageUrl);
+    const bucket = new Storage({ projectId: "demo-project" }).bucket("via-proxy");
+    await bucket.file("simple.txt").save("simple upload\\n", { resumable: false });
+    await bucket.file("resumable.bin").save(Buffer.alloc(300 * 1024, 7), { resumable: true });
+    out.simple = (await bucket.file("simple.txt").download())[0].toString();
+    out.resumableSize = (await bucket.file("resumable.bin").download())[0].length;
+    const [files] = await bucket.getFiles();
+    out.files = files.map((f) => f.name);
+    out.mediaLink = files[0].metadata.mediaLink;
   } else {
     const { Storage } = await import(storageUrl);
     const [buckets] = await new Storage({ projectId: "demo-project" }).getBuckets();
@@ -100,6 +119,14 @@ describe("Node clients through Warrant's HTTPS interception proxy", () => {
     );
     const out = JSON.parse(stdout) as {
       token?: string;
+      instances?: string[];
+      instanceSelfLink?: string;
+      accounts?: string[];
+      project?: string;
+      simple?: string;
+      resumableSize?: number;
+      files?: string[];
+      mediaLink?: string;
       buckets?: string[];
       selfLinks?: string[];
       error?: string;
@@ -141,5 +168,42 @@ describe("Node clients through Warrant's HTTPS interception proxy", () => {
     // The token came from a Google token host intercepted by the proxy (7.x posts to www.googleapis.com).
     const tokenHosts = ["oauth2.googleapis.com", "www.googleapis.com"];
     assert.ok(tokenHosts.some((t) => (after[t] ?? 0) > (before[t] ?? 0)));
+  });
+
+  test("Compute, IAM and Resource Manager at Google's hosts are Warrant's, with links on those hosts", async () => {
+    const before = h.server.proxyStats!().intercepted;
+    // As the administrator (an owner): demo-sa may not list service accounts.
+    const out = await child("apis", h.server.adminCredentialFile);
+    assert.ok(out.instances!.includes("demo-vm"), JSON.stringify(out.instances));
+    assert.equal(
+      out.instanceSelfLink,
+      "https://compute.googleapis.com/compute/v1/projects/demo-project/zones/us-central1-a/instances/demo-vm",
+    );
+    assert.ok(out.accounts!.includes(SA), JSON.stringify(out.accounts));
+    assert.equal(out.project, "demo-project");
+    const after = h.server.proxyStats!().intercepted;
+    for (const host of [
+      "compute.googleapis.com",
+      "iam.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
+    ])
+      assert.ok((after[host] ?? 0) > (before[host] ?? 0), host);
+  });
+
+  test("@google-cloud/storage with no endpoint options uploads (simple and resumable) and downloads", async () => {
+    await h.call("POST", "/storage/v1/b?project=demo-project", { body: { name: "via-proxy" } });
+    const out = await child("objects", keyFile);
+    assert.equal(out.simple, "simple upload\n");
+    assert.equal(out.resumableSize, 300 * 1024);
+    assert.deepEqual(out.files!.sort(), ["resumable.bin", "simple.txt"]);
+    assert.match(
+      out.mediaLink!,
+      /^https:\/\/storage\.googleapis\.com\/download\/storage\/v1\/b\/via-proxy\/o\//,
+    );
+    const r = await h.call("GET", "/storage/v1/b/via-proxy/o/simple.txt?alt=media");
+    assert.equal(r.text, "simple upload\n");
+    // Written as the service account: the audit log names it for the upload.
+    const audit = readFileSync(join(h.stateDir, "audit.log"), "utf8").trim().split("\n");
+    assert.ok(audit.some((l) => l.includes(`serviceAccount:${SA}`) && l.includes("simple.txt")));
   });
 });
