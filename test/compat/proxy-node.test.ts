@@ -45,6 +45,23 @@ try {
     out.instanceSelfLink = (await get("https://compute.googleapis.com/compute/v1/projects/demo-project/zones/us-central1-a/instances/demo-vm")).selfLink;
     out.accounts = (await get("https://iam.googleapis.com/v1/projects/demo-project/serviceAccounts")).accounts.map((a) => a.email);
     out.project = (await get("https://cloudresourcemanager.googleapis.com/v1/projects/demo-project")).projectId;
+  } else if (scenario === "idtoken") {
+    // Minted at oauth2.googleapis.com, verified against www.googleapis.com's certs: stock defaults throughout.
+    const { GoogleAuth, OAuth2Client } = await import(authUrl);
+    const client = await new GoogleAuth().getIdTokenClient("https://service.example");
+    const idToken = await client.idTokenProvider.fetchIdToken("https://service.example");
+    const ticket = await new OAuth2Client().verifyIdToken({ idToken, audience: "https://service.example" });
+    out.idTokenEmail = ticket.getPayload().email;
+  } else if (scenario === "impersonate") {
+    const { GoogleAuth, Impersonated } = await import(authUrl);
+    const sourceClient = await new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
+    const target = new Impersonated({
+      sourceClient,
+      targetPrincipal: "demo-sa@demo-project.iam.gserviceaccount.com",
+      targetScopes: ["https://www.googleapis.com/auth/cloud-platform"],
+      lifetime: 600,
+    });
+    out.token = (await target.getAccessToken()).token;
   } else if (scenario === "objects") {
     const { Storage } = await import(storageUrl);
     const bucket = new Storage({ projectId: "demo-project" }).bucket("via-proxy");
@@ -119,6 +136,7 @@ describe("Node clients through Warrant's HTTPS interception proxy", () => {
     );
     const out = JSON.parse(stdout) as {
       token?: string;
+      idTokenEmail?: string;
       instances?: string[];
       instanceSelfLink?: string;
       accounts?: string[];
@@ -205,5 +223,30 @@ describe("Node clients through Warrant's HTTPS interception proxy", () => {
     // Written as the service account: the audit log names it for the upload.
     const audit = readFileSync(join(h.stateDir, "audit.log"), "utf8").trim().split("\n");
     assert.ok(audit.some((l) => l.includes(`serviceAccount:${SA}`) && l.includes("simple.txt")));
+  });
+
+  test("ID tokens: minted at oauth2.googleapis.com and verified against Google's default certs URL", async () => {
+    const before = h.server.proxyStats!().intercepted;
+    const out = await child("idtoken", keyFile);
+    assert.equal(out.idTokenEmail, SA);
+    const after = h.server.proxyStats!().intercepted;
+    assert.ok(
+      (after["www.googleapis.com"] ?? 0) > (before["www.googleapis.com"] ?? 0),
+      "certs fetched via the proxy",
+    );
+  });
+
+  test("impersonation through iamcredentials.googleapis.com yields the target account's token", async () => {
+    const grant = await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}:setIamPolicy`, {
+      body: {
+        policy: {
+          bindings: [{ role: "roles/iam.serviceAccountTokenCreator", members: ["user:admin@warrant.local"] }],
+        },
+      },
+    });
+    assert.equal(grant.status, 200, grant.text);
+    const out = await child("impersonate", h.server.adminCredentialFile);
+    assert.equal(await tokenInfoEmail(out.token!), SA);
+    assert.ok((h.server.proxyStats!().intercepted["iamcredentials.googleapis.com"] ?? 0) >= 1);
   });
 });
