@@ -141,6 +141,30 @@ describe("warrant serve --proxy", () => {
     assert.equal(info.body.email, "admin@warrant.local");
   });
 
+  test("accounts.google.com/o/oauth2/token (the legacy token URL) is the token endpoint too", async () => {
+    const cred = JSON.parse(readFileSync(h.server.adminCredentialFile, "utf8"));
+    const body = new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: cred.client_id,
+      client_secret: cred.client_secret,
+      refresh_token: cred.refresh_token,
+    }).toString();
+    const t = await tunnel(h, "accounts.google.com", ca);
+    const r = await requestOver(
+      t,
+      `POST /o/oauth2/token HTTP/1.1\r\nHost: accounts.google.com\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    assert.equal(r.status, 200, r.body);
+    assert.match(JSON.parse(r.body).access_token, /^ey/);
+    // Other paths on accounts.google.com are not Warrant's.
+    const other = await requestOver(
+      await tunnel(h, "accounts.google.com", ca),
+      "GET /o/oauth2/auth HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(other.status, 404);
+  });
+
   test("storage.googleapis.com links name the Google host the client used", async () => {
     await h.call("POST", `/storage/v1/b?project=${h.server.defaultProject}`, { body: { name: "proxied" } });
     const t = await tunnel(h, "storage.googleapis.com", ca);
