@@ -22,6 +22,13 @@ export interface ServerInfo {
   enforcement?: string;
   /** host:port of each instance's metadata server, by instance resource name. */
   metadataServers?: Record<string, string>;
+  /** With `serve --tls`: the API port's https URL. */
+  httpsUrl?: string;
+  /** With `serve --proxy`: the interception proxy's URL. */
+  proxyUrl?: string;
+  /** With --tls or --proxy: the CA certificate, and the system bundle followed by it. */
+  caFile?: string;
+  caBundleFile?: string;
 }
 
 export interface AuthorizedUser {

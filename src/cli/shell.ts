@@ -52,3 +52,24 @@ export function instanceExports(t: { url: string; metadata: string; project: str
     exportLine("GOOGLE_CLOUD_PROJECT", t.project)
   );
 }
+
+/**
+ * Exports that route HTTPS to Google API hosts through Warrant's interception proxy and make
+ * each runtime trust Warrant's CA: Node adds NODE_EXTRA_CA_CERTS to its store (the CA alone); the
+ * Python/OpenSSL/gcloud variables replace the store, so they get the system bundle + the CA.
+ */
+export function proxyExports(t: { proxyUrl: string; caFile: string; caBundleFile: string }): string {
+  const noProxy = "127.0.0.1,localhost";
+  return (
+    exportLine("HTTPS_PROXY", t.proxyUrl) +
+    exportLine("https_proxy", t.proxyUrl) +
+    exportLine("NO_PROXY", noProxy) +
+    exportLine("no_proxy", noProxy) +
+    exportLine("NODE_EXTRA_CA_CERTS", t.caFile) +
+    exportLine("REQUESTS_CA_BUNDLE", t.caBundleFile) +
+    exportLine("SSL_CERT_FILE", t.caBundleFile) +
+    exportLine("CURL_CA_BUNDLE", t.caBundleFile) +
+    exportLine("HTTPLIB2_CA_CERTS", t.caBundleFile) +
+    exportLine("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", t.caBundleFile)
+  );
+}

@@ -1,6 +1,7 @@
 import admin from "./commands/admin/index.js";
 import agent from "./commands/agent.js";
 import auth from "./commands/auth/index.js";
+import ca from "./commands/ca/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
 import env from "./commands/env.js";
@@ -31,6 +32,7 @@ export const ROOT: GroupSpec = group({
     storage,
     auth,
     logs,
+    ca,
     admin,
     config,
     makeHelpCommand(() => ROOT),

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
@@ -42,6 +42,9 @@ import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
 import { BlobStore } from "./storage/blob-store.js";
 import { ObjectService } from "./storage/object-service.js";
+import { CertificateAuthority } from "./tls/ca.js";
+import { GOOGLE_API_HOSTS, TlsFront } from "./tls/front.js";
+import { type RunningProxy, startProxy } from "./tls/proxy.js";
 import { DEFAULT_ROTATION_POLICY, KeyRing } from "./tokens/key-ring.js";
 import { loadMasterKey } from "./tokens/master-key.js";
 import { SystemKeys } from "./tokens/system-keys.js";
@@ -68,6 +71,13 @@ export interface ServeOptions {
   mintsPerSecond?: number;
   /** Overrides of the signing-key rotation schedule (tests shorten it). */
   keyRotation?: Partial<RotationPolicy>;
+  /** Also speak HTTPS on the API port (certificate from the installation's CA; see docs/tls-and-proxy.md). */
+  tls?: boolean;
+  /** Run the HTTPS interception proxy on this port of 127.0.0.1 (0: any free port); off when absent. */
+  proxyPort?: number;
+  /** Proxy timeouts (tests shorten them). */
+  proxyIdleTimeoutMs?: number;
+  proxyHandshakeTimeoutMs?: number;
 }
 
 /** How often the key ring rotates when due and reloads from the datastore. */
@@ -80,6 +90,14 @@ export interface RunningServer {
   stateDir: string;
   adminCredentialFile: string;
   defaultProject: string;
+  /** `https://…` of the API port, with `tls`. */
+  httpsUrl?: string;
+  /** `http://127.0.0.1:PORT` of the interception proxy, with `proxyPort`. */
+  proxyUrl?: string;
+  proxyStats?: RunningProxy["stats"];
+  /** The CA certificate, and the system bundle + CA, with `tls` or `proxyPort`. */
+  caFile?: string;
+  caBundleFile?: string;
   close(): Promise<void>;
 }
 
@@ -113,7 +131,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
   const audit = new FileAuditSink(resolve(stateDir, "audit.log"));
   const enforcement = opts.enforcement ?? "enforce";
-  let listening: Server | undefined;
+  let listening: NetServer | undefined;
+  let front: TlsFront | undefined;
+  let proxy: RunningProxy | undefined;
   try {
     const router = new Router();
     // Listen first: the bound port goes into the admin credential's token_uri. Until routes are
@@ -125,18 +145,45 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log,
       enforcement,
     };
-    const http = createHttpServer(httpDeps);
-    listening = http;
+    const http: Server = createHttpServer(httpDeps);
+    const ca = opts.tls || opts.proxyPort !== undefined ? CertificateAuthority.open(stateDir) : undefined;
+    const caBundleFile = ca?.writeBundle(stateDir);
+    if (opts.tls) {
+      const names = ["localhost", "127.0.0.1", "::1", ...GOOGLE_API_HOSTS];
+      if (!["0.0.0.0", "::", ...names].includes(opts.host)) names.unshift(opts.host);
+      front = new TlsFront(http, ca!, names);
+    }
+    const listener: NetServer = front?.server ?? http;
+    listening = listener;
     await new Promise<void>((ok, fail) => {
-      http.once("error", fail);
-      http.listen(opts.port, opts.host, () => {
-        http.off("error", fail);
+      listener.once("error", fail);
+      listener.listen(opts.port, opts.host, () => {
+        listener.off("error", fail);
         ok();
       });
     });
-    const { port } = http.address() as AddressInfo;
+    const { port } = listener.address() as AddressInfo;
     const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-    const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    const hostPort = `${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${port}`;
+    const url = `http://${hostPort}`;
+    const httpsUrl = opts.tls ? `https://${hostPort}` : undefined;
+    if (opts.proxyPort !== undefined)
+      proxy = await startProxy({
+        inner: createHttpServer(httpDeps),
+        ca: ca!,
+        host: "127.0.0.1",
+        port: opts.proxyPort,
+        log,
+        ...(opts.proxyIdleTimeoutMs !== undefined ? { idleTimeoutMs: opts.proxyIdleTimeoutMs } : {}),
+        ...(opts.proxyHandshakeTimeoutMs !== undefined
+          ? { handshakeTimeoutMs: opts.proxyHandshakeTimeoutMs }
+          : {}),
+      });
+    const tlsInfo = {
+      ...(httpsUrl ? { httpsUrl } : {}),
+      ...(proxy ? { proxyUrl: proxy.url } : {}),
+      ...(ca ? { caFile: ca.certFile, caBundleFile } : {}),
+    };
 
     const installation = await bootstrap(store, adminCredentialFile, `${url}/token`);
     const masterKey = loadMasterKey(stateDir, opts.masterKey ?? process.env.WARRANT_MASTER_KEY);
@@ -200,7 +247,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const writeInfo = (agents: Record<string, string>) =>
       writeFileSync(
         resolve(stateDir, SERVER_INFO_FILE),
-        `${JSON.stringify({ url, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile, enforcement, metadataServers: agents }, null, 2)}\n`,
+        `${JSON.stringify({ url, ...tlsInfo, pid: process.pid, defaultProject: installation.defaultProject, adminCredentialFile, enforcement, metadataServers: agents }, null, 2)}\n`,
         { mode: 0o600 },
       );
     writeInfo({});
@@ -223,11 +270,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       metadataServers: () => supervisor.addresses(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
+      ...tlsInfo,
+      ...(proxy ? { proxyStats: proxy.stats } : {}),
       close() {
         closing ??= (async () => {
           clearInterval(ringTimer);
           await supervisor.close();
           changes.bump();
+          await proxy?.close();
+          await front?.close();
           await new Promise<void>((ok) => {
             http.close(() => ok());
             http.closeAllConnections();
@@ -242,6 +293,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     };
   } catch (err) {
     // A start that fails after binding (bad master key, unreadable state) must not leave the port held.
+    await proxy?.close();
     if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();
     await audit.close();

@@ -1,8 +1,8 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { CliError } from "../errors.js";
-import { readServerInfo, Session, serverAlive } from "../session.js";
-import { gcloudExports, instanceExports, warrantExports } from "../shell.js";
+import { readServerInfo, type ServerInfo, Session, serverAlive } from "../session.js";
+import { gcloudExports, instanceExports, proxyExports, warrantExports } from "../shell.js";
 import { command } from "../spec.js";
 
 export default command({
@@ -16,9 +16,18 @@ export default command({
     "(typically after an hour); re-run the command to refresh it. With --instance it prints instead what " +
     "makes the shell act as that instance: GCE_METADATA_HOST, GCE_METADATA_IP and GCE_METADATA_ROOT (each " +
     "runtime reads a different one) pointing at the instance's metadata server, WARRANT_CREDENTIAL_SOURCE=adc, " +
-    "and unsets credential files, so gcloud, Google's libraries and this CLI authenticate as its service account.",
+    "and unsets credential files, so gcloud, Google's libraries and this CLI authenticate as its service account. With --proxy (server started with " +
+    "`warrant serve --proxy`) it also prints HTTPS_PROXY/NO_PROXY, routing HTTPS to Google API hosts through " +
+    "Warrant's interception proxy, and the CA variables each runtime reads: NODE_EXTRA_CA_CERTS (the CA), " +
+    "REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE, HTTPLIB2_CA_CERTS and CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE " +
+    "(the system bundle plus the CA, since these replace the trust store).",
   flags: [
     { name: "gcloud", type: "boolean", help: "Also print CLOUDSDK_* variables for the real gcloud CLI." },
+    {
+      name: "proxy",
+      type: "boolean",
+      help: "Also route HTTPS to Google API hosts through the server's interception proxy and trust its CA.",
+    },
     {
       name: "instance",
       type: "string",
@@ -36,6 +45,7 @@ export default command({
     'eval "$(npx warrant env)"',
     'eval "$(warrant env --gcloud --state-dir /var/lib/warrant)"',
     'eval "$(npx warrant env --instance demo-vm)"   # this shell now runs as demo-vm\'s service account',
+    'eval "$(npx warrant env --proxy)"   # libraries that ignore token_uri reach Warrant through the proxy',
   ],
   async run(ctx) {
     const stateDir = ctx.session.stateDir();
@@ -57,6 +67,7 @@ export default command({
         ? info.adminCredentialFile
         : resolve(stateDir, info.adminCredentialFile)
       : join(stateDir, "admin-credentials.json");
+    const proxy = ctx.bool("proxy") ? proxyTarget(info, stateDir) : "";
     const instance = ctx.str("instance");
     if (instance !== undefined) {
       const zone = ctx.str("zone");
@@ -76,7 +87,7 @@ export default command({
         );
       const [name, metadata] = matches[0]!;
       const project = /^projects\/([^/]+)/.exec(name)![1]!;
-      ctx.rt.stdout.write(instanceExports({ url: info.url, metadata, project }));
+      ctx.rt.stdout.write(instanceExports({ url: info.url, metadata, project }) + proxy);
       return 0;
     }
     const project = info.defaultProject ?? ctx.session.project();
@@ -99,7 +110,16 @@ export default command({
         "# gcloud access token written; it expires, so re-run `warrant env --gcloud` when gcloud gets 401s.",
       );
     }
-    ctx.rt.stdout.write(text);
+    ctx.rt.stdout.write(text + proxy);
     return 0;
   },
 });
+
+function proxyTarget(info: ServerInfo, stateDir: string): string {
+  if (!info.proxyUrl || !info.caFile || !info.caBundleFile)
+    throw new CliError(
+      `The server using ${stateDir} runs without the interception proxy.`,
+      "Restart it with `warrant serve --proxy`.",
+    );
+  return proxyExports({ proxyUrl: info.proxyUrl, caFile: info.caFile, caBundleFile: info.caBundleFile });
+}

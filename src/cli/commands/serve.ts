@@ -94,12 +94,32 @@ export default command({
         "enforce (default): scope and IAM denials fail the call; audit-only: they are logged to audit.log " +
         "as wouldDeny and the call proceeds; off: no scope or IAM checks. Default WARRANT_ENFORCEMENT or enforce.",
     },
+    {
+      name: "tls",
+      type: "boolean",
+      help:
+        "Also speak HTTPS on the API port, with a certificate from the installation's CA (`warrant ca print`) " +
+        "for localhost, 127.0.0.1 and the Google API host names.",
+    },
+    {
+      name: "proxy",
+      type: "boolean",
+      help:
+        "Run the HTTPS interception proxy on 127.0.0.1 for clients that ignore token_uri and endpoint " +
+        "settings; `warrant env --proxy` prints the variables that route clients through it.",
+    },
+    {
+      name: "proxy-port",
+      type: "string",
+      help: "Port of the proxy (default WARRANT_PROXY_PORT or 0: any free port, recorded in server.json).",
+    },
   ],
   examples: [
     "warrant serve",
     "warrant serve --state-dir /var/lib/warrant --host 0.0.0.0 --port 9090",
     "warrant serve --port 0   # any free port; other commands find it via .warrant/server.json",
     "warrant serve --enforcement=audit-only   # allow everything, log what would be denied",
+    "warrant serve --tls --proxy   # HTTPS on the API port, and the interception proxy",
   ],
   async run(ctx) {
     const { env, cwd, stdout, stderr } = ctx.rt;
@@ -115,6 +135,10 @@ export default command({
         `argument --token-lifetime: an integer from 10 to 3600 seconds, got '${lifetimeRaw}'.`,
       );
     const enforcement = parseEnforcement(ctx.str("enforcement"), env.WARRANT_ENFORCEMENT);
+    const proxyPortRaw = ctx.str("proxy-port") ?? (env.WARRANT_PROXY_PORT || undefined);
+    if (ctx.str("proxy-port") !== undefined && !ctx.bool("proxy"))
+      throw new UsageError("argument --proxy-port: only with --proxy.");
+    const proxyPort = ctx.bool("proxy") ? parsePort(proxyPortRaw ?? "0") : undefined;
     const { startServer } = await loadServer();
     let server: RunningServer;
     try {
@@ -124,6 +148,8 @@ export default command({
         port,
         log: (line) => stderr.write(line + "\n"),
         enforcement,
+        ...(ctx.bool("tls") ? { tls: true } : {}),
+        ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
@@ -152,6 +178,10 @@ export default command({
         `  state directory:   ${server.stateDir}\n` +
         `  admin credential:  ${server.adminCredentialFile}\n` +
         `  default project:   ${server.defaultProject}\n` +
+        (server.httpsUrl ? `  HTTPS:             ${server.httpsUrl} (CA: ${server.caFile})\n` : "") +
+        (server.proxyUrl
+          ? `  HTTPS proxy:       ${server.proxyUrl} (route clients through it: eval "$(npx warrant env --proxy)")\n`
+          : "") +
         (enforcement === "enforce"
           ? ""
           : `  enforcement:       ${enforcement} (${ENFORCEMENT_NOTE[enforcement]})\n`) +

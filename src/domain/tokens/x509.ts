@@ -5,7 +5,15 @@
  * issuer = subject, validity and the key, signed SHA256withRSA. DER is encoded by hand (a few
  * dozen bytes of structure) rather than pulling in an X.509 toolkit.
  */
-import { createPublicKey, createSign, type KeyObject, X509Certificate } from "node:crypto";
+import {
+  createHash,
+  createPublicKey,
+  createSign,
+  type KeyObject,
+  randomBytes,
+  X509Certificate,
+} from "node:crypto";
+import { isIPv4, isIPv6 } from "node:net";
 
 function len(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -73,4 +81,177 @@ export function selfSignedCertificate(req: CertificateRequest): string {
   // Parse it back: a malformed encoding fails here, not in a client.
   new X509Certificate(pem);
   return pem;
+}
+
+// --- A local certificate authority: a CA certificate and the TLS server certificates it signs. ---
+
+const ECDSA_WITH_SHA256 = seq(oid("1.2.840.10045.4.3.2"));
+const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
+const octets = (b: Buffer) => tlv(0x04, b);
+
+function extension(id: string, critical: boolean, value: Buffer): Buffer {
+  return seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
+}
+
+/** keyUsage bits (RFC 5280 §4.2.1.3), DER BIT STRING with trailing zero bits dropped. */
+function keyUsage(bits: number[]): Buffer {
+  let v = 0;
+  for (const b of bits) v |= 0x80 >> b;
+  let unused = 0;
+  while (unused < 7 && !(v & (1 << unused))) unused++;
+  return tlv(0x03, Buffer.from([unused, v]));
+}
+
+function ipBytes(ip: string): Buffer | undefined {
+  if (isIPv4(ip)) return Buffer.from(ip.split(".").map(Number));
+  if (!isIPv6(ip)) return undefined;
+  const [head, tail] = ip.includes("::") ? ip.split("::") : [ip, undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const out = Buffer.alloc(16);
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
+  return out;
+}
+
+const keyId = (spki: Buffer) => createHash("sha1").update(spki).digest();
+
+function signatureAlgorithm(key: KeyObject): Buffer {
+  if (key.asymmetricKeyType === "rsa") return SHA256_WITH_RSA;
+  if (key.asymmetricKeyType === "ec") return ECDSA_WITH_SHA256;
+  throw new Error(`unsupported CA key type ${key.asymmetricKeyType}`);
+}
+
+function toPem(der: Buffer): string {
+  const b64 = der.toString("base64").replace(/.{64}/g, "$&\n");
+  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`;
+}
+
+function commonName(cn: string): Buffer {
+  return seq(set(seq(oid("2.5.4.3"), tlv(0x0c, Buffer.from(cn, "utf8")))));
+}
+
+function signedCertificate(opts: {
+  serial: Buffer;
+  issuer: Buffer;
+  subject: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+  extensions: Buffer[];
+  signer: KeyObject;
+}): string {
+  const alg = signatureAlgorithm(opts.signer);
+  const tbs = seq(
+    tlv(0xa0, integer(Buffer.from([2]))),
+    integer(opts.serial),
+    alg,
+    opts.issuer,
+    seq(time(opts.notBefore), time(opts.notAfter)),
+    opts.subject,
+    opts.spki,
+    tlv(0xa3, seq(...opts.extensions)),
+  );
+  const signature = createSign("sha256").update(tbs).sign(opts.signer);
+  const pem = toPem(seq(tbs, alg, tlv(0x03, Buffer.concat([Buffer.from([0]), signature]))));
+  new X509Certificate(pem);
+  return pem;
+}
+
+/** A positive 128-bit serial number. */
+export function randomSerial(): Buffer {
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  return serial;
+}
+
+export interface CaRequest {
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+  privateKey: KeyObject;
+}
+
+/**
+ * A self-signed CA certificate: basicConstraints critical CA:TRUE, keyUsage critical keyCertSign +
+ * cRLSign, and a subjectKeyIdentifier (strict verifiers, e.g. Python 3.13's, require all three).
+ */
+export function caCertificate(req: CaRequest): string {
+  const spki = createPublicKey(req.privateKey).export({ type: "spki", format: "der" });
+  const name = commonName(req.commonName);
+  return signedCertificate({
+    serial: randomSerial(),
+    issuer: name,
+    subject: name,
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    spki,
+    extensions: [
+      extension("2.5.29.19", true, seq(bool(true))),
+      extension("2.5.29.15", true, keyUsage([5, 6])),
+      extension("2.5.29.14", false, octets(keyId(spki))),
+    ],
+    signer: req.privateKey,
+  });
+}
+
+export interface LeafRequest {
+  /** DNS names and IP addresses the certificate is valid for; the first is also its CN. */
+  names: string[];
+  notBefore: Date;
+  notAfter: Date;
+  /** The leaf's own public key. */
+  publicKey: KeyObject;
+  caCertificate: string;
+  caKey: KeyObject;
+}
+
+/** A TLS server certificate signed by the CA, valid for `names` (subjectAltName DNS / IP entries). */
+export function leafCertificate(req: LeafRequest): string {
+  if (req.names.length === 0) throw new Error("a leaf certificate needs at least one name");
+  const ca = new X509Certificate(req.caCertificate);
+  const caSpki = ca.publicKey.export({ type: "spki", format: "der" });
+  const spki = req.publicKey.export({ type: "spki", format: "der" });
+  const altNames = req.names.map((n) => {
+    const ip = ipBytes(n);
+    return ip ? tlv(0x87, ip) : tlv(0x82, Buffer.from(n, "ascii"));
+  });
+  return signedCertificate({
+    serial: randomSerial(),
+    issuer: issuerName(ca),
+    subject: commonName(req.names[0]!),
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    spki,
+    extensions: [
+      extension("2.5.29.19", true, seq()),
+      extension("2.5.29.15", true, keyUsage(req.publicKey.asymmetricKeyType === "rsa" ? [0, 2] : [0])),
+      extension("2.5.29.37", false, seq(oid("1.3.6.1.5.5.7.3.1"))),
+      extension("2.5.29.17", false, seq(...altNames)),
+      extension("2.5.29.14", false, octets(keyId(spki))),
+      extension("2.5.29.35", false, seq(tlv(0x80, keyId(caSpki)))),
+    ],
+    signer: req.caKey,
+  });
+}
+
+/** The CA's subject Name, byte for byte as in its certificate (issuer of every leaf). */
+function issuerName(ca: X509Certificate): Buffer {
+  // Certificate ::= SEQ { tbs SEQ { [0] version, serial, sigAlg, issuer, validity, subject, ... } }
+  const der = ca.raw;
+  const read = (at: number): { start: number; end: number; body: number } => {
+    let i = at + 1;
+    let n = der[i++]!;
+    if (n & 0x80) {
+      const count = n & 0x7f;
+      n = 0;
+      for (let k = 0; k < count; k++) n = (n << 8) | der[i++]!;
+    }
+    return { start: at, body: i, end: i + n };
+  };
+  const tbs = read(read(0).body);
+  let cursor = tbs.body;
+  for (let field = 0; field < 5; field++) cursor = read(cursor).end;
+  const subject = read(cursor);
+  return der.subarray(subject.start, subject.end);
 }

@@ -64,7 +64,7 @@ function baseUrlOf(req: IncomingMessage, fixed?: string): string {
   if (fixed) return fixed.replace(/\/$/, "");
   const host =
     req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : "localhost";
-  return `http://${host}`;
+  return `${(req.socket as { encrypted?: boolean }).encrypted ? "https" : "http"}://${host}`;
 }
 
 export function createHttpServer(deps: HttpServerDeps): Server {
