@@ -38,8 +38,8 @@ function rawExchange(
   });
 }
 
-/** CONNECT host:443 through the proxy, then TLS to it trusting only `ca`. */
-function tunnel(h: Harness, host: string, ca: string): Promise<TLSSocket> {
+/** CONNECT host:443 through the proxy, then TLS to it trusting only `ca` (SNI `servername`, default host). */
+function tunnel(h: Harness, host: string, ca: string, servername = host): Promise<TLSSocket> {
   const { hostname, port } = proxyAddress(h);
   return new Promise((ok, fail) => {
     const s = connect(Number(port), hostname);
@@ -48,7 +48,7 @@ function tunnel(h: Harness, host: string, ca: string): Promise<TLSSocket> {
     s.once("data", (chunk) => {
       const head = chunk.toString();
       if (!head.startsWith("HTTP/1.1 200 Connection Established\r\n\r\n")) return fail(new Error(head));
-      const t = tlsConnect({ socket: s, servername: host, ca, ALPNProtocols: ["http/1.1"] }, () => ok(t));
+      const t = tlsConnect({ socket: s, servername, ca, ALPNProtocols: ["http/1.1"] }, () => ok(t));
       t.once("error", fail);
     });
   });
@@ -187,6 +187,17 @@ describe("warrant serve --proxy", () => {
     );
     assert.equal(r.status, 200);
     assert.ok(Array.isArray(JSON.parse(r.body).keys));
+  });
+
+  test("a handshake naming another host (SNI) gets no certificate for it", async () => {
+    // The tunnel is to a Google host; asking for evil.example inside it must not mint a leaf for it.
+    await assert.rejects(
+      tunnel(h, "oauth2.googleapis.com", ca, "evil.example"),
+      (err: NodeJS.ErrnoException) => {
+        assert.equal(err.code, "ERR_TLS_CERT_ALTNAME_INVALID");
+        return true;
+      },
+    );
   });
 
   test("other hosts are refused with 403 and nothing leaves: no outbound socket is ever opened", async () => {
