@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startServer } from "../src/server/app.js";
 import { type Latency, LoadChild } from "./load-gen.js";
+import { fmtMs, fmtRate, fmtRatio, log, median } from "./stats.js";
 
 // ---------- the parent ----------
 
@@ -35,16 +36,6 @@ const num = (name: string, dflt: number) => {
 };
 
 const LOOPBACK = /^127\.0\.0\.\d{1,3}$/;
-
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmtRate = (x: number) => (x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
-const fmtRatio = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-const fmtMs = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "" : x.toFixed(2));
 
 interface Target {
   host: string;

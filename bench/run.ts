@@ -24,6 +24,7 @@ import { startServer } from "../src/server/app.js";
 import { LoadChild } from "./load-gen.js";
 import { microCases, timed } from "./micro.js";
 import { PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_JWT_RESOURCE, startPeer } from "./peer.js";
+import { fmtRate, fmtRatio, log, median } from "./stats.js";
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -71,13 +72,6 @@ interface Row {
   vs: string[];
   samples: Sample[];
 }
-
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function measureHttp(load: LoadChild, c: HttpCase, warmupMs: number): Promise<Sample> {
   let cpu0 = process.cpuUsage();
@@ -268,9 +262,6 @@ function summarize(rows: Row[]) {
     };
   });
 }
-
-const fmtRate = (x: number) => (x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
-const fmtRatio = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 
 function table(summary: ReturnType<typeof summarize>): string {
   const head = [

@@ -36,20 +36,13 @@ import { crc32c } from "@node-rs/crc32";
 import { Checksummer } from "../src/domain/storage/checksums.js";
 import { BlobStore } from "../src/server/storage/blob-store.js";
 import { LoadChild } from "./load-gen.js";
+import { fmtRate, fmtRatio, log, median } from "./stats.js";
 import type { Ready, ServerSpec } from "./storage-server.js";
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : dflt;
 };
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmtRate = (x: number) => (x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
-const fmtRatio = (x: number) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const MB = 1e6;
 const MiB = 1 << 20;
 const BUCKET = "bench-bucket";

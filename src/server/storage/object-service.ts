@@ -6,7 +6,7 @@
  */
 import type { Datastore } from "../../datastore/datastore.js";
 import { repositories } from "../../datastore/repositories.js";
-import { ApiError, NotFound } from "../../domain/errors.js";
+import { NotFound } from "../../domain/errors.js";
 import type { Bucket } from "../../domain/storage/bucket.js";
 import {
   checkPreconditions,
@@ -183,8 +183,4 @@ export class ObjectService {
   private async collect(blobIds: string[]) {
     for (const id of blobIds) await this.blobs.remove(id);
   }
-}
-
-export function conflict(message: string) {
-  return new ApiError(409, "ALREADY_EXISTS", "conflict", message);
 }

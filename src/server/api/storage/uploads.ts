@@ -227,8 +227,6 @@ export function registerUploads(router: Router, deps: ServerDeps) {
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
-type SessionState = UploadSession;
-
 /** Resumable upload sessions: state in the datastore, bytes in `uploads/<fileId>`. */
 class ResumableSessions {
   /** Per-session queue: chunks of one session are applied one at a time. */
@@ -247,7 +245,7 @@ class ResumableSessions {
   ) {
     const uploadId = randomBytes(32).toString("base64url");
     const now = Date.now();
-    const session: SessionState = {
+    const session: UploadSession = {
       idSha256: sha256(uploadId),
       fileId: BlobStore.newId(),
       bucket: b.name,
@@ -267,11 +265,11 @@ class ResumableSessions {
     return { uploadId, session };
   }
 
-  private async load(ctx: RequestContext): Promise<SessionState> {
+  private async load(ctx: RequestContext): Promise<UploadSession> {
     const id = ctx.url.searchParams.get("upload_id");
     if (!id) throw new InvalidArgument("Required parameter: upload_id", "required");
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(id)) throw new NotFound("No such upload session.");
-    const s = (await this.deps.repos.uploads.get(sha256(id))) as SessionState | undefined;
+    const s = (await this.deps.repos.uploads.get(sha256(id))) as UploadSession | undefined;
     if (!s || Date.parse(s.expireTime) < Date.now()) throw new NotFound("No such upload session.");
     return s;
   }
@@ -340,7 +338,7 @@ class ResumableSessions {
       // Non-final chunks count in whole 256 KiB units; the client resends the remainder.
       if (!final && persisted % CHUNK_GRANULARITY !== 0)
         persisted = Math.max(s.persisted, persisted - (persisted % CHUNK_GRANULARITY));
-      const next: SessionState = {
+      const next: UploadSession = {
         ...s,
         persisted,
         ...(total !== undefined && total !== null ? { total } : {}),
@@ -355,7 +353,7 @@ class ResumableSessions {
   }
 
   /** Writes the request body at `start`, skipping bytes already persisted; returns bytes received. */
-  private async write(ctx: RequestContext, s: SessionState, start: number, limit: number | undefined) {
+  private async write(ctx: RequestContext, s: UploadSession, start: number, limit: number | undefined) {
     const path = this.deps.objects.blobs.uploadPath(s.fileId);
     const fh = await open(path, "r+");
     let received = 0;
@@ -401,7 +399,7 @@ class ResumableSessions {
     return { received, hashing };
   }
 
-  private incomplete(ctx: RequestContext, s: SessionState) {
+  private incomplete(ctx: RequestContext, s: UploadSession) {
     ctx.res.writeHead(308, {
       ...(s.persisted > 0 ? { Range: `bytes=0-${s.persisted - 1}` } : {}),
       "X-GUploader-UploadID": ctx.url.searchParams.get("upload_id") ?? "",
@@ -411,7 +409,7 @@ class ResumableSessions {
     return undefined;
   }
 
-  private async finalize(ctx: RequestContext, s: SessionState, streamed?: FollowJob) {
+  private async finalize(ctx: RequestContext, s: UploadSession, streamed?: FollowJob) {
     const path = this.deps.objects.blobs.uploadPath(s.fileId);
     // Off the event loop either way: a 1 GiB object takes seconds to checksum.
     const sums = await (streamed
@@ -450,14 +448,14 @@ class ResumableSessions {
     return renderObject(created, ctx.baseUrl);
   }
 
-  private async finalizedObject(ctx: RequestContext, s: SessionState) {
+  private async finalizedObject(ctx: RequestContext, s: UploadSession) {
     const f = s.finalized!;
     const o = await this.deps.objects.find(f.bucket, f.name, f.generation);
     if (!o) throw new NotFound("The upload completed, but its object no longer exists.");
     return renderObject(o, ctx.baseUrl);
   }
 
-  private async discard(s: SessionState) {
+  private async discard(s: UploadSession) {
     await unlink(this.deps.objects.blobs.uploadPath(s.fileId)).catch(() => {});
     await this.deps.store.transaction((tx) => repositories(tx).uploads.delete(s.idSha256));
   }
