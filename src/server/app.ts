@@ -36,7 +36,7 @@ import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import type { ServerDeps } from "./deps.js";
-import { Router } from "./http/router.js";
+import { type Route, Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
@@ -87,6 +87,8 @@ export interface RunningServer {
   url: string;
   /** host:port of each instance's metadata server, by instance resource name. */
   metadataServers(): Record<string, string>;
+  /** Every registered API route, with its declared authorization (route-authz.ts). */
+  routes(): readonly Route[];
   stateDir: string;
   adminCredentialFile: string;
   defaultProject: string;
@@ -268,6 +270,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       url,
       stateDir,
       metadataServers: () => supervisor.addresses(),
+      routes: () => router.all(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
       ...tlsInfo,

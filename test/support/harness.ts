@@ -35,7 +35,12 @@ export interface Reply {
 export async function startHarness(options: Partial<ServeOptions> = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "warrant-test-"));
   const logs: string[] = [];
-  const opts: ServeOptions = { host: "127.0.0.1", port: 0, log: (l) => logs.push(l), ...options, stateDir };
+  // A route that answered without the check it declares is a bug to see at once, not only as a 500.
+  const log = (l: string) => {
+    logs.push(l);
+    if (l.startsWith("authorization:")) process.stderr.write(`${l}\n`);
+  };
+  const opts: ServeOptions = { host: "127.0.0.1", port: 0, log, ...options, stateDir };
   let server = await startServer(opts);
 
   async function call(

@@ -3,6 +3,7 @@
  * A `{param}` matches one path segment up to a `/` or `:`; values are percent-decoded.
  */
 import type { Handler } from "./context.js";
+import { declaredAuthz, type RouteAuthz } from "./route-authz.js";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -14,6 +15,8 @@ export interface Route {
   path: string;
   auth: AuthMode;
   handler: Handler;
+  /** What the route checks, from the table in route-authz.ts; the adapter holds requests to it. */
+  authz: RouteAuthz;
 }
 
 interface CompiledRoute extends Route {
@@ -26,7 +29,9 @@ export type Match = { route: Route; params: Record<string, string> } | { allowed
 export class Router {
   private readonly routes: CompiledRoute[] = [];
 
+  /** Registers a route; throws if route-authz.ts declares no authorization for it. */
   add(method: Method, path: string, handler: Handler, auth: AuthMode = "required"): this {
+    const authz = declaredAuthz(method, path, auth);
     const names: string[] = [];
     const pattern = path
       .split(/(\{[a-zA-Z]+\})/)
@@ -37,8 +42,13 @@ export class Router {
         return "([^/:]+)";
       })
       .join("");
-    this.routes.push({ method, path, auth, handler, regex: new RegExp(`^${pattern}$`), names });
+    this.routes.push({ method, path, auth, handler, authz, regex: new RegExp(`^${pattern}$`), names });
     return this;
+  }
+
+  /** Every registered route, in registration order. */
+  all(): readonly Route[] {
+    return this.routes;
   }
 
   match(method: string, pathname: string): Match {

@@ -15,6 +15,7 @@ import type { Duplex } from "node:stream";
 import { ApiError, Internal, NotFound, Unauthenticated } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import type { Caller, RequestContext } from "./context.js";
+import { guardDeclaredAuthorization } from "./route-authz.js";
 import type { Router } from "./router.js";
 
 export interface Authenticator {
@@ -139,6 +140,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
         { headers: { Allow: [...new Set(match.allowed)].join(", ") } },
       );
     ctx.params = match.params;
+    // `off` makes no checks at all, so there is nothing to hold the route to.
+    if (deps.enforcement !== "off") guardDeclaredAuthorization(match.route, ctx, deps.log);
     if (match.route.auth !== "none") {
       const caller = await deps.authenticator.authenticate(req);
       if (caller) ctx.caller = caller;

@@ -15,7 +15,9 @@ import { Readable } from "node:stream";
 import { ApiError, Internal, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { readBody } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
+import { requireDeclaredChecks } from "../../http/route-authz.js";
 import type { Router } from "../../http/router.js";
+import type { EnforcementMode } from "../../iam/access-control.js";
 
 /** Google's limit on calls in one batch request. */
 export const MAX_BATCH_PARTS = 1000;
@@ -51,7 +53,11 @@ const REASON: Record<number, string> = {
 };
 
 /** `POST /batch/compute/v1`, dispatching each part to the Compute routes in `compute`. */
-export function batchHandler(compute: Router, log: (line: string) => void) {
+export function batchHandler(
+  compute: Router,
+  log: (line: string) => void,
+  enforcement: () => EnforcementMode,
+) {
   return async (ctx: RequestContext) => {
     const boundary = boundaryOf(ctx.req.headers["content-type"]);
     const raw = await readBody(ctx.req, MAX_BATCH_BYTES);
@@ -107,7 +113,12 @@ export function batchHandler(compute: Router, log: (line: string) => void) {
           headers: { ...part.headers, "content-length": String(part.body.length) },
         }) as unknown as IncomingMessage;
         const sub: RequestContext = { ...ctx, req, url, params: match.params };
-        return { status: 200, body: (await match.route.handler(sub)) ?? {} };
+        const before = ctx.checks.length;
+        const body = (await match.route.handler(sub)) ?? {};
+        // The part is held to its own route's declaration, as a direct call is by the adapter.
+        if (enforcement() !== "off")
+          requireDeclaredChecks(match.route, ctx, ctx.checks.slice(before), 200, log);
+        return { status: 200, body };
       } catch (err) {
         if (!(err instanceof ApiError))
           log(

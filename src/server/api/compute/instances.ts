@@ -45,7 +45,11 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     router.add(method, path, handler);
     compute.add(method, path, handler);
   };
-  router.add("POST", "/batch/compute/v1", batchHandler(compute, deps.log));
+  router.add(
+    "POST",
+    "/batch/compute/v1",
+    batchHandler(compute, deps.log, () => access.mode),
+  );
   const computeDenied =
     (target: string): DenialMessage =>
     (d) =>
