@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { type Harness, mintWithServerKey, startHarness } from "../support/harness.js";
+import { type Harness, startHarness } from "../support/harness.js";
+
+// Forged, tampered and expired tokens: test/security/forged-token-signature.test.ts.
 
 describe("authentication", () => {
   let h: Harness;
@@ -28,32 +30,10 @@ describe("authentication", () => {
     });
   }
 
-  test("a tampered token → 401 authError", async () => {
-    const token = await h.tokenFor(h.server.adminCredentialFile);
-    const [head, payload, sig] = token.split(".");
-    const claims = JSON.parse(Buffer.from(payload!, "base64url").toString());
-    claims.sub = "user:mallory@example.com";
-    const forged = `${head}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
-    const r = await h.call("GET", "/v1/projects", { token: forged });
-    assert.equal(r.status, 401);
-    assert.equal(r.body.error.errors[0].reason, "authError");
-  });
-
   test("garbage and malformed headers → 401", async () => {
     assert.equal((await h.call("GET", "/v1/projects", { token: "not-a-jwt" })).status, 401);
     const r = await h.call("GET", "/v1/projects", { token: null, headers: { authorization: "Basic YTpi" } });
     assert.equal(r.status, 401);
-  });
-
-  test("an expired token (signed by the server's own key) → 401", async () => {
-    const issuer = JSON.parse(Buffer.from(h.adminToken.split(".")[1]!, "base64url").toString()).iss;
-    const stale = await mintWithServerKey(h, issuer, Date.now() - 2 * 3600_000);
-    const r = await h.call("GET", "/v1/projects", { token: stale });
-    assert.equal(r.status, 401);
-    assert.match(r.body.error.message, /token expired/);
-    // The same key and claims, minted now, are accepted: only expiry differs.
-    const fresh = await mintWithServerKey(h, issuer, Date.now());
-    assert.equal((await h.call("GET", "/v1/projects", { token: fresh })).status, 200);
   });
 
   test("token endpoint: wrong client secret → 401 invalid_client, bad refresh token → 400 invalid_grant", async () => {
