@@ -138,26 +138,7 @@ describe("Compute v1 instances", () => {
     assert.match(zone.body.error.message, /Unknown zone/);
   });
 
-  test("creating an instance that runs as an account needs iam.serviceAccounts.actAs on it", async () => {
-    const frank = "user:frank@example.com";
-    await grant(h, "roles/compute.instanceAdmin.v1", frank);
-    const token = await tokenAs(h, frank);
-    const body = {
-      name: "franks-vm",
-      serviceAccounts: [{ email: SA, scopes: ["https://www.googleapis.com/auth/cloud-platform"] }],
-    };
-    const denied = await h.call("POST", base, { token, body });
-    assert.equal(denied.status, 403, denied.text);
-    assert.match(denied.body.error.message, /iam\.serviceAccounts\.actAs/);
-    assert.match(denied.body.error.message, /frank@example\.com/);
-    assert.match(denied.body.error.message, new RegExp(SA.replace(/\./g, "\\.")));
-    assert.equal((await h.call("GET", `${base}/franks-vm`)).status, 404, "nothing was created");
-    // Without a service account the same caller may create the instance.
-    assert.equal((await h.call("POST", base, { token, body: { name: "franks-vm" } })).status, 200);
-    // Granted serviceAccountUser on the account itself, the attach succeeds.
-    await grant(h, "roles/iam.serviceAccountUser", frank, `/v1/projects/-/serviceAccounts/${SA}`);
-    assert.equal((await h.call("POST", base, { token, body: { ...body, name: "franks-vm-2" } })).status, 200);
-  });
+  // Attaching an account without iam.serviceAccounts.actAs: test/security/act-as-bypass.test.ts.
 
   test("'default' means the project's Compute Engine default service account, which holds no role", async () => {
     const op = await h.call("POST", base, {
