@@ -3,40 +3,13 @@
  * of the installation's CA; every other target is refused without any outbound connection.
  */
 import assert from "node:assert/strict";
-import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
-
-const proxyAddress = (h: Harness) => new URL(h.server.proxyUrl!);
-
-/** Sends raw bytes to the proxy and collects everything until it closes (or `untilMs`). */
-function rawExchange(
-  h: Harness,
-  text: string,
-  untilMs = 5000,
-): Promise<{ data: string; closedAfterMs: number }> {
-  const { hostname, port } = proxyAddress(h);
-  const started = Date.now();
-  return new Promise((ok, fail) => {
-    const s = connect(Number(port), hostname);
-    let data = "";
-    const timer = setTimeout(() => {
-      s.destroy();
-      fail(new Error(`still open after ${untilMs} ms; got ${JSON.stringify(data)}`));
-    }, untilMs);
-    s.on("data", (c) => (data += c));
-    s.on("error", () => {});
-    s.on("close", () => {
-      clearTimeout(timer);
-      ok({ data, closedAfterMs: Date.now() - started });
-    });
-    s.write(text);
-  });
-}
+import { proxyAddress, rawExchange } from "../support/proxy.js";
 
 /** CONNECT host:443 through the proxy, then TLS to it trusting only `ca` (SNI `servername`, default host). */
 function tunnel(h: Harness, host: string, ca: string, servername = host): Promise<TLSSocket> {
@@ -200,45 +173,7 @@ describe("warrant serve --proxy", () => {
     );
   });
 
-  test("other hosts are refused with 403 and nothing leaves: no outbound socket is ever opened", async () => {
-    // A reachable non-Google target: if the proxy forwarded, this listener would see a connection.
-    let reached = 0;
-    const bait = createServer((s) => {
-      reached++;
-      s.destroy();
-    });
-    await new Promise<void>((ok) => bait.listen(0, "127.0.0.1", ok));
-    const baitPort = (bait.address() as { port: number }).port;
-    // Every client socket this process creates (the test's own included) is published here.
-    const created: Socket[] = [];
-    const onSocket = (m: unknown) => created.push((m as { socket: Socket }).socket);
-    subscribe("net.client.socket", onSocket);
-    try {
-      for (const target of [
-        "example.com:443",
-        `127.0.0.1:${baitPort}`,
-        `localhost:${baitPort}`,
-        "oauth2.googleapis.com:80",
-        // Non-routable: a forwarding proxy would hang here instead of answering at once.
-        "10.255.255.1:443",
-      ]) {
-        const before = created.length;
-        const r = await rawExchange(h, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
-        assert.match(r.data, /^HTTP\/1\.1 403 Forbidden\r\n/, target);
-        assert.match(
-          r.data,
-          new RegExp(`refuses CONNECT ${target.replace(/\./g, "\\.")}: it only intercepts Google API hosts`),
-        );
-        assert.ok(r.closedAfterMs < 1000, `${target} answered in ${r.closedAfterMs} ms`);
-        assert.equal(created.length - before, 1, `${target}: only the test's own connection to the proxy`);
-      }
-      assert.equal(reached, 0, "no connection reached the non-Google listener");
-      assert.ok(h.server.proxyStats!().refused >= 5);
-    } finally {
-      unsubscribe("net.client.socket", onSocket);
-      bait.close();
-    }
-  });
+  // CONNECT to other hosts, ports and IP literals: test/security/proxy-connect-targets.test.ts.
 
   test("plain requests to the proxy get 405 with an explanation; garbage gets 400", async () => {
     const r = await rawExchange(h, "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n");

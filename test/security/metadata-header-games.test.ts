@@ -25,7 +25,7 @@ function raw(
   return new Promise((resolve, reject) => {
     // A name given twice goes out as two header lines.
     const out: Record<string, string[]> = {};
-    for (const [k, v] of headers) (out[k] ??= []).push(v);
+    for (const [k, v] of headers) out[k] = [...(out[k] ?? []), v];
     const req = request(
       {
         host,
