@@ -200,7 +200,12 @@ const table: Record<string, RouteAuthz> = {
         [`DELETE ${base}/b/{bucket}`, { permission: "storage.buckets.delete" }],
         [`GET ${base}/b/{bucket}/iam`, { permission: "storage.buckets.getIamPolicy" }],
         [`PUT ${base}/b/{bucket}/iam`, { permission: "storage.buckets.setIamPolicy" }],
-        [`GET ${base}/b/{bucket}/iam/testPermissions`, { exempt: TEST_PERMISSIONS }],
+        [
+          `GET ${base}/b/{bucket}/iam/testPermissions`,
+          {
+            exempt: `${TEST_PERMISSIONS} It does tell any caller whether the bucket exists (404), as GCS does: bucket names are one global namespace.`,
+          },
+        ],
         [`GET ${base}/b/{bucket}/o`, { permission: "storage.objects.list" }],
         [`GET ${object}`, { permission: "storage.objects.get" }],
         [`PATCH ${object}`, { permission: "storage.objects.update" }],
