@@ -29,6 +29,8 @@ export interface AgentOptions {
   refreshMarginSeconds?: number;
   /** Cache-miss token and identity mints allowed per second (default 50). */
   mintsPerSecond?: number;
+  /** Scope sets whose tokens are cached at most (default DEFAULT_TOKEN_CACHE_ENTRIES). */
+  tokenCacheEntries?: number;
   allowRemotePeers?: boolean;
   sessionTokens?: SessionTokenMode;
   faults?: FaultSpec;
@@ -68,7 +70,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let root: Dir = buildTree(view);
   let localVersion = 0;
   let wake = new Set<() => void>();
-  const cache = new TokenCache(o.refreshMarginSeconds ?? 300);
+  const cache = new TokenCache(o.refreshMarginSeconds ?? 300, o.tokenCacheEntries);
   const limiter = new RateLimiter(o.mintsPerSecond ?? 50);
   const faults = faultInjector(o.faults);
 
