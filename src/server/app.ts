@@ -2,7 +2,7 @@
  * `warrant serve`: the whole control plane in one process — datastore, key ring, IAM, the REST
  * APIs and the token endpoint on one port.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { resolve } from "node:path";
@@ -35,6 +35,10 @@ import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { lockStateDir } from "./state-lock.js";
+
+export { StateDirLocked } from "./state-lock.js";
+
 import type { ServerDeps } from "./deps.js";
 import { Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
@@ -104,32 +108,22 @@ export interface RunningServer {
 export const SERVER_INFO_FILE = "server.json";
 export const ADMIN_CREDENTIAL_FILE = "admin-credentials.json";
 
-/** Refuses to share a state dir with another live `warrant serve`: SQLite has one writer. */
-function claimStateDir(stateDir: string) {
-  const info = resolve(stateDir, SERVER_INFO_FILE);
-  if (!existsSync(info)) return;
-  try {
-    const { pid } = JSON.parse(readFileSync(info, "utf8")) as { pid?: number };
-    if (pid && pid !== process.pid) {
-      process.kill(pid, 0);
-      throw new Error(
-        `another warrant serve (pid ${pid}) is using ${stateDir}; stop it first or pass a different --state-dir`,
-      );
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH" || err instanceof SyntaxError) return;
-    throw err;
-  }
-}
-
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  claimStateDir(stateDir);
+  // Before anything opens the datastore: one live server per state directory.
+  const lock = lockStateDir(stateDir);
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
-  const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
-  const audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  let store: Datastore;
+  let audit: FileAuditSink;
+  try {
+    store = new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const enforcement = opts.enforcement ?? "enforce";
   let listening: NetServer | undefined;
   let front: TlsFront | undefined;
@@ -287,6 +281,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           await blobs.close();
           await store.close();
           await audit.close();
+          lock.release();
         })();
         return closing;
       },
@@ -297,6 +292,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();
     await audit.close();
+    lock.release();
     throw err;
   }
 }

@@ -139,7 +139,7 @@ export default command({
     if (ctx.str("proxy-port") !== undefined && !ctx.bool("proxy"))
       throw new UsageError("argument --proxy-port: only with --proxy.");
     const proxyPort = ctx.bool("proxy") ? parsePort(proxyPortRaw ?? "0") : undefined;
-    const { startServer } = await loadServer();
+    const { startServer, StateDirLocked } = await loadServer();
     let server: RunningServer;
     try {
       server = await startServer({
@@ -167,6 +167,8 @@ export default command({
           "Pick another --port (0 = any free port).",
         );
       }
+      if (e instanceof StateDirLocked)
+        throw new CliError(e.message, "Each state directory is served by one `warrant serve` at a time.");
       if (code === "EACCES")
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;
