@@ -17,6 +17,7 @@ import {
   ConnectionGovernor,
   type ConnectionLimits,
   defaultApiLimits,
+  type GovernorStats,
   rawResponse,
 } from "../net/connection-governor.js";
 import { ChangeFeed } from "./agents/change-feed.js";
@@ -118,6 +119,8 @@ export interface RunningServer {
   /** The CA certificate, and the system bundle + CA, with `tls` or `proxyPort`. */
   caFile?: string;
   caBundleFile?: string;
+  /** The API port's connections held, and those refused, shed or timed out so far. */
+  connectionStats(): GovernorStats;
   /** Drains (up to `drainMs`, default the drainTimeoutMs option), then stops and removes server.json. */
   close(drainMs?: number): Promise<void>;
 }
@@ -313,6 +316,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       url,
       stateDir,
       metadataServers: () => supervisor.addresses(),
+      connectionStats: () => governor.stats(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
       ...tlsInfo,

@@ -30,11 +30,16 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("a stale server.json naming a live, unrelated pid does not block a start", { timeout: 60_000 }, async () => {
+test("a stale server.json naming a live, unrelated pid does not block a start", {
+  timeout: 60_000,
+}, async () => {
   const dir = stateDir();
   const unrelated = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
   try {
-    writeFileSync(join(dir, "server.json"), JSON.stringify({ url: "http://127.0.0.1:1", pid: unrelated.pid }));
+    writeFileSync(
+      join(dir, "server.json"),
+      JSON.stringify({ url: "http://127.0.0.1:1", pid: unrelated.pid }),
+    );
     const s = serve(dir);
     const info = await s.ready();
     assert.equal(info.pid, s.child.pid, "server.json now names the new server");
@@ -58,15 +63,14 @@ test("kill -9, then an immediate start on the same state directory starts", { ti
   assert.equal(await second.exited, 0);
 });
 
-test("two starts at the same moment: exactly one serves; the other names it and exits", { timeout: 60_000 }, async () => {
+test("two starts at the same moment: exactly one serves; the other names it and exits", {
+  timeout: 60_000,
+}, async () => {
   const dir = stateDir();
   const pair = [serve(dir), serve(dir)];
   const outcomes = await Promise.all(
     pair.map((s) =>
-      Promise.race([
-        s.ready().then(() => "serving" as const),
-        s.exited.then(() => "exited" as const),
-      ]),
+      Promise.race([s.ready().then(() => "serving" as const), s.exited.then(() => "exited" as const)]),
     ),
   );
   assert.deepEqual([...outcomes].sort(), ["exited", "serving"], pair.map((s) => s.output()).join("\n---\n"));

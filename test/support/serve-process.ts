@@ -17,13 +17,21 @@ export interface ServeProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnServe(stateDir: string, args: string[] = [], env: Record<string, string> = {}): ServeProcess {
+export function spawnServe(
+  stateDir: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  /** Runs the server under this open-file limit (`ulimit -n`), to keep load tests proportionate. */
+  openFiles?: number,
+): ServeProcess {
   const clean: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("WARRANT_")) clean[k] = v;
-  const child = spawn(process.execPath, [BIN, "serve", "--state-dir", stateDir, "--port", "0", ...args], {
-    env: { ...clean, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const argv = [BIN, "serve", "--state-dir", stateDir, "--port", "0", ...args];
+  const opts = { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] as ("ignore" | "pipe")[] };
+  const child =
+    openFiles === undefined
+      ? spawn(process.execPath, argv, opts)
+      : spawn("sh", ["-c", `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...argv], opts);
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
