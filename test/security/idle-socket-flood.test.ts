@@ -56,7 +56,7 @@ async function adminToken(url: string): Promise<string> {
 }
 
 test(`${SOCKETS} idle sockets against a ${OPEN_FILES}-descriptor server: the API and a metadata server answer within 1 s`, {
-  timeout: 120_000,
+  timeout: 60_000 + 60_000 * SCALE,
 }, async () => {
   serve = spawnServe(stateDir, [], {}, OPEN_FILES);
   const info = await serve.ready();
