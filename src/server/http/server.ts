@@ -45,6 +45,31 @@ export interface HttpServerDeps {
 /** Audited status of a request whose client closed the connection before the response was complete. */
 export const CLIENT_CLOSED = 499;
 
+/**
+ * Whether every body byte the response declared (Content-Length) was handed to the connection: a
+ * client such as curl closes as soon as it has them, sometimes before the stream feeding the
+ * response has ended, and that download succeeded.
+ */
+function trackDelivery(res: ServerResponse): () => boolean {
+  let declared = -1;
+  let written = 0;
+  const writeHead = res.writeHead;
+  const write = res.write;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse["writeHead"]>) {
+    const headers = args.find((a) => a !== null && typeof a === "object") as
+      | Record<string, unknown>
+      | undefined;
+    for (const [k, v] of Object.entries(headers ?? {}))
+      if (k.toLowerCase() === "content-length") declared = Number(v);
+    return writeHead.apply(this, args);
+  } as ServerResponse["writeHead"];
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    written += typeof chunk === "string" ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.length ?? 0);
+    return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
+  } as ServerResponse["write"];
+  return () => res.writableEnded || (declared > 0 && written >= declared);
+}
+
 /** The client went away before the whole response was handed to the connection. */
 function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
   return !res.writableEnded && (res.destroyed || req.socket.destroyed);
@@ -137,6 +162,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     if (lifecycle.phase === "draining") res.shouldKeepAlive = false;
   }
   const started = process.hrtime.bigint();
+  const delivered = trackDelivery(res);
   const requestId = randomUUID();
   let url: URL;
   try {
@@ -195,7 +221,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     if (!res.headersSent) sendJson(res, 200, body ?? {});
     status = res.statusCode;
   } catch (err) {
-    if (res.writableEnded && !(err instanceof ApiError)) {
+    if (delivered() && !(err instanceof ApiError)) {
       // The whole response was handed over and the client closed the connection as it finished
       // reading (a download's pipeline reports that as a premature close): a success.
       status = res.statusCode;
