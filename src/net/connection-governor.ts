@@ -185,11 +185,6 @@ export class ConnectionGovernor {
     return true;
   }
 
-  /** Closes the connections between requests (shutdown: nothing is cut short). */
-  closeIdle(): void {
-    for (const c of [...this.conns.values()]) if (c.requests === 0) c.socket.destroy();
-  }
-
   /** Stops the sweeps and closes every connection. */
   close(): void {
     clearInterval(this.timer);

@@ -328,8 +328,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           lifecycle.phase = "draining";
           agentsRunning = false;
           clearInterval(ringTimer);
+          // Kept-alive connections stay: their next request (a probe's, say) gets 503 and a close.
           listener.close();
-          governor.closeIdle();
           await supervisor.close();
           // Agents' long polls of the change feed answer now rather than at their timeout.
           changes.bump();

@@ -27,7 +27,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test("hammering a starting server: 503 with Retry-After until ready, never 404", { timeout: 90_000 }, async () => {
+test("hammering a starting server: 503 with Retry-After until ready, never 404", {
+  timeout: 90_000,
+}, async () => {
   const port = await freePort();
   const args = ["--port", String(port), "--metadata-port", "0"];
   // A first start creates the installation; the token stays valid across restarts.
