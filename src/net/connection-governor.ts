@@ -65,10 +65,13 @@ export function defaultApiLimits(nofile = openFileLimit()): ConnectionLimits {
   return { ...TIMING, maxConnections, maxConnectionsPerPeer: Math.max(32, Math.floor(maxConnections / 4)) };
 }
 
-/** Each metadata server's own budget (2 % of the limit, 64 to 1024): an API flood cannot take it. */
+/**
+ * Each metadata server's own budget (5 % of the limit, 256 to 1024): an API flood cannot take it.
+ * No per-peer share: an instance's workloads all reach it from loopback.
+ */
 export function defaultMetadataLimits(nofile = openFileLimit()): ConnectionLimits {
-  const maxConnections = Math.min(1024, Math.max(64, Math.floor(nofile * 0.02)));
-  return { ...TIMING, maxConnections, maxConnectionsPerPeer: Math.max(32, Math.floor(maxConnections / 2)) };
+  const maxConnections = Math.min(1024, Math.max(256, Math.floor(nofile * 0.05)));
+  return { ...TIMING, maxConnections, maxConnectionsPerPeer: maxConnections };
 }
 
 interface Conn {
