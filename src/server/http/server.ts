@@ -72,7 +72,7 @@ function trackDelivery(res: ServerResponse): () => boolean {
 
 /** The client went away before the whole response was handed to the connection. */
 function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
-  return !res.writableEnded && (res.destroyed || req.socket.destroyed);
+  return !res.writableEnded && (res.destroyed || req.socket?.destroyed === true);
 }
 
 /**
@@ -227,7 +227,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       status = res.statusCode;
     } else if (clientGone(req, res)) {
       // Not a server error, whatever the handler made of the broken stream: no stack, no 500.
-      const closedByServer = deps.closeReason?.(req.socket);
+      const closedByServer = req.socket ? deps.closeReason?.(req.socket) : undefined;
       status = closedByServer ? 408 : CLIENT_CLOSED;
       error = closedByServer
         ? `REQUEST_TIMEOUT: ${closedByServer}`
