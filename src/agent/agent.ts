@@ -8,6 +8,12 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Dir } from "../domain/metadata/tree.js";
 import { buildTree, effectiveScopes, type InstanceView, tokenProblem } from "../domain/metadata/view.js";
+import {
+  ConnectionGovernor,
+  type ConnectionLimits,
+  defaultMetadataLimits,
+  rawResponse,
+} from "../net/connection-governor.js";
 import { ControlPlane, ControlPlaneError } from "./control-plane.js";
 import { type FaultSpec, faultInjector } from "./faults.js";
 import { createMdsHandler, type MdsAnswer, type SessionTokenMode } from "./mds.js";
@@ -29,6 +35,10 @@ export interface AgentOptions {
   refreshMarginSeconds?: number;
   /** Cache-miss token and identity mints allowed per second (default 50). */
   mintsPerSecond?: number;
+  /** Limits of this metadata server's listener (defaults: defaultMetadataLimits()). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Scope sets whose tokens are cached at most (default DEFAULT_TOKEN_CACHE_ENTRIES). */
+  tokenCacheEntries?: number;
   allowRemotePeers?: boolean;
   sessionTokens?: SessionTokenMode;
   faults?: FaultSpec;
@@ -68,7 +78,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let root: Dir = buildTree(view);
   let localVersion = 0;
   let wake = new Set<() => void>();
-  const cache = new TokenCache(o.refreshMarginSeconds ?? 300);
+  const cache = new TokenCache(o.refreshMarginSeconds ?? 300, o.tokenCacheEntries);
   const limiter = new RateLimiter(o.mintsPerSecond ?? 50);
   const faults = faultInjector(o.faults);
 
@@ -205,10 +215,17 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     },
   );
 
-  const server: Server = createServer(handler);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = (3600 + 30) * 1000;
-  server.keepAliveTimeout = 5_000;
+  const http: Server = createServer(handler);
+  http.keepAliveTimeout = 5_000;
+  // A budget of its own: connections held open elsewhere in the process cannot starve this instance.
+  const governor = new ConnectionGovernor({ ...defaultMetadataLimits(), ...o.connectionLimits }, () =>
+    rawResponse(503, "Service Unavailable", TEXT, "Too many connections; retry.\n", {
+      "Metadata-Flavor": "Google",
+      "Retry-After": "1",
+    }),
+  );
+  const server = governor.listener(http);
+  server.on("error", (err) => log(`agent: listener: ${err.message}`));
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(o.port, o.host, () => {
@@ -226,7 +243,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       stop.abort();
       await new Promise<void>((ok) => {
         server.close(() => ok());
-        server.closeAllConnections();
+        governor.close();
       });
       await sync;
     },

@@ -131,3 +131,10 @@ export class Internal extends ApiError {
     super(500, "INTERNAL", "backendError", message);
   }
 }
+/** 503: the service cannot answer now (starting, shutting down, at capacity); `Retry-After` says when to retry. */
+export class Unavailable extends ApiError {
+  constructor(message: string, retryAfterSeconds = 1) {
+    super(503, "UNAVAILABLE", "backendError", message);
+    this.headers["Retry-After"] = String(retryAfterSeconds);
+  }
+}

@@ -2,16 +2,24 @@
  * `warrant serve`: the whole control plane in one process — datastore, key ring, IAM, the REST
  * APIs and the token endpoint on one port.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
+import { Unavailable } from "../domain/errors.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
 import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
 import type { RotationPolicy } from "../domain/tokens/rotation.js";
+import {
+  ConnectionGovernor,
+  type ConnectionLimits,
+  defaultApiLimits,
+  type GovernorStats,
+  rawResponse,
+} from "../net/connection-governor.js";
 import { ChangeFeed } from "./agents/change-feed.js";
 import { AgentSupervisor } from "./agents/supervisor.js";
 import { registerSigningKeysAdmin } from "./api/admin/signing-keys.js";
@@ -35,8 +43,14 @@ import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { lockStateDir } from "./state-lock.js";
+
+export { StateDirLocked } from "./state-lock.js";
+
 import type { ServerDeps } from "./deps.js";
+import { Lifecycle } from "./http/lifecycle.js";
 import { type Route, Router } from "./http/router.js";
+
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
@@ -78,7 +92,15 @@ export interface ServeOptions {
   /** Proxy timeouts (tests shorten them). */
   proxyIdleTimeoutMs?: number;
   proxyHandshakeTimeoutMs?: number;
+  /** Connection limits of the API port (defaults: defaultApiLimits(), from the descriptor limit). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** On close, how long in-flight requests (uploads included) may take to finish (default 30 s). */
+  drainTimeoutMs?: number;
 }
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** A readiness check slower than this counts as failed: a probe must answer promptly. */
+const READINESS_CHECK_TIMEOUT_MS = 2_000;
 
 /** How often the key ring rotates when due and reloads from the datastore. */
 export const KEY_RING_TICK_MS = 30_000;
@@ -100,62 +122,68 @@ export interface RunningServer {
   /** The CA certificate, and the system bundle + CA, with `tls` or `proxyPort`. */
   caFile?: string;
   caBundleFile?: string;
-  close(): Promise<void>;
+  /** The API port's connections held, and those refused, shed or timed out so far. */
+  connectionStats(): GovernorStats;
+  /** Drains (up to `drainMs`, default the drainTimeoutMs option), then stops and removes server.json. */
+  close(drainMs?: number): Promise<void>;
 }
 
 export const SERVER_INFO_FILE = "server.json";
 export const ADMIN_CREDENTIAL_FILE = "admin-credentials.json";
 
-/** Refuses to share a state dir with another live `warrant serve`: SQLite has one writer. */
-function claimStateDir(stateDir: string) {
-  const info = resolve(stateDir, SERVER_INFO_FILE);
-  if (!existsSync(info)) return;
-  try {
-    const { pid } = JSON.parse(readFileSync(info, "utf8")) as { pid?: number };
-    if (pid && pid !== process.pid) {
-      process.kill(pid, 0);
-      throw new Error(
-        `another warrant serve (pid ${pid}) is using ${stateDir}; stop it first or pass a different --state-dir`,
-      );
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH" || err instanceof SyntaxError) return;
-    throw err;
-  }
-}
-
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  claimStateDir(stateDir);
+  // Before anything opens the datastore: one live server per state directory.
+  const lock = lockStateDir(stateDir);
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
-  const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
-  const audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  let store: Datastore;
+  let audit: FileAuditSink;
+  try {
+    store = new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const enforcement = opts.enforcement ?? "enforce";
   let listening: NetServer | undefined;
+  const lifecycle = new Lifecycle();
+  const governor = new ConnectionGovernor({ ...defaultApiLimits(), ...opts.connectionLimits }, () => {
+    const busy = new Unavailable("The server is at its connection limit; retry shortly.");
+    return rawResponse(
+      503,
+      "Service Unavailable",
+      "application/json; charset=UTF-8",
+      JSON.stringify(busy.toJSON()),
+      busy.headers,
+    );
+  });
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
   try {
     const router = new Router();
-    // Listen first: the bound port goes into the admin credential's token_uri. Until routes are
-    // registered below, every request answers 404.
+    // Listen first: the bound port goes into the admin credential's token_uri. Until the routes,
+    // the datastore and the key ring are ready below, every request answers 503 with Retry-After.
     const httpDeps: HttpServerDeps = {
       router,
       authenticator: { authenticate: async () => null },
       audit,
       log,
       enforcement,
+      lifecycle,
     };
     const http: Server = createHttpServer(httpDeps);
+    httpDeps.closeReason = (socket) => governor.closeReason(socket);
     const ca = opts.tls || opts.proxyPort !== undefined ? CertificateAuthority.open(stateDir) : undefined;
     const caBundleFile = ca?.writeBundle(stateDir);
     if (opts.tls) {
       const names = ["localhost", "127.0.0.1", "::1", ...GOOGLE_API_HOSTS];
       if (!["0.0.0.0", "::", ...names].includes(opts.host)) names.unshift(opts.host);
-      front = new TlsFront(http, ca!, names);
+      front = new TlsFront(http, ca!, names, undefined, governor);
     }
-    const listener: NetServer = front?.server ?? http;
+    const listener: NetServer = front?.server ?? governor.listener(http);
     listening = listener;
     await new Promise<void>((ok, fail) => {
       listener.once("error", fail);
@@ -164,6 +192,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         ok();
       });
     });
+    // Accept failures (EMFILE under a flood) are reported, not fatal; the governor keeps them rare.
+    listener.on("error", (err) => log(`listener: ${err.message}`));
     const { port } = listener.address() as AddressInfo;
     const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
     const hostPort = `${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${port}`;
@@ -263,7 +293,26 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       log,
       onChange: writeInfo,
     });
-    if (opts.agents !== false) await supervisor.start();
+    let agentsRunning = opts.agents === false;
+    const withinDeadline = async (check: Promise<unknown>) =>
+      Promise.race([
+        check.then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((r) => setTimeout(r, READINESS_CHECK_TIMEOUT_MS, false).unref()),
+      ]);
+    lifecycle.checks = async () => ({
+      datastore: await withinDeadline(store.get("meta", "installation")),
+      keyRing: await withinDeadline(Promise.resolve().then(() => keyRing.primary())),
+      agents: agentsRunning,
+    });
+    // Serving from here: the in-process agents below enroll over HTTP like any other agent.
+    lifecycle.phase = "serving";
+    if (opts.agents !== false) {
+      await supervisor.start();
+      agentsRunning = true;
+    }
 
     let closing: Promise<void> | undefined;
     return {
@@ -271,35 +320,50 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       stateDir,
       metadataServers: () => supervisor.addresses(),
       routes: () => router.all(),
+      connectionStats: () => governor.stats(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
       ...tlsInfo,
       ...(proxy ? { proxyStats: proxy.stats } : {}),
-      close() {
+      close(drainMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) {
         closing ??= (async () => {
+          // Drain: /readyz and new requests answer 503, no new connection is accepted, and
+          // requests in flight (uploads included) get until the deadline to finish.
+          lifecycle.phase = "draining";
+          agentsRunning = false;
           clearInterval(ringTimer);
+          // Kept-alive connections stay: their next request (a probe's, say) gets 503 and a close.
+          listener.close();
           await supervisor.close();
+          // Agents' long polls of the change feed answer now rather than at their timeout.
           changes.bump();
+          if (!(await lifecycle.settled(drainMs)))
+            log(
+              `shutdown: ${lifecycle.inFlight} request(s) still in flight after ${drainMs} ms; closing them`,
+            );
           await proxy?.close();
           await front?.close();
           await new Promise<void>((ok) => {
-            http.close(() => ok());
-            http.closeAllConnections();
+            listener.close(() => ok());
+            governor.close();
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
           await blobs.close();
           await store.close();
           await audit.close();
+          lock.release();
         })();
         return closing;
       },
     };
   } catch (err) {
     // A start that fails after binding (bad master key, unreadable state) must not leave the port held.
+    governor.close();
     await proxy?.close();
     if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();
     await audit.close();
+    lock.release();
     throw err;
   }
 }

@@ -65,7 +65,9 @@ export default command({
     "Starts the server in the foreground, keeping state (projects, service accounts, policies, instances) " +
     "in the state directory, so a restart on the same directory keeps everything. While it runs, " +
     "<state-dir>/server.json tells other `warrant` commands where it is. Ctrl-C (SIGINT) or SIGTERM " +
-    "stops it cleanly. Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
+    "stops it cleanly: it stops accepting connections, lets requests in flight finish (up to --drain-timeout), " +
+    "flushes the audit log and removes server.json; a second signal exits at once. /healthz and /readyz answer " +
+    "health probes (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
     "WARRANT_ENFORCEMENT. --enforcement=audit-only lets every call through but logs those that scopes or " +
     "IAM would deny (to try policies out before enforcing them); --enforcement=off checks nothing.",
   flags: [
@@ -113,6 +115,34 @@ export default command({
       type: "string",
       help: "Port of the proxy (default WARRANT_PROXY_PORT or 0: any free port, recorded in server.json).",
     },
+    {
+      name: "max-connections",
+      type: "string",
+      metavar: "N",
+      help:
+        "Connections the API port holds at most (default: 70% of the process's open-file limit). At the " +
+        "limit the stalest stalled connection is closed for a new one; if none is stalled, the new one gets 503.",
+    },
+    {
+      name: "max-connections-per-peer",
+      type: "string",
+      metavar: "N",
+      help: "Connections held at most from one client address (default: a quarter of --max-connections).",
+    },
+    {
+      name: "min-body-rate",
+      type: "string",
+      metavar: "BYTES_PER_SECOND",
+      help: "Request bodies slower than this over 10 s are cut off with the connection (default 1024).",
+    },
+    {
+      name: "drain-timeout",
+      type: "string",
+      metavar: "SECONDS",
+      help:
+        "On SIGTERM or SIGINT, how long requests in flight (uploads included) may take to finish before " +
+        "the server closes them (default 30).",
+    },
   ],
   examples: [
     "warrant serve",
@@ -139,7 +169,24 @@ export default command({
     if (ctx.str("proxy-port") !== undefined && !ctx.bool("proxy"))
       throw new UsageError("argument --proxy-port: only with --proxy.");
     const proxyPort = ctx.bool("proxy") ? parsePort(proxyPortRaw ?? "0") : undefined;
-    const { startServer } = await loadServer();
+    const positive = (flag: string, min: number): number | undefined => {
+      const raw = ctx.str(flag);
+      if (raw === undefined) return undefined;
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw.trim()) || n < min)
+        throw new UsageError(`argument --${flag}: an integer of at least ${min}, got '${raw}'.`);
+      return n;
+    };
+    const maxConnections = positive("max-connections", 1);
+    const maxPerPeer = positive("max-connections-per-peer", 1);
+    const minBodyRate = positive("min-body-rate", 0);
+    const drainSeconds = positive("drain-timeout", 0);
+    const connectionLimits = {
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
+      ...(maxPerPeer !== undefined ? { maxConnectionsPerPeer: maxPerPeer } : {}),
+      ...(minBodyRate !== undefined ? { minBodyBytesPerSecond: minBodyRate } : {}),
+    };
+    const { startServer, StateDirLocked } = await loadServer();
     let server: RunningServer;
     try {
       server = await startServer({
@@ -148,6 +195,8 @@ export default command({
         port,
         log: (line) => stderr.write(line + "\n"),
         enforcement,
+        connectionLimits,
+        ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),
         ...(ctx.bool("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
@@ -167,6 +216,8 @@ export default command({
           "Pick another --port (0 = any free port).",
         );
       }
+      if (e instanceof StateDirLocked)
+        throw new CliError(e.message, "Each state directory is served by one `warrant serve` at a time.");
       if (code === "EACCES")
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;
@@ -200,7 +251,7 @@ export default command({
       process.once("SIGINT", () => done("SIGINT"));
       process.once("SIGTERM", () => done("SIGTERM"));
     });
-    stderr.write(`Received ${signal}, shutting down...\n`);
+    stderr.write(`Received ${signal}, draining requests in flight, then shutting down...\n`);
     // A second signal while closing forces the exit.
     const force = () => process.exit(130);
     process.once("SIGINT", force);

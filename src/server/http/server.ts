@@ -12,9 +12,10 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { Duplex } from "node:stream";
-import { ApiError, Internal, NotFound, Unauthenticated } from "../../domain/errors.js";
+import { ApiError, Internal, NotFound, Unauthenticated, Unavailable } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import type { Caller, RequestContext } from "./context.js";
+import type { Lifecycle } from "./lifecycle.js";
 import { guardDeclaredAuthorization } from "./route-authz.js";
 import type { Router } from "./router.js";
 
@@ -36,7 +37,58 @@ export interface HttpServerDeps {
   externalUrl?: string;
   /** The enforcement mode, stamped on every request's audit entry when it is not `enforce`. */
   enforcement?: string;
+  /** Readiness and draining; without it the server is always ready (tests of the adapter alone). */
+  lifecycle?: Lifecycle;
+  /** Why the server itself closed a connection (limits, timeouts), if it did. */
+  closeReason?: (socket: Duplex) => string | undefined;
 }
+
+/** Audited status of a request whose client closed the connection before the response was complete. */
+export const CLIENT_CLOSED = 499;
+
+/**
+ * Whether every body byte the response declared (Content-Length) was handed to the connection: a
+ * client such as curl closes as soon as it has them, sometimes before the stream feeding the
+ * response has ended, and that download succeeded.
+ */
+function trackDelivery(res: ServerResponse): () => boolean {
+  let declared = -1;
+  let written = 0;
+  const writeHead = res.writeHead;
+  const write = res.write;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse["writeHead"]>) {
+    const headers = args.find((a) => a !== null && typeof a === "object") as
+      | Record<string, unknown>
+      | undefined;
+    for (const [k, v] of Object.entries(headers ?? {}))
+      if (k.toLowerCase() === "content-length") declared = Number(v);
+    return writeHead.apply(this, args);
+  } as ServerResponse["writeHead"];
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    written += typeof chunk === "string" ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.length ?? 0);
+    return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
+  } as ServerResponse["write"];
+  return () => res.writableEnded || (declared > 0 && written >= declared);
+}
+
+/** The client went away before the whole response was handed to the connection. */
+function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return !res.writableEnded && (res.destroyed || req.socket?.destroyed === true);
+}
+
+/**
+ * `/healthz`: the process answers. `/readyz`: it is serving (not starting, not draining) and its
+ * dependencies answer. Unauthenticated, as probes are; the body names the checks and nothing else.
+ */
+async function health(lifecycle: Lifecycle | undefined, path: string, res: ServerResponse): Promise<void> {
+  if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+  const phase = lifecycle?.phase ?? "serving";
+  if (phase !== "serving") return sendJson(res, 503, { status: phase }, { "Retry-After": "1" });
+  const checks = (await lifecycle?.checks()) ?? {};
+  const ready = Object.values(checks).every(Boolean);
+  sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "unavailable", checks });
+}
+const HEALTH_PATHS = new Set(["/healthz", "/readyz"]);
 
 export function sendJson(
   res: ServerResponse,
@@ -103,7 +155,15 @@ export function createHttpServer(deps: HttpServerDeps): Server {
 }
 
 async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse) {
+  const { lifecycle } = deps;
+  if (lifecycle) {
+    lifecycle.begin();
+    res.once("close", () => lifecycle.end());
+    // Draining: whatever is answered on a kept-alive connection is its last.
+    if (lifecycle.phase === "draining") res.shouldKeepAlive = false;
+  }
   const started = process.hrtime.bigint();
+  const delivered = trackDelivery(res);
   const requestId = randomUUID();
   let url: URL;
   try {
@@ -126,7 +186,20 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   };
   let status = 500;
   let error: string | undefined;
+  // Probes are answered in every phase, and not audited: a probe a second would drown the log.
+  if ((req.method === "GET" || req.method === "HEAD") && HEALTH_PATHS.has(url.pathname)) {
+    await health(lifecycle, url.pathname, res).catch(() => {
+      if (!res.headersSent) sendJson(res, 503, { status: "unavailable" });
+    });
+    return;
+  }
   try {
+    if (lifecycle && lifecycle.phase !== "serving")
+      throw new Unavailable(
+        lifecycle.phase === "starting"
+          ? "The server is starting; retry shortly."
+          : "The server is shutting down; retry on another server or after it restarts.",
+      );
     const match = deps.router.match(req.method ?? "GET", url.pathname);
     if (!match) throw new NotFound(`The requested URL ${url.pathname} was not found on this server.`);
     if ("allowed" in match)
@@ -151,14 +224,30 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     if (!res.headersSent) sendJson(res, 200, body ?? {});
     status = res.statusCode;
   } catch (err) {
-    const apiErr = err instanceof ApiError ? err : null;
-    if (!apiErr)
-      deps.log(`request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`);
-    const out = apiErr ?? new Internal(`Internal error encountered. Request id: ${requestId}.`);
-    status = out.code;
-    error = `${out.status}: ${out.message}`;
-    if (!res.headersSent) sendError(res, out, explain);
-    else res.destroy();
+    if (delivered() && !(err instanceof ApiError)) {
+      // The whole response was handed over and the client closed the connection as it finished
+      // reading (a download's pipeline reports that as a premature close): a success.
+      status = res.statusCode;
+    } else if (clientGone(req, res)) {
+      // Not a server error, whatever the handler made of the broken stream: no stack, no 500.
+      const closedByServer = req.socket ? deps.closeReason?.(req.socket) : undefined;
+      status = closedByServer ? 408 : CLIENT_CLOSED;
+      error = closedByServer
+        ? `REQUEST_TIMEOUT: ${closedByServer}`
+        : "CLIENT_CLOSED: the client closed the connection before the response was complete";
+      res.destroy();
+    } else {
+      const apiErr = err instanceof ApiError ? err : null;
+      if (!apiErr)
+        deps.log(
+          `request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`,
+        );
+      const out = apiErr ?? new Internal(`Internal error encountered. Request id: ${requestId}.`);
+      status = out.code;
+      error = `${out.status}: ${out.message}`;
+      if (!res.headersSent) sendError(res, out, explain);
+      else res.destroy();
+    }
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     deps.audit.record({

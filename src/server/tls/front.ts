@@ -8,6 +8,7 @@
 import type { Server } from "node:http";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import type { ConnectionGovernor } from "../../net/connection-governor.js";
 import type { CertificateAuthority, Leaf } from "./ca.js";
 
 /** Google API hosts whose names Warrant's server certificates carry (and its proxy intercepts). */
@@ -71,9 +72,13 @@ export class TlsFront {
     ca: CertificateAuthority,
     private readonly names: string[],
     firstByteTimeoutMs = 20_000,
+    /** Admits (or refuses) each raw connection before its first byte is awaited. */
+    governor?: ConnectionGovernor,
   ) {
     this.contexts = new LeafContexts(ca);
+    governor?.watch(http);
     this.server = createServer((socket) => {
+      if (governor && !governor.admit(socket)) return;
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       socket.on("error", () => socket.destroy());
@@ -83,10 +88,9 @@ export class TlsFront {
         socket.setTimeout(0);
         if (chunk[0] === 0x16) {
           socket.unshift(chunk);
-          http.emit(
-            "connection",
-            terminateTls(socket, this.context(), { handshakeTimeoutMs: firstByteTimeoutMs }),
-          );
+          const tls = terminateTls(socket, this.context(), { handshakeTimeoutMs: firstByteTimeoutMs });
+          governor?.alias(tls, socket);
+          http.emit("connection", tls);
         } else {
           http.emit("connection", socket);
           socket.emit("data", chunk);
