@@ -15,7 +15,7 @@ import {
 import type { ServerDeps } from "../../deps.js";
 import type { RequestContext } from "../../http/context.js";
 import { noSuchBucket } from "../../storage/object-service.js";
-import { requireStorage, storageRefs } from "./access.js";
+import { replaceCheck, requireStorage, storageRefs } from "./access.js";
 import { objectName } from "./params.js";
 
 export interface CopyRequest {
@@ -38,8 +38,10 @@ export async function copyObject(
   if (!bucket) throw noSuchBucket();
   const name = objectName(req.destinationObject);
   await requireStorage(deps, ctx, "storage.objects.create", objectRef(bucket, name), "object");
+  const mayReplace = replaceCheck(deps, ctx, bucket);
+  // Early answers that spare copying the bytes; the commit decides both again on what it finds.
   const existing = await deps.repos.objects.get(bucket.name, name);
-  if (existing) await requireStorage(deps, ctx, "storage.objects.delete", objectRef(bucket, name), "object");
+  if (existing) await mayReplace(existing);
   const pre = readPreconditions(ctx.url.searchParams);
   checkPreconditions(pre, existing);
   if (req.inherit) checkPreconditions(readPreconditions(ctx.url.searchParams, "ifSource"), req.inherit);
@@ -82,5 +84,6 @@ export async function copyObject(
         : { md5Hash: sums.md5Hash }),
     },
     pre,
+    mayReplace,
   );
 }

@@ -40,7 +40,7 @@ import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { BlobStore, type BlobSums } from "../../storage/blob-store.js";
 import type { FollowJob } from "../../storage/hasher.js";
-import { requireStorage, storageRefs } from "./access.js";
+import { replaceCheck, requireStorage, storageRefs } from "./access.js";
 import { boundaryOf, readMultipartRelated } from "./multipart.js";
 import { storageHelpers } from "./objects.js";
 import { nameParam, objectName } from "./params.js";
@@ -69,16 +69,20 @@ export function registerUploads(router: Router, deps: ServerDeps) {
   const { objectRef } = storageRefs(deps);
   const sessions = new ResumableSessions(deps);
 
-  /** Authorizes creating `name` (and replacing it when it exists) and checks preconditions early. */
+  /**
+   * Authorizes creating `name` and checks preconditions early. Replacing an object that exists now
+   * is refused here too, but that only spares the client sending the bytes: the object may appear
+   * or go while they stream, so the commit decides both again (`replaceCheck`).
+   */
   async function admit(ctx: RequestContext, b: Bucket, name: string, pre: Preconditions) {
     await requireStorage(deps, ctx, "storage.objects.create", objectRef(b, name), "object");
     const existing = await deps.repos.objects.get(b.name, name);
-    if (existing) await requireStorage(deps, ctx, "storage.objects.delete", objectRef(b, name), "object");
-    // Checked again at commit; failing here spares the client sending the bytes.
+    if (existing) await replaceCheck(deps, ctx, b)(existing);
     checkPreconditions(pre, existing);
   }
 
   async function commit(
+    ctx: RequestContext,
     b: Bucket,
     name: string,
     meta: WritableMetadata,
@@ -92,7 +96,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       await deps.objects.blobs.remove(blobId);
       throw badRequest(mismatch);
     }
-    return deps.objects.create(b, name, meta, { blobId, ...sums }, pre);
+    return deps.objects.create(b, name, meta, { blobId, ...sums }, pre, replaceCheck(deps, ctx, b));
   }
 
   async function media(ctx: RequestContext, b: Bucket, pre: Preconditions) {
@@ -111,7 +115,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
         ? err
         : badRequest("The upload was interrupted before all bytes arrived.");
     }
-    return commit(b, name, { contentType }, sums, writer.id, declared, pre);
+    return commit(ctx, b, name, { contentType }, sums, writer.id, declared, pre);
   }
 
   async function multipart(ctx: RequestContext, b: Bucket, pre: Preconditions) {
@@ -153,7 +157,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       await writer.abort();
       throw err;
     }
-    return commit(b, name, meta, sums, writer.id, declared, pre);
+    return commit(ctx, b, name, meta, sums, writer.id, declared, pre);
   }
 
   async function initiate(ctx: RequestContext, b: Bucket, pre: Preconditions) {
@@ -434,6 +438,8 @@ class ResumableSessions {
         s.metadata as WritableMetadata,
         { blobId, ...sums },
         s.preconditions as Preconditions,
+        // `ctx.caller` is the session's initiator (see `put`).
+        replaceCheck(this.deps, ctx, bucket),
       );
     } catch (err) {
       await this.deps.store.transaction((tx) => repositories(tx).uploads.delete(s.idSha256));
