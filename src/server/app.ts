@@ -10,6 +10,7 @@ import type { Datastore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
+import { audienceMatcher } from "../domain/tokens/claims.js";
 import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
 import type { RotationPolicy } from "../domain/tokens/rotation.js";
 import { ChangeFeed } from "./agents/change-feed.js";
@@ -78,6 +79,11 @@ export interface ServeOptions {
   /** Proxy timeouts (tests shorten them). */
   proxyIdleTimeoutMs?: number;
   proxyHandshakeTimeoutMs?: number;
+  /**
+   * Other URLs clients reach this server at (a DNS name, a load balancer): JWT audiences naming
+   * them are accepted, besides the bound URL and the HTTPS one.
+   */
+  externalUrls?: string[];
 }
 
 /** How often the key ring rotates when due and reloads from the datastore. */
@@ -99,6 +105,33 @@ export interface RunningServer {
   caFile?: string;
   caBundleFile?: string;
   close(): Promise<void>;
+}
+
+/**
+ * The origins this server answers at, from its configuration: its URL and HTTPS URL, both spellings
+ * of loopback when it listens there (or on every interface), and the configured external URLs.
+ */
+export function answeringOrigins(
+  host: string,
+  port: number,
+  url: string,
+  httpsUrl: string | undefined,
+  externalUrls: readonly string[],
+): string[] {
+  const schemes = httpsUrl ? ["http", "https"] : ["http"];
+  const loopbacks =
+    host === "127.0.0.1" || host === "0.0.0.0" || host === "localhost"
+      ? ["127.0.0.1", "localhost"]
+      : host === "::1"
+        ? ["[::1]", "localhost"]
+        : host === "::"
+          ? ["127.0.0.1", "[::1]", "localhost"]
+          : [];
+  const local = schemes.flatMap((s) => loopbacks.map((h) => `${s}://${h}:${port}`));
+  const origins = [url, ...(httpsUrl ? [httpsUrl] : []), ...local, ...externalUrls].map(
+    (u) => new URL(u).origin,
+  );
+  return [...new Set(origins)];
 }
 
 export const SERVER_INFO_FILE = "server.json";
@@ -179,6 +212,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           ? { handshakeTimeoutMs: opts.proxyHandshakeTimeoutMs }
           : {}),
       });
+    const ownOrigins = answeringOrigins(opts.host, port, url, httpsUrl, opts.externalUrls ?? []);
     const tlsInfo = {
       ...(httpsUrl ? { httpsUrl } : {}),
       ...(proxy ? { proxyUrl: proxy.url } : {}),
@@ -219,13 +253,24 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
       organizationId: installation.organizationId,
+      ownOrigins,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit,
       changes,
       objects,
     };
-    const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory, users);
+    const authenticator = new BearerAuthenticator(
+      keyRing,
+      tokenIssuer,
+      directory,
+      users,
+      // Google's rule for self-signed JWTs: `aud` is the API's URL, here one this server answers for.
+      audienceMatcher([
+        ...ownOrigins,
+        ...GOOGLE_API_HOSTS.filter((h) => h.endsWith(".googleapis.com")).map((h) => `https://${h}`),
+      ]),
+    );
     registerTokenEndpoint(router, deps);
     registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);

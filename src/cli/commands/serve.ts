@@ -18,6 +18,24 @@ export function parsePort(v: string): number {
   return n;
 }
 
+/** `--external-url`: comma-separated http(s) URLs (a path is ignored: audiences match by origin). */
+export function parseExternalUrls(raw: string | undefined): string[] {
+  const out: string[] = [];
+  for (const item of (raw ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {}
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+      throw new UsageError(`argument --external-url: '${item}' is not an http(s) URL.`);
+    out.push(url.origin);
+  }
+  return out;
+}
+
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
 
 /** The --enforcement flag, else WARRANT_ENFORCEMENT, else `enforce`. */
@@ -113,6 +131,14 @@ export default command({
       type: "string",
       help: "Port of the proxy (default WARRANT_PROXY_PORT or 0: any free port, recorded in server.json).",
     },
+    {
+      name: "external-url",
+      type: "string",
+      metavar: "URL[,URL…]",
+      help:
+        "Other URLs clients reach this server at (e.g. https://warrant.example.com); self-signed JWTs and " +
+        "jwt-bearer assertions may name them as their audience. Default WARRANT_EXTERNAL_URL.",
+    },
   ],
   examples: [
     "warrant serve",
@@ -139,6 +165,7 @@ export default command({
     if (ctx.str("proxy-port") !== undefined && !ctx.bool("proxy"))
       throw new UsageError("argument --proxy-port: only with --proxy.");
     const proxyPort = ctx.bool("proxy") ? parsePort(proxyPortRaw ?? "0") : undefined;
+    const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
     const { startServer } = await loadServer();
     let server: RunningServer;
     try {
@@ -151,6 +178,7 @@ export default command({
         ...(ctx.bool("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
+        ...(externalUrls.length ? { externalUrls } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
           ? {
