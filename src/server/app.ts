@@ -84,6 +84,8 @@ export interface ServeOptions {
    * them are accepted, besides the bound URL and the HTTPS one.
    */
   externalUrls?: string[];
+  /** How long an agent credential works unless its agent renews it (default 3600 s). */
+  agentCredentialLifetimeSeconds?: number;
 }
 
 /** How often the key ring rotates when due and reloads from the datastore. */
@@ -278,7 +280,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     registerServiceAccountKeys(router, deps);
     registerIamCredentials(router, deps);
     registerSigningKeysAdmin(router, deps);
-    registerAgentApi(router, deps, changes);
+    registerAgentApi(router, deps, changes, {
+      ...(opts.agentCredentialLifetimeSeconds !== undefined
+        ? { credentialLifetimeSeconds: opts.agentCredentialLifetimeSeconds }
+        : {}),
+    });
     registerBuckets(router, deps);
     registerUploads(router, deps);
     registerObjects(router, deps);

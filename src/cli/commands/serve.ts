@@ -132,6 +132,14 @@ export default command({
       help: "Port of the proxy (default WARRANT_PROXY_PORT or 0: any free port, recorded in server.json).",
     },
     {
+      name: "agent-credential-lifetime",
+      type: "string",
+      metavar: "SECONDS",
+      help:
+        "Lifetime of metadata-server agent credentials, 60-86400 (default 3600); agents renew them half-way " +
+        "through. Default WARRANT_AGENT_CREDENTIAL_LIFETIME.",
+    },
+    {
       name: "external-url",
       type: "string",
       metavar: "URL[,URL…]",
@@ -165,6 +173,16 @@ export default command({
     if (ctx.str("proxy-port") !== undefined && !ctx.bool("proxy"))
       throw new UsageError("argument --proxy-port: only with --proxy.");
     const proxyPort = ctx.bool("proxy") ? parsePort(proxyPortRaw ?? "0") : undefined;
+    const agentLifetimeRaw =
+      ctx.str("agent-credential-lifetime") ?? (env.WARRANT_AGENT_CREDENTIAL_LIFETIME || undefined);
+    const agentLifetime = agentLifetimeRaw === undefined ? undefined : Number(agentLifetimeRaw);
+    if (
+      agentLifetime !== undefined &&
+      (!Number.isInteger(agentLifetime) || agentLifetime < 60 || agentLifetime > 86400)
+    )
+      throw new UsageError(
+        `argument --agent-credential-lifetime: an integer from 60 to 86400 seconds, got '${agentLifetimeRaw}'.`,
+      );
     const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
     const { startServer } = await loadServer();
     let server: RunningServer;
@@ -179,6 +197,7 @@ export default command({
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
         ...(externalUrls.length ? { externalUrls } : {}),
+        ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
           ? {
