@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
+import { isDiskFull } from "../domain/errors.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
 import { audienceMatcher } from "../domain/tokens/claims.js";
 import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
@@ -41,7 +42,7 @@ import { Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
-import { BlobStore } from "./storage/blob-store.js";
+import { BlobStore, DEFAULT_STORAGE_RESERVE_BYTES, freeBytes } from "./storage/blob-store.js";
 import { ObjectService } from "./storage/object-service.js";
 import { CertificateAuthority } from "./tls/ca.js";
 import { GOOGLE_API_HOSTS, TlsFront } from "./tls/front.js";
@@ -86,6 +87,8 @@ export interface ServeOptions {
   externalUrls?: string[];
   /** How long an agent credential works unless its agent renews it (default 3600 s). */
   agentCredentialLifetimeSeconds?: number;
+  /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
+  storageReserveBytes?: number;
 }
 
 /** How often the key ring rotates when due and reloads from the datastore. */
@@ -157,10 +160,40 @@ function claimStateDir(stateDir: string) {
   }
 }
 
+/** Below this much free space the server does not start: SQLite, the audit log and server.json need room. */
+export const MIN_START_FREE_BYTES = 1024 * 1024;
+
+/** The state directory's disk has no room to start in. */
+export class StateDirFull extends Error {
+  constructor(stateDir: string, free?: number) {
+    super(
+      `Cannot start: the disk holding the state directory ${stateDir} is full${free === undefined ? "" : ` (${free} bytes free, at least ${MIN_START_FREE_BYTES} needed)`}. Free space there and start again.`,
+    );
+    this.name = "StateDirFull";
+  }
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  try {
+    return await start(opts);
+  } catch (err) {
+    // Whatever step ran out of room (SQLite, the key ring, server.json), the cause is one.
+    if (isDiskFull(err)) throw new StateDirFull(resolve(opts.stateDir));
+    throw err;
+  }
+}
+
+async function start(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const free = await freeBytes(stateDir);
+  if (free < MIN_START_FREE_BYTES) throw new StateDirFull(stateDir, free);
+  const reserve = opts.storageReserveBytes ?? DEFAULT_STORAGE_RESERVE_BYTES;
+  if (free < reserve)
+    log(
+      `storage: only ${free} bytes free under ${stateDir}, less than the ${reserve}-byte reserve: uploads are refused (503) until space is freed`,
+    );
   claimStateDir(stateDir);
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
   const store: Datastore = new SqliteDatastore(resolve(stateDir, "warrant.db"));
@@ -234,7 +267,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
     const changes = new ChangeFeed();
-    const blobs = new BlobStore(resolve(stateDir, "storage"));
+    const blobs = new BlobStore(resolve(stateDir, "storage"), reserve);
     await blobs.init();
     const objects = new ObjectService(store, blobs);
     const startedAt = Date.now();

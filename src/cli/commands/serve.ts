@@ -36,6 +36,17 @@ export function parseExternalUrls(raw: string | undefined): string[] {
   return out;
 }
 
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `--storage-reserve`: bytes, or a number with KiB, MiB or GiB. */
+export function parseSize(raw: string): number {
+  const m = /^(\d{1,15})\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined)
+    throw new UsageError(`argument --storage-reserve: expected a size like 64MiB, 1GiB or 0, got '${raw}'.`);
+  return Number(m[1]) * unit;
+}
+
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
 
 /** The --enforcement flag, else WARRANT_ENFORCEMENT, else `enforce`. */
@@ -140,6 +151,14 @@ export default command({
         "through. Default WARRANT_AGENT_CREDENTIAL_LIFETIME.",
     },
     {
+      name: "storage-reserve",
+      type: "string",
+      metavar: "SIZE",
+      help:
+        "Free space uploads must leave on the state directory's disk, e.g. 64MiB (default), 1GiB or 0; an " +
+        "upload that would eat into it is refused with 503 and Retry-After. Default WARRANT_STORAGE_RESERVE.",
+    },
+    {
       name: "external-url",
       type: "string",
       metavar: "URL[,URL…]",
@@ -183,8 +202,10 @@ export default command({
       throw new UsageError(
         `argument --agent-credential-lifetime: an integer from 60 to 86400 seconds, got '${agentLifetimeRaw}'.`,
       );
+    const reserveRaw = ctx.str("storage-reserve") ?? (env.WARRANT_STORAGE_RESERVE || undefined);
+    const storageReserveBytes = reserveRaw === undefined ? undefined : parseSize(reserveRaw);
     const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
-    const { startServer } = await loadServer();
+    const { startServer, StateDirFull } = await loadServer();
     let server: RunningServer;
     try {
       server = await startServer({
@@ -198,6 +219,7 @@ export default command({
         ...(metadataPort !== undefined ? { metadataPort } : {}),
         ...(externalUrls.length ? { externalUrls } : {}),
         ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),
+        ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
           ? {
@@ -214,6 +236,7 @@ export default command({
           "Pick another --port (0 = any free port).",
         );
       }
+      if (e instanceof StateDirFull) throw new CliError(e.message);
       if (code === "EACCES")
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;

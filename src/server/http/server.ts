@@ -12,7 +12,7 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { Duplex } from "node:stream";
-import { ApiError, Internal, NotFound, Unauthenticated } from "../../domain/errors.js";
+import { ApiError, diskFull, Internal, isDiskFull, NotFound, Unauthenticated } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import type { Caller, RequestContext } from "./context.js";
 import type { Router } from "./router.js";
@@ -148,7 +148,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     if (!res.headersSent) sendJson(res, 200, body ?? {});
     status = res.statusCode;
   } catch (err) {
-    const apiErr = err instanceof ApiError ? err : null;
+    // A full disk is the server's condition, not a bug: 503 with Retry-After, whatever the write path.
+    const apiErr = err instanceof ApiError ? err : isDiskFull(err) ? diskFull() : null;
     if (!apiErr)
       deps.log(`request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`);
     const out = apiErr ?? new Internal(`Internal error encountered. Request id: ${requestId}.`);

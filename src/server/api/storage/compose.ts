@@ -14,6 +14,7 @@ import {
 } from "../../../domain/storage/object.js";
 import type { ServerDeps } from "../../deps.js";
 import type { RequestContext } from "../../http/context.js";
+import type { BlobSums } from "../../storage/blob-store.js";
 import { noSuchBucket } from "../../storage/object-service.js";
 import { replaceCheck, requireStorage, storageRefs } from "./access.js";
 import { objectName } from "./params.js";
@@ -61,15 +62,18 @@ export async function copyObject(
     };
   }
 
+  await deps.objects.blobs.ensureRoom(req.sources.reduce((n, s) => n + Number(s.size), 0));
   const writer = deps.objects.blobs.writer();
+  let sums: BlobSums;
   try {
     for (const s of req.sources)
       await pipeline(deps.objects.blobs.read(s.blobId), writer.sink, { end: false });
+    sums = await writer.publish();
   } catch (err) {
+    // No partial copy stays behind (a full disk is answered 503 by the HTTP layer).
     await writer.abort();
     throw err;
   }
-  const sums = await writer.publish();
   const composite = !req.inherit;
   return deps.objects.create(
     bucket,
