@@ -24,9 +24,8 @@ class RateLimited extends Error {}
 
 export interface AgentOptions {
   controlPlaneUrl: string;
-  /** One-time enrollment token (exchanged at start) or an existing agent credential. */
-  enrollmentToken?: string;
-  credential?: string;
+  /** One-time enrollment token, exchanged at start for a short-lived agent credential. */
+  enrollmentToken: string;
   /** When given, enrollment must yield exactly this instance (`projects/P/zones/Z/instances/N` or `zones/Z/instances/N`). */
   expectInstance?: string;
   host: string;
@@ -43,6 +42,8 @@ export interface AgentOptions {
   sessionTokens?: SessionTokenMode;
   faults?: FaultSpec;
   log?: (line: string) => void;
+  /** Called once if the control plane refuses the credential (revoked or expired). */
+  onCredentialRefused?: () => void;
 }
 
 export interface RunningAgent {
@@ -50,6 +51,12 @@ export interface RunningAgent {
   host: string;
   port: number;
   cache: TokenCache;
+  /** The agent id of its credential (it survives renewals). */
+  agentId(): string;
+  /** When the current credential expires (ms since the epoch); renewals move it. */
+  credentialExpiresAt(): number;
+  /** Whether the control plane has refused the credential: the agent must be re-enrolled. */
+  credentialRefused(): boolean;
   close(): Promise<void>;
 }
 
@@ -64,9 +71,12 @@ const text = (status: number, body: string, headers?: Record<string, string>): M
 
 export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const log = o.log ?? (() => {});
-  const cp = o.credential
-    ? new ControlPlane(o.controlPlaneUrl, o.credential)
-    : await ControlPlane.enroll(o.controlPlaneUrl, o.enrollmentToken ?? "");
+  const cp = await ControlPlane.enroll(o.controlPlaneUrl, o.enrollmentToken, (why) => {
+    log(
+      `agent: the control plane refused this agent's credential (${why}); it serves no tokens until it is re-enrolled with a new token from \`warrant compute instances issue-enrollment-token\``,
+    );
+    o.onCredentialRefused?.();
+  });
   if (o.expectInstance && cp.instance && !cp.instance.endsWith(o.expectInstance))
     throw new ControlPlaneError(
       400,
@@ -104,9 +114,27 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         remoteVersion = r.version;
         apply(r.view);
       } catch (err) {
-        if (stop.signal.aborted) break;
+        if (stop.signal.aborted || cp.refused !== undefined) break;
         log(`agent: view sync failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 1000));
+        await pause(1000, stop.signal);
+      }
+    }
+  })();
+
+  // Renew the credential half-way through its life; on failure retry until it expires.
+  const renewal = (async () => {
+    while (!stop.signal.aborted && cp.refused === undefined) {
+      await pause(cp.renewAt() - Date.now(), stop.signal);
+      if (stop.signal.aborted) break;
+      try {
+        await cp.renew();
+      } catch (err) {
+        if (stop.signal.aborted || cp.refused !== undefined) break;
+        const left = cp.expireTime - Date.now();
+        log(
+          `agent: credential renewal failed (${(err as Error).message}); retrying, ${Math.round(left / 1000)} s left`,
+        );
+        await pause(Math.min(30_000, Math.max(200, left / 10)), stop.signal);
       }
     }
   })();
@@ -226,26 +254,48 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   );
   const server = governor.listener(http);
   server.on("error", (err) => log(`agent: listener: ${err.message}`));
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(o.port, o.host, () => {
-      server.off("error", fail);
-      ok();
+  try {
+    await new Promise<void>((ok, fail) => {
+      server.once("error", fail);
+      server.listen(o.port, o.host, () => {
+        server.off("error", fail);
+        ok();
+      });
     });
-  });
+  } catch (err) {
+    stop.abort();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${o.host}:${port}`,
     host: o.host,
     port,
     cache,
+    agentId: () => cp.agentId,
+    credentialExpiresAt: () => cp.expireTime,
+    credentialRefused: () => cp.refused !== undefined,
     async close() {
       stop.abort();
       await new Promise<void>((ok) => {
         server.close(() => ok());
         governor.close();
       });
-      await sync;
+      await Promise.all([sync, renewal]);
     },
   };
+}
+
+/** Waits `ms` (at least 0), or less if `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, Math.max(0, ms));
+    signal.addEventListener("abort", done);
+  });
 }

@@ -17,34 +17,78 @@ export interface MintedToken {
   scopes: string[];
 }
 
+/** What enrollment and renewal answer: the credential and when it stops working. */
+interface IssuedCredential {
+  agentCredential?: string;
+  expireTime?: string;
+  instance?: string;
+  error?: { message?: string };
+}
+
 export class ControlPlane {
-  constructor(
+  /** When the current credential was obtained and when it expires (ms since the epoch). */
+  private obtainedAt = Date.now();
+  private expiresAt: number;
+  /** Set once the control plane refuses the credential (expired or revoked): only re-enrollment helps. */
+  refused?: string;
+
+  private constructor(
     private readonly baseUrl: string,
-    private readonly credential: string,
-  ) {}
+    private credential: string,
+    expireTime: string | undefined,
+    /** Called once, when the credential is first refused. */
+    private readonly onRefused: (why: string) => void,
+  ) {
+    this.expiresAt = expireTime ? Date.parse(expireTime) : Number.NaN;
+  }
 
   /** The instance the credential is bound to (`projects/P/zones/Z/instances/N`), when enrolled here. */
   instance?: string;
 
-  static async enroll(baseUrl: string, enrollmentToken: string): Promise<ControlPlane> {
+  /** The agent id half of the credential (not secret): names this agent's record. */
+  get agentId(): string {
+    return this.credential.split(".", 1)[0]!;
+  }
+
+  get expireTime(): number {
+    return this.expiresAt;
+  }
+
+  /** When to renew: half-way through the credential's life, as SPIRE agents do. */
+  renewAt(): number {
+    return this.obtainedAt + (this.expiresAt - this.obtainedAt) / 2;
+  }
+
+  static async enroll(
+    baseUrl: string,
+    enrollmentToken: string,
+    onRefused: (why: string) => void = () => {},
+  ): Promise<ControlPlane> {
     const res = await fetch(`${baseUrl}/warrant/v1/agents:enroll`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ enrollmentToken }),
     });
-    const body = (await res.json().catch(() => ({}))) as {
-      agentCredential?: string;
-      instance?: string;
-      error?: { message?: string };
-    };
-    if (!res.ok || !body.agentCredential)
+    const body = (await res.json().catch(() => ({}))) as IssuedCredential;
+    if (!res.ok || !body.agentCredential || !body.expireTime)
       throw new ControlPlaneError(
         res.status,
         `enrollment refused by ${baseUrl}: ${body.error?.message ?? res.statusText}`,
       );
-    const cp = new ControlPlane(baseUrl, body.agentCredential);
+    const cp = new ControlPlane(baseUrl, body.agentCredential, body.expireTime, onRefused);
     if (body.instance) cp.instance = body.instance;
     return cp;
+  }
+
+  /** Exchanges the credential for a new one (the old stops working); throws on failure. */
+  async renew(): Promise<void> {
+    const obtainedAt = Date.now();
+    const body = await this.call<IssuedCredential>("POST", "/warrant/v1/agent/credential:renew", {});
+    if (!body.agentCredential || !body.expireTime)
+      throw new ControlPlaneError(502, "the control plane's renewal answer has no credential");
+    this.credential = body.agentCredential;
+    this.obtainedAt = obtainedAt;
+    this.expiresAt = Date.parse(body.expireTime);
   }
 
   private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -58,7 +102,14 @@ export class ControlPlane {
       ...(signal ? { signal } : {}),
     });
     const json = (await res.json().catch(() => ({}))) as T & { error?: { message?: string } };
-    if (!res.ok) throw new ControlPlaneError(res.status, json.error?.message ?? res.statusText);
+    if (!res.ok) {
+      const message = json.error?.message ?? res.statusText;
+      if (res.status === 401 && this.refused === undefined) {
+        this.refused = message;
+        this.onRefused(message);
+      }
+      throw new ControlPlaneError(res.status, message);
+    }
     return json;
   }
 

@@ -49,6 +49,10 @@ export interface AgentRecord {
   instance: string;
   instanceId: string;
   createTime: string;
+  /** When the current secret was issued (at enrollment, then at each renewal). */
+  issueTime?: string;
+  /** When the current secret stops working; a record without one (enrolled before expiry existed) is expired. */
+  expireTime?: string;
   /** Enrolled by `warrant serve` for its in-process metadata server (replaced at every start). */
   inProcess?: boolean;
 }

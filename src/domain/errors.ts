@@ -138,3 +138,20 @@ export class Unavailable extends ApiError {
     this.headers["Retry-After"] = String(retryAfterSeconds);
   }
 }
+
+/** How long a client is told to wait after a disk-full answer. */
+export const DISK_FULL_RETRY_AFTER_S = 30;
+
+/** The filesystem (ENOSPC, EDQUOT: out of space or quota) or SQLite (SQLITE_FULL) ran out of room. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL";
+}
+
+/** The answer to a write that found no room: retryable, and nothing of it was kept. */
+export function diskFull(): Unavailable {
+  return new Unavailable(
+    "The server's disk is full: nothing of this request was stored. Retry later; the server's administrator must free space.",
+    DISK_FULL_RETRY_AFTER_S,
+  );
+}

@@ -9,8 +9,9 @@ import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
-import { Unavailable } from "../domain/errors.js";
+import { isDiskFull, Unavailable } from "../domain/errors.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../domain/tokens/access-token.js";
+import { audienceMatcher } from "../domain/tokens/claims.js";
 import { GOOGLE_ISSUER } from "../domain/tokens/id-token.js";
 import type { RotationPolicy } from "../domain/tokens/rotation.js";
 import {
@@ -54,7 +55,7 @@ import { type Route, Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
-import { BlobStore } from "./storage/blob-store.js";
+import { BlobStore, DEFAULT_STORAGE_RESERVE_BYTES, freeBytes } from "./storage/blob-store.js";
 import { ObjectService } from "./storage/object-service.js";
 import { CertificateAuthority } from "./tls/ca.js";
 import { GOOGLE_API_HOSTS, TlsFront } from "./tls/front.js";
@@ -96,6 +97,15 @@ export interface ServeOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** On close, how long in-flight requests (uploads included) may take to finish (default 30 s). */
   drainTimeoutMs?: number;
+  /**
+   * Other URLs clients reach this server at (a DNS name, a load balancer): JWT audiences naming
+   * them are accepted, besides the bound URL and the HTTPS one.
+   */
+  externalUrls?: string[];
+  /** How long an agent credential works unless its agent renews it (default 3600 s). */
+  agentCredentialLifetimeSeconds?: number;
+  /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
+  storageReserveBytes?: number;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -128,13 +138,70 @@ export interface RunningServer {
   close(drainMs?: number): Promise<void>;
 }
 
+/**
+ * The origins this server answers at, from its configuration: its URL and HTTPS URL, both spellings
+ * of loopback when it listens there (or on every interface), and the configured external URLs.
+ */
+export function answeringOrigins(
+  host: string,
+  port: number,
+  url: string,
+  httpsUrl: string | undefined,
+  externalUrls: readonly string[],
+): string[] {
+  const schemes = httpsUrl ? ["http", "https"] : ["http"];
+  const loopbacks =
+    host === "127.0.0.1" || host === "0.0.0.0" || host === "localhost"
+      ? ["127.0.0.1", "localhost"]
+      : host === "::1"
+        ? ["[::1]", "localhost"]
+        : host === "::"
+          ? ["127.0.0.1", "[::1]", "localhost"]
+          : [];
+  const local = schemes.flatMap((s) => loopbacks.map((h) => `${s}://${h}:${port}`));
+  const origins = [url, ...(httpsUrl ? [httpsUrl] : []), ...local, ...externalUrls].map(
+    (u) => new URL(u).origin,
+  );
+  return [...new Set(origins)];
+}
+
 export const SERVER_INFO_FILE = "server.json";
 export const ADMIN_CREDENTIAL_FILE = "admin-credentials.json";
 
+/** Below this much free space the server does not start: SQLite, the audit log and server.json need room. */
+export const MIN_START_FREE_BYTES = 1024 * 1024;
+
+/** The state directory's disk has no room to start in. */
+export class StateDirFull extends Error {
+  constructor(stateDir: string, free?: number) {
+    super(
+      `Cannot start: the disk holding the state directory ${stateDir} is full${free === undefined ? "" : ` (${free} bytes free, at least ${MIN_START_FREE_BYTES} needed)`}. Free space there and start again.`,
+    );
+    this.name = "StateDirFull";
+  }
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  try {
+    return await start(opts);
+  } catch (err) {
+    // Whatever step ran out of room (SQLite, the key ring, server.json), the cause is one.
+    if (isDiskFull(err)) throw new StateDirFull(resolve(opts.stateDir));
+    throw err;
+  }
+}
+
+async function start(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const free = await freeBytes(stateDir);
+  if (free < MIN_START_FREE_BYTES) throw new StateDirFull(stateDir, free);
+  const reserve = opts.storageReserveBytes ?? DEFAULT_STORAGE_RESERVE_BYTES;
+  if (free < reserve)
+    log(
+      `storage: only ${free} bytes free under ${stateDir}, less than the ${reserve}-byte reserve: uploads are refused (503) until space is freed`,
+    );
   // Before anything opens the datastore: one live server per state directory.
   const lock = lockStateDir(stateDir);
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
@@ -211,6 +278,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           ? { handshakeTimeoutMs: opts.proxyHandshakeTimeoutMs }
           : {}),
       });
+    const ownOrigins = answeringOrigins(opts.host, port, url, httpsUrl, opts.externalUrls ?? []);
     const tlsInfo = {
       ...(httpsUrl ? { httpsUrl } : {}),
       ...(proxy ? { proxyUrl: proxy.url } : {}),
@@ -230,7 +298,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
     const changes = new ChangeFeed();
-    const blobs = new BlobStore(resolve(stateDir, "storage"));
+    const blobs = new BlobStore(resolve(stateDir, "storage"), reserve);
     await blobs.init();
     const objects = new ObjectService(store, blobs);
     const startedAt = Date.now();
@@ -251,13 +319,24 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
       organizationId: installation.organizationId,
+      ownOrigins,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit,
       changes,
       objects,
     };
-    const authenticator = new BearerAuthenticator(keyRing, tokenIssuer, directory, users);
+    const authenticator = new BearerAuthenticator(
+      keyRing,
+      tokenIssuer,
+      directory,
+      users,
+      // Google's rule for self-signed JWTs: `aud` is the API's URL, here one this server answers for.
+      audienceMatcher([
+        ...ownOrigins,
+        ...GOOGLE_API_HOSTS.filter((h) => h.endsWith(".googleapis.com")).map((h) => `https://${h}`),
+      ]),
+    );
     registerTokenEndpoint(router, deps);
     registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);
@@ -265,7 +344,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     registerServiceAccountKeys(router, deps);
     registerIamCredentials(router, deps);
     registerSigningKeysAdmin(router, deps);
-    registerAgentApi(router, deps, changes);
+    registerAgentApi(router, deps, changes, {
+      ...(opts.agentCredentialLifetimeSeconds !== undefined
+        ? { credentialLifetimeSeconds: opts.agentCredentialLifetimeSeconds }
+        : {}),
+    });
     registerBuckets(router, deps);
     registerUploads(router, deps);
     registerObjects(router, deps);

@@ -29,6 +29,11 @@ export interface ServerDeps {
   /** `iss` of Warrant access tokens. */
   tokenIssuer: string;
   organizationId: string;
+  /**
+   * The origins this installation answers at (`http://127.0.0.1:8080`, its HTTPS URL, configured
+   * external URLs), from configuration only: the audiences JWTs presented to it may name.
+   */
+  ownOrigins: readonly string[];
   accessTokenLifetimeSeconds: number;
   log: (line: string) => void;
   /** Bumped on every change an instance's metadata may depend on; agents long-poll it. */

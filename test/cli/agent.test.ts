@@ -59,6 +59,10 @@ describe("instance identity from the CLI", () => {
       ],
       { env: { ...process.env, WARRANT_ENDPOINT: h.url }, stdio: ["ignore", "pipe", "pipe"] },
     );
+    let agentLog = "";
+    child.stderr.on("data", (d: Buffer) => {
+      agentLog += d.toString();
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = "";
@@ -82,6 +86,18 @@ describe("instance identity from the CLI", () => {
         email: string;
       };
       assert.equal(info.email, "demo-sa@demo-project.iam.gserviceaccount.com");
+      // An administrator revokes the agent's credential: the agent says it must be re-enrolled.
+      const reset = await runCli(
+        ["compute", "instances", "reset-agent", "demo-vm", "--zone=us-central1-a", "--format=json"],
+        { env },
+      );
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.ok(JSON.parse(reset.stdout).revokedCredentials >= 1, reset.stdout);
+      const deadline = Date.now() + 20_000;
+      while (!/must be re-enrolled|re-enrolled with a new token/.test(agentLog)) {
+        assert.ok(Date.now() < deadline, `the agent did not report its revoked credential: ${agentLog}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     } finally {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");

@@ -294,6 +294,14 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       }),
     ],
     [
+      "POST /warrant/v1/projects/{project}/zones/{zone}/instances/{instance}:resetAgent",
+      () => ({
+        method: "POST",
+        path: `/warrant/v1/projects/${P}/zones/${Z}/instances/${VM}:resetAgent`,
+        body: {},
+      }),
+    ],
+    [
       "POST /compute/v1/projects/{project}/zones/{zone}/instances/{instance}/stop",
       () => ({ method: "POST", path: `${inst}/${VM}/stop`, body: {} }),
     ],

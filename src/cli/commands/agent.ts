@@ -8,7 +8,9 @@ export default command({
     "Serves one instance's metadata, access tokens and identity tokens, as Compute Engine's metadata server " +
     "does, on --listen. It enrolls once with the control plane using a one-time token " +
     "(`warrant compute instances issue-enrollment-token`), then proves it is that instance with the agent " +
-    "credential it received; it never uses an administrator's credential. Tokens are cached as on GCE (until " +
+    "credential it received, renewing it half-way through its lifetime; it never uses an administrator's " +
+    "credential (if the credential is revoked with `warrant compute instances reset-agent` or expires, it " +
+    "logs that it must be re-enrolled). Tokens are cached as on GCE (until " +
     "5 minutes remain); cache-miss mints are limited per instance. `warrant serve` already runs an agent per " +
     "instance in-process; this command runs one elsewhere, e.g. on the machine that plays the instance.",
   flags: [

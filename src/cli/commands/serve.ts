@@ -18,6 +18,35 @@ export function parsePort(v: string): number {
   return n;
 }
 
+/** `--external-url`: comma-separated http(s) URLs (a path is ignored: audiences match by origin). */
+export function parseExternalUrls(raw: string | undefined): string[] {
+  const out: string[] = [];
+  for (const item of (raw ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {}
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+      throw new UsageError(`argument --external-url: '${item}' is not an http(s) URL.`);
+    out.push(url.origin);
+  }
+  return out;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `--storage-reserve`: bytes, or a number with KiB, MiB or GiB. */
+export function parseSize(raw: string): number {
+  const m = /^(\d{1,15})\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined)
+    throw new UsageError(`argument --storage-reserve: expected a size like 64MiB, 1GiB or 0, got '${raw}'.`);
+  return Number(m[1]) * unit;
+}
+
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
 
 /** The --enforcement flag, else WARRANT_ENFORCEMENT, else `enforce`. */
@@ -143,6 +172,30 @@ export default command({
         "On SIGTERM or SIGINT, how long requests in flight (uploads included) may take to finish before " +
         "the server closes them (default 30).",
     },
+    {
+      name: "agent-credential-lifetime",
+      type: "string",
+      metavar: "SECONDS",
+      help:
+        "Lifetime of metadata-server agent credentials, 60-86400 (default 3600); agents renew them half-way " +
+        "through. Default WARRANT_AGENT_CREDENTIAL_LIFETIME.",
+    },
+    {
+      name: "storage-reserve",
+      type: "string",
+      metavar: "SIZE",
+      help:
+        "Free space uploads must leave on the state directory's disk, e.g. 64MiB (default), 1GiB or 0; an " +
+        "upload that would eat into it is refused with 503 and Retry-After. Default WARRANT_STORAGE_RESERVE.",
+    },
+    {
+      name: "external-url",
+      type: "string",
+      metavar: "URL[,URL…]",
+      help:
+        "Other URLs clients reach this server at (e.g. https://warrant.example.com); self-signed JWTs and " +
+        "jwt-bearer assertions may name them as their audience. Default WARRANT_EXTERNAL_URL.",
+    },
   ],
   examples: [
     "warrant serve",
@@ -186,7 +239,20 @@ export default command({
       ...(maxPerPeer !== undefined ? { maxConnectionsPerPeer: maxPerPeer } : {}),
       ...(minBodyRate !== undefined ? { minBodyBytesPerSecond: minBodyRate } : {}),
     };
-    const { startServer, StateDirLocked } = await loadServer();
+    const agentLifetimeRaw =
+      ctx.str("agent-credential-lifetime") ?? (env.WARRANT_AGENT_CREDENTIAL_LIFETIME || undefined);
+    const agentLifetime = agentLifetimeRaw === undefined ? undefined : Number(agentLifetimeRaw);
+    if (
+      agentLifetime !== undefined &&
+      (!Number.isInteger(agentLifetime) || agentLifetime < 60 || agentLifetime > 86400)
+    )
+      throw new UsageError(
+        `argument --agent-credential-lifetime: an integer from 60 to 86400 seconds, got '${agentLifetimeRaw}'.`,
+      );
+    const reserveRaw = ctx.str("storage-reserve") ?? (env.WARRANT_STORAGE_RESERVE || undefined);
+    const storageReserveBytes = reserveRaw === undefined ? undefined : parseSize(reserveRaw);
+    const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
+    const { startServer, StateDirLocked, StateDirFull } = await loadServer();
     let server: RunningServer;
     try {
       server = await startServer({
@@ -200,6 +266,9 @@ export default command({
         ...(ctx.bool("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
+        ...(externalUrls.length ? { externalUrls } : {}),
+        ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),
+        ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
           ? {
@@ -218,6 +287,7 @@ export default command({
       }
       if (e instanceof StateDirLocked)
         throw new CliError(e.message, "Each state directory is served by one `warrant serve` at a time.");
+      if (e instanceof StateDirFull) throw new CliError(e.message);
       if (code === "EACCES")
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;

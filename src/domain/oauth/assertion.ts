@@ -2,6 +2,8 @@
  * Checks on a jwt-bearer assertion's claims (RFC 7523), with Google's rules and wording. Pure:
  * the signature is verified by the caller; this decides whether the claims are acceptable.
  */
+import { claimProblem } from "../tokens/claims.js";
+
 export const GOOGLE_TOKEN_AUDIENCES: readonly string[] = [
   "https://oauth2.googleapis.com/token",
   "https://www.googleapis.com/oauth2/v4/token",
@@ -20,6 +22,7 @@ export interface AssertionClaims {
   aud?: unknown;
   iat?: unknown;
   exp?: unknown;
+  nbf?: unknown;
   scope?: unknown;
   target_audience?: unknown;
 }
@@ -33,24 +36,16 @@ export function assertionProblem(
   if (typeof c.iss !== "string" || c.iss === "") return "Invalid JWT: the iss claim is required.";
   if (c.sub !== undefined && c.sub !== c.iss)
     return "Invalid grant: domain-wide delegation (a sub claim naming another principal) is not supported.";
-  const auds = Array.isArray(c.aud) ? c.aud : [c.aud];
-  if (
-    !auds.some(
-      (a) => typeof a === "string" && (GOOGLE_TOKEN_AUDIENCES.includes(a) || ownAudiences.includes(a)),
-    )
-  )
-    return "Invalid JWT: Failed audience check.";
-  if (
-    typeof c.iat !== "number" ||
-    typeof c.exp !== "number" ||
-    !Number.isFinite(c.iat) ||
-    !Number.isFinite(c.exp)
-  )
-    return SHORT_LIVED;
-  if (c.exp - c.iat > MAX_ASSERTION_LIFETIME_S || c.exp <= c.iat) return SHORT_LIVED;
-  if (c.iat > nowSeconds + ASSERTION_SKEW_S) return SHORT_LIVED;
-  if (c.exp < nowSeconds - ASSERTION_SKEW_S)
+  const problem = claimProblem(c as Record<string, unknown>, {
+    nowSeconds,
+    toleranceSeconds: ASSERTION_SKEW_S,
+    maxLifetimeSeconds: MAX_ASSERTION_LIFETIME_S,
+    audience: (a) => GOOGLE_TOKEN_AUDIENCES.includes(a) || ownAudiences.includes(a),
+  });
+  if (problem === "audience") return "Invalid JWT: Failed audience check.";
+  if (problem === "expired")
     return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. The token has expired.";
+  if (problem) return SHORT_LIVED;
   if (c.scope !== undefined && typeof c.scope !== "string")
     return "Invalid JWT: the scope claim must be a string.";
   if (c.target_audience !== undefined && (typeof c.target_audience !== "string" || c.target_audience === ""))

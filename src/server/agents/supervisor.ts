@@ -1,7 +1,8 @@
 /**
  * `warrant serve` runs a metadata-server agent for every instance it hosts, each on its own
  * loopback address (127.0.0.2, 127.0.0.3, …, remembered across restarts). Agents enroll over HTTP
- * with a one-time token like any external agent: the in-process ones get no shortcut.
+ * with a one-time token like any external agent: the in-process ones get no shortcut. An agent
+ * whose credential is revoked (`:resetAgent`) or refused is replaced by a freshly enrolled one.
  */
 import { randomBytes } from "node:crypto";
 import { type RunningAgent, startAgent } from "../../agent/agent.js";
@@ -67,7 +68,9 @@ export class AgentSupervisor {
     let changed = false;
     for (const [name, running] of this.agents) {
       const i = wanted.get(name);
-      if (!i || i.id !== running.instanceId) {
+      // A revoked (`:resetAgent`) or expired credential: stop that agent and enroll a new one.
+      const lost = running.agent.credentialRefused() || !(await r.agents.get(running.agent.agentId()));
+      if (!i || i.id !== running.instanceId || lost) {
         await running.agent.close();
         this.agents.delete(name);
         changed = true;
@@ -100,6 +103,7 @@ export class AgentSupervisor {
             : {}),
           ...(this.o.mintsPerSecond !== undefined ? { mintsPerSecond: this.o.mintsPerSecond } : {}),
           log: this.o.log,
+          onCredentialRefused: () => void this.sync(),
         });
         this.agents.set(name, { instanceId: i.id, agent });
         changed = true;

@@ -20,6 +20,7 @@ import {
   InvalidToken,
   verifyAccessToken,
 } from "../../domain/tokens/access-token.js";
+import { CLAIM_PROBLEM_TEXT, claimProblem } from "../../domain/tokens/claims.js";
 import { userAcceptsToken } from "../../domain/user.js";
 import type { Caller } from "../http/context.js";
 import type { Authenticator } from "../http/server.js";
@@ -30,27 +31,17 @@ import type { UserDirectory } from "./user-directory.js";
 export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
 export const MAX_BEARER_BYTES = 8192;
 
-/** Audiences a self-signed JWT may name: this server as the client reached it, or a Google API host. */
-export function audienceDesignatesUs(aud: string, requestOrigin: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(aud);
-  } catch {
-    return false;
-  }
-  if (url.origin === requestOrigin) return true;
-  return (
-    url.protocol === "https:" &&
-    (url.hostname === "www.googleapis.com" || /^[a-z0-9-]+\.googleapis\.com$/.test(url.hostname))
-  );
-}
-
 export class BearerAuthenticator implements Authenticator {
   constructor(
     private readonly keyRing: KeyRing,
     private readonly issuer: string,
     private readonly directory: ServiceAccountDirectory,
     private readonly users: UserDirectory,
+    /**
+     * Whether a self-signed JWT's `aud` designates this installation: decided from the URLs it is
+     * configured to answer at and the Google API hosts it serves, never from the request's `Host`.
+     */
+    private readonly isOwnAudience: (aud: string) => boolean,
   ) {}
 
   async authenticate(req: IncomingMessage): Promise<Caller | null> {
@@ -58,11 +49,11 @@ export class BearerAuthenticator implements Authenticator {
     if (header === undefined || header === "") return null;
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw Unauthenticated.invalid("the Authorization header must be 'Bearer <access token>'");
-    return this.verify(m[1]!, `http://${req.headers.host ?? ""}`);
+    return this.verify(m[1]!);
   }
 
-  /** Verifies a bearer token presented to this server at `origin` (for self-signed JWT audiences). */
-  async verify(token: string, origin: string): Promise<Caller> {
+  /** Verifies a bearer token presented to this server. */
+  async verify(token: string): Promise<Caller> {
     if (token.length > MAX_BEARER_BYTES) throw Unauthenticated.invalid("the bearer token is too large");
     try {
       let typ: unknown;
@@ -72,7 +63,7 @@ export class BearerAuthenticator implements Authenticator {
         throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
       }
       const caller =
-        typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token, origin);
+        typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token);
       if (caller.principal.kind === "user") {
         await this.checkUser(caller.principal.email, caller.token!);
         return caller;
@@ -109,7 +100,7 @@ export class BearerAuthenticator implements Authenticator {
     return { principal, token: claims };
   }
 
-  private async selfSignedJwt(token: string, origin: string): Promise<Caller> {
+  private async selfSignedJwt(token: string): Promise<Caller> {
     const { kid, alg } = decodeProtectedHeader(token);
     if (alg !== "RS256" || typeof kid !== "string") throw new InvalidToken("unsupported token");
     const key = await this.directory.key(kid);
@@ -124,26 +115,22 @@ export class BearerAuthenticator implements Authenticator {
     const email = key.key.email;
     if (payload.iss !== email || (payload.sub !== undefined && payload.sub !== email))
       throw new InvalidToken("a self-signed JWT's iss and sub must be the key's service account");
-    const { iat, exp } = payload;
-    const now = Math.floor(Date.now() / 1000);
-    if (
-      typeof iat !== "number" ||
-      typeof exp !== "number" ||
-      exp - iat > MAX_SELF_SIGNED_LIFETIME_S ||
-      exp <= iat
-    )
-      throw new InvalidToken("a self-signed JWT must live at most 3600 s");
-    if (exp < now - CLOCK_TOLERANCE_S) throw new InvalidToken("token expired");
-    if (iat > now + CLOCK_TOLERANCE_S) throw new InvalidToken("token used before its iat");
+    // Google's two forms: `scope` names the token's scopes; otherwise `aud` must name this service.
+    const scoped = typeof payload.scope === "string" && payload.scope !== "";
+    const problem = claimProblem(payload, {
+      nowSeconds: Math.floor(Date.now() / 1000),
+      toleranceSeconds: CLOCK_TOLERANCE_S,
+      maxLifetimeSeconds: MAX_SELF_SIGNED_LIFETIME_S,
+      ...(scoped ? {} : { audience: this.isOwnAudience }),
+    });
+    if (problem === "lifetime") throw new InvalidToken("a self-signed JWT must live at most 3600 s");
+    if (problem) throw new InvalidToken(`self-signed JWT: ${CLAIM_PROBLEM_TEXT[problem]}`);
+    const { iat, exp } = payload as { iat: number; exp: number };
     let scopes: string[] = [CLOUD_PLATFORM];
-    if (typeof payload.scope === "string" && payload.scope !== "") {
-      const parsed = parseScopes(payload.scope);
+    if (scoped) {
+      const parsed = parseScopes(payload.scope as string);
       if (typeof parsed === "string") throw new InvalidToken(parsed);
       scopes = parsed;
-    } else {
-      const auds = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-      if (!auds.some((a) => typeof a === "string" && audienceDesignatesUs(a, origin)))
-        throw new InvalidToken("the self-signed JWT's audience does not designate this service");
     }
     return {
       principal: serviceAccountPrincipal(email),

@@ -155,6 +155,10 @@ const table: Record<string, RouteAuthz> = {
     exempt:
       "Agent enrollment: the one-time enrollment token in the body is the credential (stored as a digest, consumed on first use, expiring); it was issued only after compute.instances.setMetadata and actAs were checked.",
   },
+  "POST /warrant/v1/projects/{project}/zones/{zone}/instances/{instance}:resetAgent": {
+    permission: "compute.instances.setMetadata",
+  },
+  "POST /warrant/v1/agent/credential:renew": { exempt: AGENT },
   "GET /warrant/v1/agent/view": { exempt: AGENT },
   "POST /warrant/v1/agent/token": { exempt: AGENT },
   "POST /warrant/v1/agent/identity": { exempt: AGENT },

@@ -12,7 +12,15 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { Duplex } from "node:stream";
-import { ApiError, Internal, NotFound, Unauthenticated, Unavailable } from "../../domain/errors.js";
+import {
+  ApiError,
+  diskFull,
+  Internal,
+  isDiskFull,
+  NotFound,
+  Unauthenticated,
+  Unavailable,
+} from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import type { Caller, RequestContext } from "./context.js";
 import type { Lifecycle } from "./lifecycle.js";
@@ -237,7 +245,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
         : "CLIENT_CLOSED: the client closed the connection before the response was complete";
       res.destroy();
     } else {
-      const apiErr = err instanceof ApiError ? err : null;
+      // A full disk is the server's condition, not a bug: 503 with Retry-After, whatever the write path.
+      const apiErr = err instanceof ApiError ? err : isDiskFull(err) ? diskFull() : null;
       if (!apiErr)
         deps.log(
           `request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`,

@@ -8,8 +8,9 @@
 import { randomBytes } from "node:crypto";
 import type { WriteStream } from "node:fs";
 import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { diskFull } from "../../domain/errors.js";
 import { FileHasher, type FollowJob } from "./hasher.js";
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -20,6 +21,15 @@ export interface BlobSums {
   crc32c: string;
 }
 
+/** Free space kept in reserve by default: uploads that would eat into it are refused (503). */
+export const DEFAULT_STORAGE_RESERVE_BYTES = 64 * 1024 * 1024;
+
+/** Bytes available to this process on the filesystem holding `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
 export class BlobStore {
   readonly blobsDir: string;
   readonly tmpDir: string;
@@ -27,7 +37,11 @@ export class BlobStore {
   /** MD5 and CRC32C run in a worker thread, beside the socket reads rather than between them. */
   readonly hasher = new FileHasher();
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    /** Free space (bytes) that uploads may not take: the datastore, audit log and OS need room too. */
+    readonly reserveBytes = DEFAULT_STORAGE_RESERVE_BYTES,
+  ) {
     this.blobsDir = join(root, "blobs");
     this.tmpDir = join(root, "tmp");
     this.uploadsDir = join(root, "uploads");
@@ -42,6 +56,15 @@ export class BlobStore {
 
   async close() {
     await this.hasher.close();
+  }
+
+  /**
+   * Refuses (503, disk full) to accept `incoming` more bytes when that would leave less than the
+   * reserve free. Checked before a request's bytes are read; a write that still finds no room
+   * (ENOSPC, EDQUOT) is answered the same way and its bytes removed.
+   */
+  async ensureRoom(incoming: number) {
+    if ((await freeBytes(this.root)) - incoming < this.reserveBytes) throw diskFull();
   }
 
   static newId() {

@@ -29,6 +29,13 @@ export interface NewObjectBytes {
   componentCount?: number;
 }
 
+/**
+ * Decides, inside the commit transaction, whether the caller may replace the live object it found
+ * there; throws (403) to refuse. Overwriting needs more than creating (`storage.objects.delete`), and
+ * only the commit knows whether an object exists by then.
+ */
+export type ReplaceCheck = (existing: StoredObject) => Promise<unknown>;
+
 export class ObjectService {
   constructor(
     private readonly store: Datastore,
@@ -45,7 +52,8 @@ export class ObjectService {
 
   /**
    * Makes published bytes the new live generation of `name`. The previous generation becomes
-   * noncurrent in a versioned bucket, and its blob is removed otherwise.
+   * noncurrent in a versioned bucket, and its blob is removed otherwise. `mayReplace` runs in the
+   * same transaction as the preconditions, against the object that is about to be replaced.
    */
   async create(
     bucket: Bucket,
@@ -53,6 +61,7 @@ export class ObjectService {
     meta: WritableMetadata,
     bytes: NewObjectBytes,
     pre: Preconditions,
+    mayReplace: ReplaceCheck,
   ): Promise<StoredObject> {
     const garbage: string[] = [];
     try {
@@ -61,6 +70,7 @@ export class ObjectService {
         const b = await r.buckets.get(bucket.name);
         if (!b) throw noSuchBucket();
         const cur = await r.objects.get(b.name, name);
+        if (cur) await mayReplace(cur);
         checkPreconditions(pre, cur);
         const now = new Date().toISOString();
         const o: StoredObject = {

@@ -4,37 +4,97 @@
  *  - the agent exchanges it once for an agent credential bound to that instance;
  *  - with it, the agent reads the instance's metadata view (long-polling for changes) and asks
  *    for tokens of the instance's service account. The instance is taken from the credential,
- *    never from the request, so one instance's agent cannot obtain another's tokens.
+ *    never from the request, so one instance's agent cannot obtain another's tokens;
+ *  - the credential is short-lived: the agent renews it before half its lifetime has passed, each
+ *    renewal replacing the secret (SPIRE's SVID rotation), and an administrator can revoke it at
+ *    once (`:resetAgent`). Every enrollment, renewal, revocation and refusal is audited.
  */
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { type AgentRecord, repositories } from "../../../datastore/repositories.js";
 import { ApiError, InvalidArgument, NotFound, Unauthenticated } from "../../../domain/errors.js";
 import { effectiveScopes, type InstanceView, tokenProblem } from "../../../domain/metadata/view.js";
 import { secretMatches, sha256Hex } from "../../../domain/oauth/secrets.js";
 import { childOf, instanceResource, projectRef, serviceAccountResource } from "../../../domain/resources.js";
 import { mintAccessToken } from "../../../domain/tokens/access-token.js";
+import { claimProblem } from "../../../domain/tokens/claims.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import type { ChangeFeed } from "../../agents/change-feed.js";
 import { recordIssued } from "../../audit.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
+import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 
 export const ENROLLMENT_TTL_MS = 3600_000;
 export const MAX_VIEW_WAIT_S = 300;
+export const DEFAULT_AGENT_CREDENTIAL_LIFETIME_S = 3600;
 
 /** `WarrantAgent <agentId>.<secret>` */
 const AGENT_AUTH = /^WarrantAgent ([a-f0-9]{32})\.([A-Za-z0-9_-]{43})$/;
 
-export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeFeed) {
-  async function agentOf(req: IncomingMessage): Promise<AgentRecord> {
-    const m = AGENT_AUTH.exec(req.headers.authorization ?? "");
+export interface AgentApiOptions {
+  /** How long an agent credential works unless renewed (default 3600 s). */
+  credentialLifetimeSeconds?: number;
+}
+
+export function registerAgentApi(
+  router: Router,
+  deps: ServerDeps,
+  feed: ChangeFeed,
+  options: AgentApiOptions = {},
+) {
+  const lifetimeMs = (options.credentialLifetimeSeconds ?? DEFAULT_AGENT_CREDENTIAL_LIFETIME_S) * 1000;
+
+  /** A fresh secret and its validity; the record keeps only the secret's digest. */
+  function newSecret() {
+    const secret = randomBytes(32).toString("base64url");
+    const now = Date.now();
+    return {
+      secret,
+      fields: {
+        secretSha256: sha256Hex(secret),
+        issueTime: new Date(now).toISOString(),
+        expireTime: new Date(now + lifetimeMs).toISOString(),
+      },
+    };
+  }
+
+  /** An audit line about an agent credential (never the secret). */
+  function audit(ctx: RequestContext, event: string, fields: Record<string, unknown>) {
+    deps.audit.record({
+      time: new Date().toISOString(),
+      kind: "agentCredential",
+      requestId: ctx.requestId,
+      event,
+      ...fields,
+    });
+  }
+
+  async function agentOf(ctx: RequestContext): Promise<{ agent: AgentRecord; secret: string }> {
+    const m = AGENT_AUTH.exec(ctx.req.headers.authorization ?? "");
     if (!m) throw Unauthenticated.invalid("agent calls need 'Authorization: WarrantAgent <id>.<secret>'");
-    const agent = await deps.repos.agents.get(m[1]!);
-    if (!agent || !secretMatches(m[2]!, agent.secretSha256))
-      throw Unauthenticated.invalid("unknown agent credential");
-    return agent;
+    const [, agentId, secret] = m as unknown as [string, string, string];
+    const agent = await deps.repos.agents.get(agentId);
+    if (!agent || !secretMatches(secret, agent.secretSha256)) {
+      audit(ctx, "refused", { agentId, reason: "unknown, revoked or replaced by a renewal" });
+      throw Unauthenticated.invalid(
+        "unknown agent credential (revoked, replaced by a renewal, or never issued): the agent must be re-enrolled",
+      );
+    }
+    const problem = claimProblem(
+      {
+        iat: Date.parse(agent.issueTime ?? agent.createTime) / 1000,
+        exp: agent.expireTime ? Date.parse(agent.expireTime) / 1000 : 0,
+      },
+      { nowSeconds: Date.now() / 1000, toleranceSeconds: 0 },
+    );
+    if (problem) {
+      audit(ctx, "refused", { agentId, instance: instanceOf(agent), reason: `credential ${problem}` });
+      throw Unauthenticated.invalid(
+        `the agent credential expired${agent.expireTime ? ` at ${agent.expireTime}` : ""}: the agent must be re-enrolled`,
+      );
+    }
+    return { agent, secret };
   }
 
   /** The instance of the agent, as its metadata server must show it; undefined once deleted. */
@@ -139,10 +199,10 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         if (e) await r.enrollments.delete(sha);
         if (!e || Date.parse(e.expireTime) < Date.now())
           throw Unauthenticated.invalid("the enrollment token is unknown, used or expired");
-        const secret = randomBytes(32).toString("base64url");
+        const { secret, fields } = newSecret();
         const record: AgentRecord = {
           agentId: randomBytes(16).toString("hex"),
-          secretSha256: sha256Hex(secret),
+          ...fields,
           projectId: e.projectId,
           zone: e.zone,
           instance: e.instance,
@@ -153,19 +213,83 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         await r.agents.put(record);
         return { record, secret };
       });
+      const instance = instanceOf(agent.record);
+      audit(ctx, "enrolled", {
+        agentId: agent.record.agentId,
+        instance,
+        expireTime: agent.record.expireTime,
+        ...(agent.record.inProcess ? { inProcess: true } : {}),
+      });
       return {
         agentCredential: `${agent.record.agentId}.${agent.secret}`,
-        instance: instanceResource(agent.record.projectId, agent.record.zone, agent.record.instance),
+        expireTime: agent.record.expireTime,
+        instance,
       };
     },
     "none",
   );
 
+  // Renewal replaces the secret: the one presented here stops working as this call commits.
+  router.add(
+    "POST",
+    "/warrant/v1/agent/credential:renew",
+    async (ctx) => {
+      const { agent, secret: presented } = await agentOf(ctx);
+      await readJsonObject(ctx.req);
+      const renewed = await deps.store.transaction(async (tx) => {
+        const r = repositories(tx);
+        const cur = await r.agents.get(agent.agentId);
+        // Revoked, or renewed by a concurrent call, since `agentOf` read it.
+        if (!cur || !secretMatches(presented, cur.secretSha256)) return undefined;
+        const { secret, fields } = newSecret();
+        const next: AgentRecord = { ...cur, ...fields };
+        await r.agents.put(next);
+        return { record: next, secret };
+      });
+      if (!renewed) {
+        audit(ctx, "refused", { agentId: agent.agentId, reason: "revoked or renewed concurrently" });
+        throw Unauthenticated.invalid("the agent credential was revoked or already renewed");
+      }
+      audit(ctx, "renewed", {
+        agentId: agent.agentId,
+        instance: instanceOf(agent),
+        expireTime: renewed.record.expireTime,
+      });
+      return {
+        agentCredential: `${agent.agentId}.${renewed.secret}`,
+        expireTime: renewed.record.expireTime,
+      };
+    },
+    "none",
+  );
+
+  // Revokes every credential of the instance's agents: they get 401 on their next call, and must be
+  // enrolled again (`warrant serve` re-enrolls its in-process agent by itself). Who may enroll an
+  // agent (setMetadata) may end its credential; ending one grants nothing, so actAs is not needed.
+  router.add("POST", `${instancePath}:resetAgent`, async (ctx) => {
+    await readJsonObject(ctx.req);
+    const { project, zone, instance } = ctx.params as { project: string; zone: string; instance: string };
+    const ref = childOf(projectRef(deps.organizationId, project), instanceResource(project, zone, instance));
+    await deps.access.require(ctx, "compute.instances.setMetadata", ref);
+    const i = await deps.repos.instances.get(project, zone, instance);
+    if (!i) throw new NotFound(`The resource '${instanceResource(project, zone, instance)}' was not found`);
+    const revoked = await deps.store.transaction(async (tx) => {
+      const r = repositories(tx);
+      const agents = await r.agents.ofInstance(i.id);
+      for (const a of agents) await r.agents.delete(a.agentId);
+      return agents.map((a) => a.agentId);
+    });
+    for (const agentId of revoked)
+      audit(ctx, "revoked", { agentId, instance: instanceResource(project, zone, instance) });
+    feed.bump();
+    return { instance: instanceResource(project, zone, instance), revokedCredentials: revoked.length };
+  });
+
   router.add(
     "GET",
     "/warrant/v1/agent/view",
     async (ctx) => {
-      const agent = await agentOf(ctx.req);
+      const { agent } = await agentOf(ctx);
       const wait = ctx.url.searchParams.get("waitForChange") === "true";
       const since = Number(ctx.url.searchParams.get("sinceVersion") ?? "-1");
       const timeout = Number(ctx.url.searchParams.get("timeoutSec") ?? "60");
@@ -188,7 +312,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
     "POST",
     "/warrant/v1/agent/token",
     async (ctx) => {
-      const agent = await agentOf(ctx.req);
+      const { agent } = await agentOf(ctx);
       const body = await readJsonObject(ctx.req);
       const requested = Array.isArray(body.scopes)
         ? body.scopes.filter((s): s is string => typeof s === "string")
@@ -207,7 +331,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         subject: `serviceAccount:${sa.email}`,
         tokenType: "access_token",
         scopes,
-        instance: instanceResource(agent.projectId, agent.zone, agent.instance),
+        instance: instanceOf(agent),
         jti: claims.jti,
         exp: claims.exp,
       });
@@ -220,7 +344,7 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
     "POST",
     "/warrant/v1/agent/identity",
     async (ctx) => {
-      const agent = await agentOf(ctx.req);
+      const { agent } = await agentOf(ctx);
       const body = await readJsonObject(ctx.req);
       if (typeof body.audience !== "string" || body.audience === "")
         throw new InvalidArgument("non-empty audience parameter required");
@@ -256,10 +380,12 @@ export function registerAgentApi(router: Router, deps: ServerDeps, feed: ChangeF
         subject: `serviceAccount:${sa.email}`,
         tokenType: "id_token",
         audience: body.audience,
-        instance: instanceResource(agent.projectId, agent.zone, agent.instance),
+        instance: instanceOf(agent),
       });
       return { token };
     },
     "none",
   );
 }
+
+const instanceOf = (a: AgentRecord) => instanceResource(a.projectId, a.zone, a.instance);

@@ -46,8 +46,8 @@ export function registerRevoke(router: Router, deps: ServerDeps, authenticator: 
   }
 
   /** Revokes the issued credential an access token came from; false if it did not come from one. */
-  async function revokeByAccessToken(token: string, baseUrl: string) {
-    const caller = await authenticator.verify(token, baseUrl);
+  async function revokeByAccessToken(token: string) {
+    const caller = await authenticator.verify(token);
     const t = caller.token;
     if (!t || caller.principal.kind !== "user") return null;
     return deps.store.transaction(async (tx) => {
@@ -87,7 +87,7 @@ export function registerRevoke(router: Router, deps: ServerDeps, authenticator: 
     try {
       revoked = token.startsWith("1//")
         ? await revokeRefreshToken(sha256Hex(token))
-        : await revokeByAccessToken(token, ctx.baseUrl);
+        : await revokeByAccessToken(token);
     } catch (err) {
       if (!(err instanceof ApiError || err instanceof InvalidToken)) throw err;
       revoked = null;

@@ -142,8 +142,9 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
     grantType = single(form, "grant_type")!;
     const handler = Object.hasOwn(grants, grantType) ? grants[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(grantType);
-    // The token URLs of this server, as clients address it, are valid assertion audiences too.
-    const tokenUrls = ["/token", "/oauth2/v4/token"].map((p) => `${ctx.baseUrl}${p}`);
+    // The token URLs of this server at its configured URLs are valid assertion audiences too (never
+    // at a URL taken from the request's Host header, which would accept an assertion made for anyone).
+    const tokenUrls = deps.ownOrigins.flatMap((o) => ["/token", "/oauth2/v4/token"].map((p) => `${o}${p}`));
     const { body, issued } = await handler(form, deps, tokenUrls);
     record({ outcome: "issued", ...issued });
     sendOAuth(ctx.res, 200, body);

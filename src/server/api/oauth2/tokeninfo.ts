@@ -30,9 +30,7 @@ export function registerTokenInfo(router: Router, deps: ServerDeps, authenticato
     try {
       if (idToken) return sendJson(ctx.res, 200, await describeIdToken(idToken));
       const access = params.get("access_token");
-      const caller = access
-        ? await authenticator.verify(access, ctx.baseUrl)
-        : await authenticator.authenticate(ctx.req);
+      const caller = access ? await authenticator.verify(access) : await authenticator.authenticate(ctx.req);
       if (!caller?.token) return sendJson(ctx.res, 400, invalid());
       const t = caller.token;
       const p = caller.principal;

@@ -9,6 +9,7 @@ import { objectResource } from "../../../domain/storage/object.js";
 import type { ServerDeps } from "../../deps.js";
 import type { RequestContext } from "../../http/context.js";
 import type { DenialMessage } from "../../iam/access-control.js";
+import type { ReplaceCheck } from "../../storage/object-service.js";
 
 export type StorageTarget = "project" | "bucket" | "object";
 
@@ -32,6 +33,17 @@ export function storageRefs(deps: ServerDeps) {
   const objectRef = (b: Bucket, name: string): ResourceRef =>
     childOf(bucketRef(b), objectResource(b.name, name));
   return { bucketRef, objectRef };
+}
+
+/**
+ * The commit-time rule for writing over an existing object: replacing it needs
+ * `storage.objects.delete` on it, as at GCS. `ctx` is the request that commits (for a resumable
+ * upload, the final chunk, acting as the session's initiator), so the check is audited on it.
+ */
+export function replaceCheck(deps: ServerDeps, ctx: RequestContext, bucket: Bucket): ReplaceCheck {
+  const { objectRef } = storageRefs(deps);
+  return (existing) =>
+    requireStorage(deps, ctx, "storage.objects.delete", objectRef(bucket, existing.name), "object");
 }
 
 /** Checks a permission; an anonymous caller who is denied gets GCS's 401 instead of 403. */

@@ -14,8 +14,9 @@ import {
 } from "../../../domain/storage/object.js";
 import type { ServerDeps } from "../../deps.js";
 import type { RequestContext } from "../../http/context.js";
+import type { BlobSums } from "../../storage/blob-store.js";
 import { noSuchBucket } from "../../storage/object-service.js";
-import { requireStorage, storageRefs } from "./access.js";
+import { replaceCheck, requireStorage, storageRefs } from "./access.js";
 import { objectName } from "./params.js";
 
 export interface CopyRequest {
@@ -38,8 +39,10 @@ export async function copyObject(
   if (!bucket) throw noSuchBucket();
   const name = objectName(req.destinationObject);
   await requireStorage(deps, ctx, "storage.objects.create", objectRef(bucket, name), "object");
+  const mayReplace = replaceCheck(deps, ctx, bucket);
+  // Early answers that spare copying the bytes; the commit decides both again on what it finds.
   const existing = await deps.repos.objects.get(bucket.name, name);
-  if (existing) await requireStorage(deps, ctx, "storage.objects.delete", objectRef(bucket, name), "object");
+  if (existing) await mayReplace(existing);
   const pre = readPreconditions(ctx.url.searchParams);
   checkPreconditions(pre, existing);
   if (req.inherit) checkPreconditions(readPreconditions(ctx.url.searchParams, "ifSource"), req.inherit);
@@ -59,15 +62,18 @@ export async function copyObject(
     };
   }
 
+  await deps.objects.blobs.ensureRoom(req.sources.reduce((n, s) => n + Number(s.size), 0));
   const writer = deps.objects.blobs.writer();
+  let sums: BlobSums;
   try {
     for (const s of req.sources)
       await pipeline(deps.objects.blobs.read(s.blobId), writer.sink, { end: false });
+    sums = await writer.publish();
   } catch (err) {
+    // No partial copy stays behind (a full disk is answered 503 by the HTTP layer).
     await writer.abort();
     throw err;
   }
-  const sums = await writer.publish();
   const composite = !req.inherit;
   return deps.objects.create(
     bucket,
@@ -82,5 +88,6 @@ export async function copyObject(
         : { md5Hash: sums.md5Hash }),
     },
     pre,
+    mayReplace,
   );
 }

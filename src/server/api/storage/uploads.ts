@@ -8,12 +8,12 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { open, unlink } from "node:fs/promises";
+import { open, truncate, unlink } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import { Transform } from "node:stream";
+import { finished, PassThrough, type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { repositories, type UploadSession } from "../../../datastore/repositories.js";
-import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
+import { ApiError, diskFull, InvalidArgument, isDiskFull, NotFound } from "../../../domain/errors.js";
 import { ANONYMOUS, memberOf, principalFromMember } from "../../../domain/iam/principal.js";
 import type { Bucket } from "../../../domain/storage/bucket.js";
 import {
@@ -40,7 +40,7 @@ import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { BlobStore, type BlobSums } from "../../storage/blob-store.js";
 import type { FollowJob } from "../../storage/hasher.js";
-import { requireStorage, storageRefs } from "./access.js";
+import { replaceCheck, requireStorage, storageRefs } from "./access.js";
 import { boundaryOf, readMultipartRelated } from "./multipart.js";
 import { storageHelpers } from "./objects.js";
 import { nameParam, objectName } from "./params.js";
@@ -59,6 +59,40 @@ function declaredFromBody(body: Record<string, unknown>): DeclaredHashes {
   return d;
 }
 
+/** What a failed body stream means for the client: its own error, a full disk (503), or an interruption. */
+function streamFailure(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (isDiskFull(err)) return diskFull();
+  return badRequest("The upload was interrupted before all bytes arrived.");
+}
+
+/**
+ * The request body as a stream an upload may fail on without tearing down the connection: when the
+ * write side fails (a full disk), the rest of the body is read and dropped, so that the client gets
+ * the answer rather than a reset connection (a stream pipeline would destroy the request, and with
+ * it the socket). A client that goes away still fails the upload.
+ */
+function detachedBody(req: IncomingMessage): Readable {
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  req.pipe(body);
+  // As a pipeline would: the body fails when the request does (aborted, reset, bad chunking).
+  finished(req, (err) => {
+    if (err || !req.complete) body.destroy(err ?? new Error("the client closed the connection mid-upload"));
+  });
+  body.once("close", () => {
+    if (req.readableEnded) return;
+    req.unpipe(body);
+    req.resume();
+  });
+  return body;
+}
+
+/** The body size the client declared, or 0 when unknown (chunked). */
+function bodyLength(req: IncomingMessage): number {
+  const n = Number(header(req, "content-length"));
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
 function mergeDeclared(a: DeclaredHashes, b: DeclaredHashes | string): DeclaredHashes {
   if (typeof b === "string") throw badRequest(b);
   return { ...a, ...b };
@@ -69,16 +103,20 @@ export function registerUploads(router: Router, deps: ServerDeps) {
   const { objectRef } = storageRefs(deps);
   const sessions = new ResumableSessions(deps);
 
-  /** Authorizes creating `name` (and replacing it when it exists) and checks preconditions early. */
+  /**
+   * Authorizes creating `name` and checks preconditions early. Replacing an object that exists now
+   * is refused here too, but that only spares the client sending the bytes: the object may appear
+   * or go while they stream, so the commit decides both again (`replaceCheck`).
+   */
   async function admit(ctx: RequestContext, b: Bucket, name: string, pre: Preconditions) {
     await requireStorage(deps, ctx, "storage.objects.create", objectRef(b, name), "object");
     const existing = await deps.repos.objects.get(b.name, name);
-    if (existing) await requireStorage(deps, ctx, "storage.objects.delete", objectRef(b, name), "object");
-    // Checked again at commit; failing here spares the client sending the bytes.
+    if (existing) await replaceCheck(deps, ctx, b)(existing);
     checkPreconditions(pre, existing);
   }
 
   async function commit(
+    ctx: RequestContext,
     b: Bucket,
     name: string,
     meta: WritableMetadata,
@@ -92,7 +130,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       await deps.objects.blobs.remove(blobId);
       throw badRequest(mismatch);
     }
-    return deps.objects.create(b, name, meta, { blobId, ...sums }, pre);
+    return deps.objects.create(b, name, meta, { blobId, ...sums }, pre, replaceCheck(deps, ctx, b));
   }
 
   async function media(ctx: RequestContext, b: Bucket, pre: Preconditions) {
@@ -100,29 +138,29 @@ export function registerUploads(router: Router, deps: ServerDeps) {
     await admit(ctx, b, name, pre);
     const declared = mergeDeclared({}, parseGoogHash(ctx.req.headers["x-goog-hash"]));
     const contentType = contentTypeFrom(ctx.req.headers["content-type"]);
+    await deps.objects.blobs.ensureRoom(bodyLength(ctx.req));
     const writer = deps.objects.blobs.writer();
     let sums: BlobSums;
     try {
-      await pipeline(ctx.req, writer.sink);
+      await pipeline(detachedBody(ctx.req), writer.sink);
       sums = await writer.publish();
     } catch (err) {
       await writer.abort();
-      throw err instanceof ApiError
-        ? err
-        : badRequest("The upload was interrupted before all bytes arrived.");
+      throw streamFailure(err);
     }
-    return commit(b, name, { contentType }, sums, writer.id, declared, pre);
+    return commit(ctx, b, name, { contentType }, sums, writer.id, declared, pre);
   }
 
   async function multipart(ctx: RequestContext, b: Bucket, pre: Preconditions) {
     const boundary = boundaryOf(ctx.req.headers["content-type"]);
     if (!boundary) throw badRequest("Multipart uploads need Content-Type: multipart/related; boundary=….");
+    await deps.objects.blobs.ensureRoom(bodyLength(ctx.req));
     const writer = deps.objects.blobs.writer();
     let name = "";
     let meta: WritableMetadata = {};
     let declared: DeclaredHashes = {};
     try {
-      await readMultipartRelated(ctx.req, boundary, async (metaPart, mediaPart) => {
+      await readMultipartRelated(detachedBody(ctx.req), boundary, async (metaPart, mediaPart) => {
         let body: Record<string, unknown> = {};
         if (metaPart.body.length) {
           try {
@@ -142,9 +180,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       });
     } catch (err) {
       await writer.abort();
-      throw err instanceof ApiError
-        ? err
-        : badRequest("The upload was interrupted before all bytes arrived.");
+      throw streamFailure(err);
     }
     let sums: BlobSums;
     try {
@@ -153,7 +189,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       await writer.abort();
       throw err;
     }
-    return commit(b, name, meta, sums, writer.id, declared, pre);
+    return commit(ctx, b, name, meta, sums, writer.id, declared, pre);
   }
 
   async function initiate(ctx: RequestContext, b: Bucket, pre: Preconditions) {
@@ -171,6 +207,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       total = Number(xLength);
     }
     const declared = mergeDeclared(declaredFromBody(body), parseGoogHash(ctx.req.headers["x-goog-hash"]));
+    await deps.objects.blobs.ensureRoom(total ?? 0);
     const { uploadId } = await sessions.create(
       b,
       name,
@@ -259,9 +296,15 @@ class ResumableSessions {
       createTime: new Date(now).toISOString(),
       expireTime: new Date(now + SESSION_LIFETIME_MS).toISOString(),
     };
-    const fh = await open(this.deps.objects.blobs.uploadPath(session.fileId), "w", 0o600);
+    const file = this.deps.objects.blobs.uploadPath(session.fileId);
+    const fh = await open(file, "w", 0o600);
     await fh.close();
-    await this.deps.store.transaction((tx) => repositories(tx).uploads.put(session));
+    try {
+      await this.deps.store.transaction((tx) => repositories(tx).uploads.put(session));
+    } catch (err) {
+      await unlink(file).catch(() => {});
+      throw err;
+    }
     return { uploadId, session };
   }
 
@@ -325,6 +368,7 @@ class ResumableSessions {
         throw badRequest(
           `Content-Length ${declaredLength} does not match the ${expected} bytes named by Content-Range.`,
         );
+      await this.deps.objects.blobs.ensureRoom(expected ?? bodyLength(ctx.req));
       const { received, hashing } = await this.write(ctx, s, range.start, expected);
       const end = range.start + received;
       if (expected !== undefined && received !== expected) {
@@ -355,46 +399,47 @@ class ResumableSessions {
   /** Writes the request body at `start`, skipping bytes already persisted; returns bytes received. */
   private async write(ctx: RequestContext, s: UploadSession, start: number, limit: number | undefined) {
     const path = this.deps.objects.blobs.uploadPath(s.fileId);
-    const fh = await open(path, "r+");
     let received = 0;
     // A request that writes the object from its first byte is checksummed while it streams in
     // (Node's single-shot upload); other sessions are checksummed when they complete.
     const hashing =
       s.persisted === 0 && start === 0 ? this.deps.objects.blobs.hasher.follow(path) : undefined;
+    // Bytes a failed request left past the persisted ones are not part of the session.
+    await truncate(path, s.persisted);
+    const skip = s.persisted - start;
+    const placer = new Transform({
+      highWaterMark: 1 << 20,
+      transform(chunk: Buffer, _enc, cb) {
+        const at = received;
+        received += chunk.length;
+        if (limit !== undefined && received > limit) {
+          cb(badRequest(`The request carried more than the ${limit} bytes named by Content-Range.`));
+          return;
+        }
+        const fresh = at >= skip ? chunk : received > skip ? chunk.subarray(skip - at) : null;
+        if (!fresh) return cb();
+        cb(null, fresh);
+      },
+    });
     try {
-      await fh.truncate(s.persisted);
-      const skip = s.persisted - start;
-      const placer = new Transform({
-        highWaterMark: 1 << 20,
-        transform(chunk: Buffer, _enc, cb) {
-          const at = received;
-          received += chunk.length;
-          if (limit !== undefined && received > limit) {
-            cb(badRequest(`The request carried more than the ${limit} bytes named by Content-Range.`));
-            return;
-          }
-          const fresh = at >= skip ? chunk : received > skip ? chunk.subarray(skip - at) : null;
-          if (!fresh) return cb();
-          cb(null, fresh);
-        },
-      });
-      const out = createWriteStream("", {
-        fd: fh.fd,
-        start: s.persisted,
-        autoClose: false,
-        highWaterMark: 1 << 20,
-      });
+      // The stream opens and closes its own descriptor: sharing one with a FileHandle closed it
+      // twice when a write failed (EBADF).
+      await pipeline(
+        detachedBody(ctx.req),
+        placer,
+        createWriteStream(path, { flags: "r+", start: s.persisted, highWaterMark: 1 << 20 }),
+      );
+      const fh = await open(path, "r+");
       try {
-        await pipeline(ctx.req, placer, out);
-      } catch (err) {
-        // Bytes of a failed request are not credited: the next request truncates them away.
-        hashing?.cancel();
-        if (err instanceof ApiError) throw err;
-        throw badRequest("The upload was interrupted before all bytes arrived.");
+        await fh.datasync();
+      } finally {
+        await fh.close();
       }
-      await fh.datasync();
-    } finally {
-      await fh.close();
+    } catch (err) {
+      // Bytes of a failed request are not credited; remove them now (a full disk wants them back).
+      hashing?.cancel();
+      await truncate(path, s.persisted).catch(() => {});
+      throw streamFailure(err);
     }
     return { received, hashing };
   }
@@ -434,6 +479,8 @@ class ResumableSessions {
         s.metadata as WritableMetadata,
         { blobId, ...sums },
         s.preconditions as Preconditions,
+        // `ctx.caller` is the session's initiator (see `put`).
+        replaceCheck(this.deps, ctx, bucket),
       );
     } catch (err) {
       await this.deps.store.transaction((tx) => repositories(tx).uploads.delete(s.idSha256));
