@@ -150,6 +150,9 @@ export class BlobWriter {
   readonly sink: WriteStream;
   private readonly hashing: FollowJob;
   private done = false;
+  /** The sink's first error. Kept here because a write still in flight when `abort()` destroys the
+   *  sink fails after every other listener is gone, and an unheard stream error ends the process. */
+  private failure: Error | undefined;
 
   constructor(
     private readonly store: BlobStore,
@@ -157,6 +160,9 @@ export class BlobWriter {
   ) {
     this.tmpPath = join(store.tmpDir, id);
     this.sink = createWriteStream(this.tmpPath, { flags: "wx", mode: 0o600, highWaterMark: 1 << 20 });
+    this.sink.on("error", (err) => {
+      this.failure ??= err;
+    });
     this.hashing = store.hasher.follow(this.tmpPath);
   }
 
@@ -166,6 +172,7 @@ export class BlobWriter {
 
   /** Waits for every byte to reach the file, fsyncs it, and moves it into `blobs/`. */
   async publish(): Promise<BlobSums> {
+    if (this.failure) throw this.failure;
     if (!this.sink.writableFinished)
       await new Promise<void>((resolve, reject) => {
         this.sink.once("finish", resolve);
