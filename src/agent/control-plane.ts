@@ -25,6 +25,8 @@ interface IssuedCredential {
   error?: { message?: string };
 }
 
+const RENEW_PATH = "/warrant/v1/agent/credential:renew";
+
 export class ControlPlane {
   /** When the current credential was obtained and when it expires (ms since the epoch). */
   private obtainedAt = Date.now();
@@ -82,8 +84,21 @@ export class ControlPlane {
 
   /** Exchanges the credential for a new one (the old stops working); throws on failure. */
   async renew(): Promise<void> {
+    const renewal = this.exchange();
+    this.renewing = renewal;
+    try {
+      await renewal;
+    } finally {
+      if (this.renewing === renewal) this.renewing = undefined;
+    }
+  }
+
+  /** The renewal in flight, if any: a call refused meanwhile waits for it before judging the 401. */
+  private renewing?: Promise<void>;
+
+  private async exchange(): Promise<void> {
     const obtainedAt = Date.now();
-    const body = await this.call<IssuedCredential>("POST", "/warrant/v1/agent/credential:renew", {});
+    const body = await this.call<IssuedCredential>("POST", RENEW_PATH, {});
     if (!body.agentCredential || !body.expireTime)
       throw new ControlPlaneError(502, "the control plane's renewal answer has no credential");
     this.credential = body.agentCredential;
@@ -92,15 +107,34 @@ export class ControlPlane {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
+    const sent = this.credential;
+    const res = await this.send(sent, method, path, body, signal);
+    if (res.status === 401 && path !== RENEW_PATH) {
+      // A renewal replaces the secret at once, so a call that raced one was sent with a secret the
+      // control plane has just retired. That is not a refusal of the agent: wait for the renewal
+      // and try once more with the new credential.
+      await this.renewing?.catch(() => {});
+      if (this.credential !== sent) {
+        await res.body?.cancel();
+        return this.judge<T>(await this.send(this.credential, method, path, body, signal));
+      }
+    }
+    return this.judge<T>(res);
+  }
+
+  private send(credential: string, method: string, path: string, body?: unknown, signal?: AbortSignal) {
+    return fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
-        authorization: `WarrantAgent ${this.credential}`,
+        authorization: `WarrantAgent ${credential}`,
         ...(body ? { "content-type": "application/json" } : {}),
       },
       ...(body ? { body: JSON.stringify(body) } : {}),
       ...(signal ? { signal } : {}),
     });
+  }
+
+  private async judge<T>(res: Response): Promise<T> {
     const json = (await res.json().catch(() => ({}))) as T & { error?: { message?: string } };
     if (!res.ok) {
       const message = json.error?.message ?? res.statusText;
