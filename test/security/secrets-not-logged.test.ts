@@ -141,7 +141,11 @@ describe("attack: secrets in logs", () => {
         body: JSON.stringify({ enrollmentToken: enrollment.body.enrollmentToken }),
       })
     ).json();
-    keep("agent credential", (enrolled as { agentCredential: string }).agentCredential);
+    // An agent credential is `AGENT_ID.SECRET`: the id names the agent in audit entries, as a
+    // service account's e-mail does; only the secret half must never be written down.
+    const [agentId, agentSecret] = (enrolled as { agentCredential: string }).agentCredential.split(".");
+    assert.ok(agentId && agentSecret, "an agent credential is AGENT_ID.SECRET");
+    keep("agent credential secret", agentSecret);
     // Reusing the consumed enrollment token fails; the failure must not echo it into a log.
     await fetch(`${h.url}/warrant/v1/agents:enroll`, {
       method: "POST",
