@@ -23,6 +23,7 @@ import {
 } from "../domain/resources.js";
 import { bucketResource } from "../domain/storage/bucket.js";
 import type { Installation } from "../server/bootstrap.js";
+import { displayPolicy } from "../server/iam/account-members.js";
 import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
 import { CliError, UsageError } from "./errors.js";
 import { openReadOnlyStore } from "./offline-store.js";
@@ -86,6 +87,19 @@ export function principalOf(member: string): Principal {
           "(group:, domain: and principalSet: members match no caller yet, see docs/iam.md).",
       );
   }
+}
+
+/**
+ * The caller as the server would authenticate it: bound to the unique id of the live account of
+ * that e-mail (bindings of a deleted account of the address do not apply), with its project number.
+ */
+async function asAuthenticated(repos: Repositories, p: Principal): Promise<Principal> {
+  if (p.kind === "user") return userPrincipal(p.email, [], (await repos.users.get(p.email))?.uniqueId);
+  if (p.kind !== "serviceAccount") return p;
+  const sa = await repos.serviceAccounts.get(p.email);
+  if (!sa) return p;
+  const projectNumber = (await repos.projects.get(sa.projectId))?.projectNumber;
+  return serviceAccountPrincipal(sa.email, projectNumber, sa.uniqueId);
 }
 
 const RESOURCE_FORMS =
@@ -208,17 +222,18 @@ export async function explainOffline(
         "Start `warrant serve` on it once.",
         EXPLAIN_ERROR_EXIT,
       );
+    const caller = await asAuthenticated(repos, principal);
     const target = await resolveResource(repos, installation.organizationId, resource, stateDir);
     const source: PolicySource = {
       policyOf: (r) => repos.policies.get(r),
       roles: async () => roleResolver(await repos.customRoles.all()),
     };
     const { chain, ctx } = await evaluationInputs(source, installation.organizationId, target.ref);
-    const d: Decision = authorize(principal, permission, chain, ctx);
+    const d: Decision = authorize(caller, permission, chain, ctx);
 
     const bindings: ExplainedBinding[] = [];
     for (const link of chain)
-      for (const b of link.policy?.bindings ?? []) {
+      for (const b of link.policy ? (await displayPolicy(link.policy, repos)).bindings : []) {
         if (!ctx.roles.permissions(b.role)?.has(permission)) continue;
         const pool = b.condition ? d.conditionalSkipped : d.grantedBy;
         const hit = pool.find((g) => sameBinding(g, link.resource, b.role));

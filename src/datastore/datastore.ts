@@ -8,6 +8,7 @@ export type Kind =
   | "meta"
   | "project"
   | "service-account"
+  | "deleted-service-account"
   | "service-account-key"
   | "instance"
   | "policy"

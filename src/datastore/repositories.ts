@@ -6,7 +6,7 @@ import type { Instance, Operation } from "../domain/compute/instance.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { Project } from "../domain/project.js";
-import type { ServiceAccount } from "../domain/service-account.js";
+import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
 import type { ServiceAccountKey } from "../domain/service-account-key.js";
 import type { Bucket } from "../domain/storage/bucket.js";
 import type { ListEntry } from "../domain/storage/listing.js";
@@ -34,6 +34,8 @@ export interface RefreshTokenRecord {
   /** SHA-256 of the refresh token, hex: the token itself is never stored. */
   tokenSha256: string;
   subject: string;
+  /** The unique id of the user it was issued to: a later user of the same address cannot use it. */
+  uid?: string;
   clientId: string;
   scopes: string[];
   createTime: string;
@@ -169,6 +171,17 @@ export function repositories(s: DocumentStore) {
       insert: (sa: ServiceAccount) => s.insert("service-account", sa.email, sa, sa.projectId),
       put: (sa: ServiceAccount) => s.put("service-account", sa.email, sa, sa.projectId),
       delete: (email: string) => s.delete("service-account", email),
+    },
+    /** Deleted service accounts, kept by unique id for undelete (filed under their project). */
+    deletedServiceAccounts: {
+      get: (uniqueId: string) => s.get<DeletedServiceAccount>("deleted-service-account", uniqueId),
+      list: async (projectId: string) =>
+        (await s.list<DeletedServiceAccount>("deleted-service-account", { parent: projectId })).map(
+          (r) => r.value,
+        ),
+      put: (d: DeletedServiceAccount) =>
+        s.put("deleted-service-account", d.account.uniqueId, d, d.account.projectId),
+      delete: (uniqueId: string) => s.delete("deleted-service-account", uniqueId),
     },
     serviceAccountKeys: {
       get: (keyId: string) => s.get<ServiceAccountKey>("service-account-key", keyId),

@@ -14,6 +14,8 @@ export interface ServiceAccountKey {
   name: string;
   keyId: string;
   email: string;
+  /** The unique id of the account the key belongs to (absent on keys made before it was recorded). */
+  uniqueId?: string;
   projectId: string;
   publicKeyPem: string;
   certificatePem: string;
@@ -54,6 +56,7 @@ export function generateServiceAccountKey(
     name: `projects/${sa.projectId}/serviceAccounts/${sa.email}/keys/${keyId}`,
     keyId,
     email: sa.email,
+    uniqueId: sa.uniqueId,
     projectId: sa.projectId,
     publicKeyPem: createPublicKey(privateKey).export({ type: "spki", format: "pem" }).toString(),
     certificatePem: selfSignedCertificate({

@@ -16,6 +16,18 @@ import { newUniqueId } from "./ids.js";
 
 export const SERVICE_ACCOUNT_DOMAIN_SUFFIX = ".iam.gserviceaccount.com";
 
+/** A deleted account, kept so that it can be undeleted (same unique id, so its bindings apply again). */
+export interface DeletedServiceAccount {
+  account: ServiceAccount;
+  deleteTime: string;
+}
+
+/** Google removes a deleted service account for good after 30 days; until then it can be undeleted. */
+export const UNDELETE_WINDOW_MS = 30 * 86400_000;
+
+export const undeletable = (d: DeletedServiceAccount, now = Date.now()) =>
+  now - Date.parse(d.deleteTime) < UNDELETE_WINDOW_MS;
+
 /**
  * Compute Engine's default service account of a project. Warrant creates it with the project, as
  * Google does when the Compute API is enabled, but grants it no role (least privilege): bind

@@ -1,8 +1,10 @@
 /**
  * Human users of the installation: the directory that `user:EMAIL` tokens are checked against.
- * A user is identified by e-mail (compared lower-cased). Tokens of a user who is missing from the
- * directory, disabled, or who was re-created after the token was issued are refused.
+ * A user is addressed by e-mail (compared lower-cased) and identified by a unique id: bindings and
+ * tokens name the id, so a user re-created with the same e-mail is another principal. Tokens of a
+ * user who is missing from the directory, disabled, or another user of the address are refused.
  */
+import { newUniqueId } from "./ids.js";
 
 export type UserState = "ACTIVE" | "DISABLED";
 
@@ -10,6 +12,12 @@ export interface User {
   /** `users/EMAIL`. */
   name: string;
   email: string;
+  /**
+   * Set at creation, never reused: bindings and tokens are tied to it, so a user re-created with the
+   * same e-mail is a new principal that inherits neither. (Absent only on records written before
+   * unique ids existed; the server assigns one at start.)
+   */
+  uniqueId?: string;
   displayName?: string;
   state: UserState;
   createTime: string;
@@ -64,6 +72,7 @@ export function makeUser(email: string, fields: { displayName?: string; createTi
   return {
     name: `users/${e}`,
     email: e,
+    uniqueId: newUniqueId(),
     ...(fields.displayName ? { displayName: fields.displayName } : {}),
     state: "ACTIVE",
     createTime: fields.createTime ?? new Date().toISOString(),

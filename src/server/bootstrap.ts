@@ -5,12 +5,13 @@
  * to the user directory if the state predates it.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import type { Datastore } from "../datastore/datastore.js";
+import type { Datastore, DocumentStore } from "../datastore/datastore.js";
 import { repositories } from "../datastore/repositories.js";
 import { computeTimestamp, type Instance, instanceHostname } from "../domain/compute/instance.js";
 import { CLOUD_PLATFORM, SCOPE_PREFIX } from "../domain/compute/scopes.js";
+import { boundMember } from "../domain/iam/members.js";
 import { addBinding, emptyPolicy, newEtag, type Policy } from "../domain/iam/policy.js";
-import { newComputeId, newProjectNumber, randomDigits } from "../domain/ids.js";
+import { newComputeId, newProjectNumber, newUniqueId, randomDigits } from "../domain/ids.js";
 import { newClientSecret, newRefreshToken, sha256Hex } from "../domain/oauth/secrets.js";
 import type { Project } from "../domain/project.js";
 import { organizationResource, projectResource } from "../domain/resources.js";
@@ -19,7 +20,8 @@ import {
   makeServiceAccount,
   serviceAccountEmail,
 } from "../domain/service-account.js";
-import { makeUser } from "../domain/user.js";
+import { makeUser, type User } from "../domain/user.js";
+import { bindLegacyMembers } from "./iam/account-members.js";
 
 export const ADMIN_EMAIL = "admin@warrant.local";
 export const CLI_CLIENT_ID = "warrant-cli.apps.warrant.local";
@@ -56,6 +58,7 @@ export async function bootstrap(
         await r.users.insert(
           makeUser(ADMIN_EMAIL, { displayName: "Warrant administrator", createTime: existing.createdAt }),
         );
+      await bindMembersToUniqueIds(tx);
       return existing;
     }
     const inst: Installation = {
@@ -63,10 +66,12 @@ export async function bootstrap(
       createdAt: new Date().toISOString(),
       defaultProject: DEMO_PROJECT,
     };
-    const admin = `user:${ADMIN_EMAIL}`;
-    await r.users.insert(
-      makeUser(ADMIN_EMAIL, { displayName: "Warrant administrator", createTime: inst.createdAt }),
-    );
+    const adminUser = makeUser(ADMIN_EMAIL, {
+      displayName: "Warrant administrator",
+      createTime: inst.createdAt,
+    });
+    await r.users.insert(adminUser);
+    const admin = boundMember("user", ADMIN_EMAIL, adminUser.uniqueId!);
     await r.policies.put(
       organizationResource(inst.organizationId),
       policyWith([
@@ -84,14 +89,13 @@ export async function bootstrap(
     };
     await r.projects.insert(project);
     const email = serviceAccountEmail(DEMO_ACCOUNT_ID, DEMO_PROJECT);
-    await r.serviceAccounts.insert(
-      makeServiceAccount(DEMO_PROJECT, email, {
-        displayName: "Demo workload",
-        description: "Runs demo-vm; may list buckets and instances of demo-project.",
-      }),
-    );
+    const demo = makeServiceAccount(DEMO_PROJECT, email, {
+      displayName: "Demo workload",
+      description: "Runs demo-vm; may list buckets and instances of demo-project.",
+    });
+    await r.serviceAccounts.insert(demo);
     await r.serviceAccounts.insert(defaultComputeServiceAccount(DEMO_PROJECT, project.projectNumber));
-    const workload = `serviceAccount:${email}`;
+    const workload = boundMember("serviceAccount", email, demo.uniqueId);
     await r.policies.put(
       projectResource(DEMO_PROJECT),
       policyWith([
@@ -120,11 +124,25 @@ export async function bootstrap(
     };
     await r.instances.insert(vm);
     await r.meta.put("installation", inst);
+    await r.meta.put(MEMBERS_BOUND, true);
     return inst;
   });
   if (!existsSync(adminCredentialFile))
     await issueAdminCredential(store, adminCredentialFile, tokenUri, installation);
   return installation;
+}
+
+/** Marks state whose policy members are bound to unique ids (see `account-members.ts`). */
+const MEMBERS_BOUND = "members-bound-to-unique-ids";
+
+/** Once, for state from before unique-id binding: users get unique ids, policy members get bound. */
+async function bindMembersToUniqueIds(tx: DocumentStore) {
+  const r = repositories(tx);
+  if (await r.meta.get<boolean>(MEMBERS_BOUND)) return;
+  for (const { value: user } of await tx.list<User>("user"))
+    if (!user.uniqueId) await r.users.put({ ...user, uniqueId: newUniqueId() });
+  await bindLegacyMembers(tx);
+  await r.meta.put(MEMBERS_BOUND, true);
 }
 
 /** Writes an authorized_user credential for the administrator (mode 0600). */

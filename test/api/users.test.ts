@@ -263,7 +263,7 @@ describe("users API", () => {
     assert.equal(await readProject(token), 401, "a token of the earlier erin stays refused");
     assert.equal((await refresh(cred)).status, 400, "and so does her credential");
     const fresh = (await refresh(await issue("erin@example.com"))).body.access_token!;
-    assert.equal(await readProject(fresh), 200, "the binding to user:erin@example.com still applies");
+    assert.equal(await readProject(fresh), 403, "the new erin does not inherit the earlier erin's binding");
 
     const admin = await h.call("DELETE", "/warrant/v1/users/admin@warrant.local");
     assert.equal(admin.status, 400);
@@ -298,20 +298,33 @@ describe("users API", () => {
   });
 
   test("a state directory from before the user directory gets its administrator at the next start", async () => {
-    const adminToken = h.adminToken;
     await h.server.close();
     const db = new Database(join(h.stateDir, "warrant.db"));
     try {
+      // The state as it was then: no users, policy members not bound to unique ids.
       const n = db.prepare("DELETE FROM documents WHERE kind = 'user'").run().changes;
       assert.ok(n >= 1);
+      db.prepare("DELETE FROM documents WHERE kind = 'meta' AND key = 'members-bound-to-unique-ids'").run();
+      for (const row of db.prepare("SELECT key, value FROM documents WHERE kind = 'policy'").all() as {
+        key: string;
+        value: string;
+      }[])
+        db.prepare("UPDATE documents SET value = ? WHERE kind = 'policy' AND key = ?").run(
+          row.value.replace(/\?uid=\d+/g, ""),
+          row.key,
+        );
     } finally {
       db.close();
     }
+    // A token of that time: no unique id in it (there is no user row to take one from).
+    const adminToken = await mintWithServerKey(h, issuer, Date.now());
     await h.restart();
     const r = await h.call("GET", "/warrant/v1/users/admin@warrant.local", { token: adminToken });
     assert.equal(r.status, 200, "the admin's earlier token still works");
     assert.equal(r.body.state, "ACTIVE");
-    const users = await h.call("GET", "/warrant/v1/users");
+    const project = await h.call("GET", "/v1/projects/demo-project", { token: adminToken });
+    assert.equal(project.status, 200, "the administrator's bindings were bound to the new unique id");
+    const users = await h.call("GET", "/warrant/v1/users", { token: adminToken });
     assert.deepEqual(
       users.body.users.map((u: { email: string }) => u.email),
       ["admin@warrant.local"],

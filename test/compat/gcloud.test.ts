@@ -150,6 +150,42 @@ describe("gcloud against Warrant", { skip }, () => {
     assert.match(notThere.stderr, /not found/);
   });
 
+  test("gcloud shows a deleted account's binding as deleted:, keeps it on add-iam-policy-binding, and undeletes", async () => {
+    const gone = "gcloud-gone@demo-project.iam.gserviceaccount.com";
+    assert.equal((await gcloud(["iam", "service-accounts", "create", "gcloud-gone"])).code, 0);
+    const uid = JSON.parse(
+      (await gcloud(["iam", "service-accounts", "describe", gone, "--format=json"])).stdout,
+    ).uniqueId as string;
+    const bind = (member: string, role: string) =>
+      gcloud([
+        "projects",
+        "add-iam-policy-binding",
+        "demo-project",
+        `--member=${member}`,
+        `--role=${role}`,
+        "--format=json",
+      ]);
+    assert.equal((await bind(`serviceAccount:${gone}`, "roles/browser")).code, 0);
+    assert.equal((await gcloud(["iam", "service-accounts", "delete", gone])).code, 0);
+
+    const browsers = (policy: string) =>
+      JSON.parse(policy).bindings.find((b: { role: string }) => b.role === "roles/browser")
+        .members as string[];
+    const deleted = `deleted:serviceAccount:${gone}?uid=${uid}`;
+    const shown = await gcloud(["projects", "get-iam-policy", "demo-project", "--format=json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(browsers(shown.stdout), [deleted]);
+    // gcloud's read-modify-write sends the deleted member back: it is kept.
+    const other = await bind("user:gcloud-rmw@example.com", "roles/browser");
+    assert.equal(other.code, 0, other.stderr);
+    assert.deepEqual(browsers(other.stdout), [deleted, "user:gcloud-rmw@example.com"]);
+
+    const undeleted = await gcloud(["iam", "service-accounts", "undelete", uid, "--format=json"]);
+    assert.equal(undeleted.code, 0, undeleted.stderr);
+    const restored = await gcloud(["projects", "get-iam-policy", "demo-project", "--format=json"]);
+    assert.deepEqual(browsers(restored.stdout), [`serviceAccount:${gone}`, "user:gcloud-rmw@example.com"]);
+  });
+
   test("gcloud compute instances list | describe", async () => {
     const list = await gcloud(["compute", "instances", "list", "--format=json"]);
     assert.equal(list.code, 0, list.stderr);

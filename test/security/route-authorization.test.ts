@@ -88,7 +88,13 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       "GET /v1/projects/{project}/serviceAccounts",
       () => ({ method: "GET", path: `/v1/projects/${P}/serviceAccounts` }),
     ],
-    ["GET /v1/projects/{project}/serviceAccounts/{account}", () => ({ method: "GET", path: sa })],
+    [
+      "GET /v1/projects/{project}/serviceAccounts/{account}",
+      () => ({ method: "GET", path: sa }),
+      (r) => {
+        state.uniqueId = r.body.uniqueId;
+      },
+    ],
     [
       "PATCH /v1/projects/{project}/serviceAccounts/{account}",
       () => ({ method: "PATCH", path: sa, body: { serviceAccount: { displayName: "walked" } } }),
@@ -323,6 +329,10 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
     ],
     // Last of the IAM steps: the instance above was attached to the account.
     ["DELETE /v1/projects/{project}/serviceAccounts/{account}", () => ({ method: "DELETE", path: sa })],
+    [
+      "POST /v1/projects/{project}/serviceAccounts/{account}:undelete",
+      () => ({ method: "POST", path: `/v1/projects/-/serviceAccounts/${state.uniqueId}:undelete`, body: {} }),
+    ],
   ];
 
   for (const [base, bucket] of [

@@ -128,8 +128,18 @@ export async function mintWithServerKey(
       .find((k) => k.state === "primary")!;
     const master = parseMasterKey(readFileSync(join(h.stateDir, "master.key"), "utf8"));
     const key = loadSigningKey(primary, master);
+    // Tokens are bound to the unique id of the account they act for, as the server's are.
+    const [type, email] = [sub.slice(0, sub.indexOf(":")), sub.slice(sub.indexOf(":") + 1)];
+    const kind = { user: "user", serviceAccount: "service-account" }[type];
+    const row = kind
+      ? (db
+          .prepare("SELECT value FROM documents WHERE kind = ? AND key = ?")
+          .get(kind, email.toLowerCase()) as { value: string } | undefined)
+      : undefined;
+    const uid = row ? (JSON.parse(row.value) as { uniqueId?: string }).uniqueId : undefined;
     const { token } = await mintAccessToken(key, issuer, {
       sub,
+      ...(uid ? { uid } : {}),
       scopes,
       azp: "test",
       via: "test",

@@ -7,7 +7,7 @@
  * (including conditional bindings skipped because IAM Conditions are not evaluated yet), and
  * which predefined roles would grant it.
  */
-import { CONVENIENCE_ROLES, memberMatches, parseMember } from "./members.js";
+import { CONVENIENCE_ROLES, memberMatches, parseMember, unboundMember } from "./members.js";
 import type { Policy } from "./policy.js";
 import { memberOf, type Principal } from "./principal.js";
 import { type RoleResolver, rolesGranting } from "./roles.js";
@@ -62,7 +62,8 @@ export function authorize(
       if (!perms?.has(permission)) continue;
       const member = binding.members.find((m) => holds(principal, m, ctx));
       if (!member) continue;
-      const ref = { resource: link.resource, role: binding.role, member };
+      // It matched the caller's live account, so it is named as the caller is.
+      const ref = { resource: link.resource, role: binding.role, member: unboundMember(member) };
       (binding.condition ? conditionalSkipped : grantedBy).push(ref);
     }
   }

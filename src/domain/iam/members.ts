@@ -16,11 +16,22 @@ const PROJECT_SA_SET =
 export type ParsedMember =
   | { type: "allUsers" }
   | { type: "allAuthenticatedUsers" }
-  | { type: "user" | "serviceAccount" | "group"; email: string }
+  /** `uid`: the unique id of the principal the member was bound to (`user:E?uid=U`, the stored form). */
+  | { type: "user" | "serviceAccount" | "group"; email: string; uid?: string }
   | { type: "domain"; domain: string }
   | { type: "convenience"; kind: ConvenienceKind; projectId: string }
   | { type: "projectServiceAccounts"; projectNumber: string }
-  | { type: "deleted"; inner: string };
+  | { type: "deleted"; inner: string; principal?: DeletedPrincipal };
+
+/** What a `deleted:TYPE:EMAIL?uid=ID` member names: a principal that was deleted (or replaced). */
+export interface DeletedPrincipal {
+  type: "user" | "serviceAccount" | "group";
+  email: string;
+  uid: string;
+}
+
+/** `?uid=ID` on an e-mail member: Google's notation for the unique id a binding was written for. */
+const UID_SUFFIX = /\?uid=(\d{1,32})$/;
 
 /** Parses a member string; returns a message naming what is wrong when it is not valid. */
 export function parseMember(member: unknown): ParsedMember | string {
@@ -37,9 +48,13 @@ export function parseMember(member: unknown): ParsedMember | string {
   switch (type) {
     case "user":
     case "serviceAccount":
-    case "group":
-      if (!EMAIL.test(value)) return `Invalid member '${member}': '${value}' is not an email address.`;
-      return { type, email: value.toLowerCase() };
+    case "group": {
+      const uid = UID_SUFFIX.exec(value)?.[1];
+      const email = uid === undefined ? value : value.slice(0, value.lastIndexOf("?"));
+      if (!EMAIL.test(email) || email.includes("?"))
+        return `Invalid member '${member}': '${value}' is not an email address.`;
+      return { type, email: email.toLowerCase(), ...(uid !== undefined ? { uid } : {}) };
+    }
     case "domain":
       if (!DOMAIN.test(value)) return `Invalid member '${member}': '${value}' is not a domain name.`;
       return { type: "domain", domain: value.toLowerCase() };
@@ -48,8 +63,20 @@ export function parseMember(member: unknown): ParsedMember | string {
     case "projectViewer":
       if (value === "") return `Invalid member '${member}': a project id is required.`;
       return { type: "convenience", kind: type, projectId: value };
-    case "deleted":
+    case "deleted": {
+      const inner = parseMember(value);
+      if (
+        typeof inner !== "string" &&
+        (inner.type === "user" || inner.type === "serviceAccount" || inner.type === "group") &&
+        inner.uid !== undefined
+      )
+        return {
+          type: "deleted",
+          inner: value,
+          principal: { type: inner.type, email: inner.email, uid: inner.uid },
+        };
       return { type: "deleted", inner: value };
+    }
     default:
       return `Invalid member '${member}': unknown member type '${type}'.`;
   }
@@ -64,7 +91,14 @@ export function memberMatches(member: ParsedMember, principal: Principal): boole
       return principal.kind !== "anonymous";
     case "user":
     case "serviceAccount":
-      return principal.kind === member.type && principal.email === member.email;
+      // A member bound to a unique id names that account only: a newer account of the same e-mail
+      // is another principal. A member without one (a pure caller's, or one naming no account yet)
+      // names the e-mail.
+      return (
+        principal.kind === member.type &&
+        principal.email === member.email &&
+        (member.uid === undefined || principal.uid === member.uid)
+      );
     case "group":
       return principal.kind !== "anonymous" && principal.groups.includes(member.email);
     case "domain":
@@ -75,4 +109,33 @@ export function memberMatches(member: ParsedMember, principal: Principal): boole
     case "deleted":
       return false;
   }
+}
+
+/** The stored form of a member bound to the account with unique id `uid`: `TYPE:EMAIL?uid=UID`. */
+export const boundMember = (type: "user" | "serviceAccount" | "group", email: string, uid: string) =>
+  `${type}:${email.toLowerCase()}?uid=${uid}`;
+
+/**
+ * How a stored member is shown: a member bound to a unique id is shown as `TYPE:EMAIL` while that
+ * account is the live one of its e-mail (`liveUid`), else as `deleted:TYPE:EMAIL?uid=UID`, as
+ * Google shows the bindings of a deleted principal. Other members are shown as stored.
+ */
+export function displayMember(member: string, liveUid: string | undefined): string {
+  const parsed = parseMember(member);
+  if (
+    typeof parsed === "string" ||
+    parsed.type === "deleted" ||
+    !("uid" in parsed) ||
+    parsed.uid === undefined
+  )
+    return member;
+  const plain = `${parsed.type}:${parsed.email}`;
+  return parsed.uid === liveUid ? plain : `deleted:${member}`;
+}
+
+/** The member without its `?uid=` binding: how a member that just matched a live caller is named. */
+export function unboundMember(member: string): string {
+  const parsed = parseMember(member);
+  if (typeof parsed === "string" || !("uid" in parsed) || parsed.uid === undefined) return member;
+  return `${parsed.type}:${parsed.email}`;
 }

@@ -1,19 +1,32 @@
-/** Who is calling. Built by authentication; read by authorization. */
+import { boundMember, parseMember } from "./members.js";
+
+/**
+ * Who is calling. Built by authentication; read by authorization. `uid` is the unique id of the
+ * account (set by the server for every authenticated user and service account): bindings are
+ * matched on it, so a deleted account's bindings never apply to a new account of the same e-mail.
+ */
 export type Principal =
   | { kind: "anonymous" }
-  | { kind: "user"; email: string; groups: readonly string[] }
-  | { kind: "serviceAccount"; email: string; projectNumber?: string; groups: readonly string[] };
+  | { kind: "user"; email: string; uid?: string; groups: readonly string[] }
+  | {
+      kind: "serviceAccount";
+      email: string;
+      uid?: string;
+      projectNumber?: string;
+      groups: readonly string[];
+    };
 
 export const ANONYMOUS: Principal = { kind: "anonymous" };
 
-export function userPrincipal(email: string, groups: readonly string[] = []): Principal {
-  return { kind: "user", email: email.toLowerCase(), groups };
+export function userPrincipal(email: string, groups: readonly string[] = [], uid?: string): Principal {
+  return { kind: "user", email: email.toLowerCase(), ...(uid ? { uid } : {}), groups };
 }
 
-export function serviceAccountPrincipal(email: string, projectNumber?: string): Principal {
+export function serviceAccountPrincipal(email: string, projectNumber?: string, uid?: string): Principal {
   return {
     kind: "serviceAccount",
     email: email.toLowerCase(),
+    ...(uid ? { uid } : {}),
     groups: [],
     ...(projectNumber ? { projectNumber } : {}),
   };
@@ -31,14 +44,17 @@ export function memberOf(p: Principal): string {
   }
 }
 
-/** Parses `user:x`/`serviceAccount:x` back into a principal (the token subject format). */
+/** The member naming this principal's account (`user:a@b?uid=U`), for bindings and records of it. */
+export function boundMemberOf(p: Principal): string {
+  if (p.kind === "anonymous" || p.uid === undefined) return memberOf(p);
+  return boundMember(p.kind, p.email, p.uid);
+}
+
+/** Parses `user:x`/`serviceAccount:x` (optionally `?uid=U`) back into a principal. */
 export function principalFromMember(member: string): Principal | null {
-  const i = member.indexOf(":");
-  if (i < 0) return null;
-  const type = member.slice(0, i);
-  const email = member.slice(i + 1);
-  if (!email.includes("@")) return null;
-  if (type === "user") return userPrincipal(email);
-  if (type === "serviceAccount") return serviceAccountPrincipal(email);
+  const parsed = parseMember(member);
+  if (typeof parsed === "string") return null;
+  if (parsed.type === "user") return userPrincipal(parsed.email, [], parsed.uid);
+  if (parsed.type === "serviceAccount") return serviceAccountPrincipal(parsed.email, undefined, parsed.uid);
   return null;
 }

@@ -27,10 +27,16 @@ export interface AccessTokenClaims {
   exp: number;
   /** How it was issued (refresh_token, jwt-bearer, metadata, impersonation). */
   via: string;
+  /**
+   * The unique id of the account `sub` named when the token was issued: the token acts for that
+   * account only, never for a later account of the same e-mail.
+   */
+  uid?: string;
 }
 
 export interface MintRequest {
   sub: string;
+  uid?: string;
   scopes: string[];
   azp: string;
   via: string;
@@ -42,7 +48,8 @@ export async function mintAccessToken(key: SigningKey, issuer: string, req: Mint
   const iat = Math.floor((req.now ?? Date.now()) / 1000);
   const exp = iat + (req.lifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S);
   const jti = randomBytes(12).toString("base64url");
-  const token = await new SignJWT({ scope: req.scopes.join(" "), azp: req.azp, via: req.via })
+  const uid = req.uid !== undefined ? { uid: req.uid } : {};
+  const token = await new SignJWT({ scope: req.scopes.join(" "), azp: req.azp, via: req.via, ...uid })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(issuer)
     .setSubject(req.sub)
@@ -54,7 +61,10 @@ export async function mintAccessToken(key: SigningKey, issuer: string, req: Mint
     throw new Error(
       `access token would be ${Buffer.byteLength(token)} bytes, over Google's ${MAX_ACCESS_TOKEN_BYTES}`,
     );
-  return { token, claims: { sub: req.sub, scopes: req.scopes, azp: req.azp, jti, iat, exp, via: req.via } };
+  return {
+    token,
+    claims: { sub: req.sub, scopes: req.scopes, azp: req.azp, jti, iat, exp, via: req.via, ...uid },
+  };
 }
 
 export class InvalidToken extends Error {
@@ -106,6 +116,7 @@ export async function verifyAccessToken(
     iat: iat as number,
     exp: exp as number,
     via: typeof payload.via === "string" ? payload.via : "",
+    ...(typeof payload.uid === "string" ? { uid: payload.uid } : {}),
   };
 }
 

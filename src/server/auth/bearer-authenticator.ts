@@ -12,7 +12,7 @@ import type { IncomingMessage } from "node:http";
 import { compactVerify, decodeProtectedHeader } from "jose";
 import { CLOUD_PLATFORM } from "../../domain/compute/scopes.js";
 import { Unauthenticated } from "../../domain/errors.js";
-import { principalFromMember, serviceAccountPrincipal } from "../../domain/iam/principal.js";
+import { principalFromMember, serviceAccountPrincipal, userPrincipal } from "../../domain/iam/principal.js";
 import { parseScopes } from "../../domain/oauth/assertion.js";
 import {
   ACCESS_TOKEN_TYP,
@@ -65,32 +65,42 @@ export class BearerAuthenticator implements Authenticator {
       const caller =
         typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token);
       if (caller.principal.kind === "user") {
-        await this.checkUser(caller.principal.email, caller.token!);
-        return caller;
+        const uid = await this.checkUser(caller.principal.email, caller.token!);
+        return { ...caller, principal: userPrincipal(caller.principal.email, [], uid) };
       }
       if (caller.principal.kind !== "serviceAccount") return caller;
       const sa = await this.directory.activeAccount(caller.principal.email);
       if (!sa) throw new InvalidToken(`service account ${caller.principal.email} is disabled or deleted`);
+      // A token acts for the account it was issued to: not for a later account of the same e-mail.
+      // (Tokens from before the uid claim carry the account's unique id as azp.)
+      const boundTo = caller.token?.uid ?? caller.token?.azp;
+      if (boundTo !== sa.uniqueId)
+        throw new InvalidToken(`the token was issued to a deleted service account ${sa.email}`);
       // The project number lets `principalSet://…/projects/NUMBER/type/ServiceAccount` members match.
       const projectNumber = await this.directory.projectNumber(sa.projectId);
-      return { ...caller, principal: serviceAccountPrincipal(sa.email, projectNumber) };
+      return { ...caller, principal: serviceAccountPrincipal(sa.email, projectNumber, sa.uniqueId) };
     } catch (err) {
       if (err instanceof InvalidToken) throw Unauthenticated.invalid(err.message);
       throw err;
     }
   }
 
-  /** A user's token works while the user is active and the credential it came from is not revoked. */
-  private async checkUser(email: string, token: { iat: number; azp: string }) {
+  /**
+   * A user's token works while the user is active, for the user it was issued to (its unique id),
+   * and while the credential it came from is not revoked. Returns the user's unique id.
+   */
+  private async checkUser(email: string, token: { iat: number; azp: string; uid?: string }) {
     const user = await this.users.user(email);
-    if (!userAcceptsToken(user, token.iat))
+    if (!userAcceptsToken(user, token.iat) || (token.uid !== undefined && token.uid !== user?.uniqueId))
       throw new InvalidToken(
         `user ${email} is disabled or deleted, or was re-created after the token was issued`,
       );
-    if (token.azp === "") return;
-    const client = await this.users.client(token.azp);
-    if (client?.revokeTime)
-      throw new InvalidToken("the credential this token was issued to has been revoked");
+    if (token.azp !== "") {
+      const client = await this.users.client(token.azp);
+      if (client?.revokeTime)
+        throw new InvalidToken("the credential this token was issued to has been revoked");
+    }
+    return user?.uniqueId;
   }
 
   private async accessToken(token: string): Promise<Caller> {
@@ -132,10 +142,14 @@ export class BearerAuthenticator implements Authenticator {
       if (typeof parsed === "string") throw new InvalidToken(parsed);
       scopes = parsed;
     }
+    // Keys are deleted with their account, so a key made before keys recorded their account's
+    // unique id belongs to the live account of its e-mail.
+    const uid = key.key.uniqueId ?? (await this.directory.account(email))?.uniqueId;
     return {
       principal: serviceAccountPrincipal(email),
       token: {
         sub: `serviceAccount:${email}`,
+        ...(uid !== undefined ? { uid } : {}),
         scopes,
         azp: email,
         jti: `${kid}:${iat}`,

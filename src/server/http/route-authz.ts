@@ -92,6 +92,7 @@ const table: Record<string, RouteAuthz> = {
   [`GET ${sa}`]: { permission: "iam.serviceAccounts.get" },
   [`PATCH ${sa}`]: { permission: "iam.serviceAccounts.update" },
   [`POST ${sa}:disable`]: { permission: "iam.serviceAccounts.disable" },
+  [`POST ${sa}:undelete`]: { permission: "iam.serviceAccounts.undelete" },
   [`POST ${sa}:enable`]: { permission: "iam.serviceAccounts.enable" },
   [`DELETE ${sa}`]: { permission: "iam.serviceAccounts.delete" },
   [`POST ${sa}:getIamPolicy`]: { permission: "iam.serviceAccounts.getIamPolicy" },

@@ -18,6 +18,7 @@ import { parseCustomRoleName, predefinedRole } from "../../domain/iam/roles.js";
 import type { ResourceRef } from "../../domain/resources.js";
 import type { RequestContext } from "../http/context.js";
 import type { AccessControl, DenialMessage } from "./access-control.js";
+import { bindPolicyMembers, displayPolicy } from "./account-members.js";
 
 export interface PolicyPermissions {
   get: string;
@@ -41,7 +42,8 @@ export class PolicyService {
     if (requested !== undefined && ![0, 1, 3].includes(requested))
       throw new InvalidArgument(`Invalid requested policy version ${requested}: must be 0, 1 or 3.`);
     await this.access.require(ctx, permission, ref, denial);
-    return policyView((await this.access.policyOf(ref.chain[0]!)) ?? emptyPolicy(), requested ?? 1);
+    const policy = (await this.access.policyOf(ref.chain[0]!)) ?? emptyPolicy();
+    return policyView(await displayPolicy(policy, repositories(this.store)), requested ?? 1);
   }
 
   async set(
@@ -75,12 +77,13 @@ export class PolicyService {
         throw new Aborted(
           "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff. The request's ETag does not match the current policy's.",
         );
-      const next: Policy = { ...validated.policy, etag: newEtag() };
+      const bound = await bindPolicyMembers(validated.policy, current, r);
+      const next: Policy = { ...bound, etag: newEtag() };
       await r.policies.put(resource, next);
       return next;
     });
     this.access.policyChanged(resource, written);
-    return policyView(written);
+    return policyView(await displayPolicy(written, repos));
   }
 
   /** Removes a deleted resource's policy. */

@@ -322,6 +322,7 @@ export function registerAgentApi(
       const scopes = effectiveScopes(sa.scopes, requested);
       const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
         sub: `serviceAccount:${sa.email}`,
+        uid: sa.uniqueId,
         scopes,
         azp: sa.uniqueId,
         via: "metadata",

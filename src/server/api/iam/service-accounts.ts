@@ -1,6 +1,6 @@
 /** IAM v1: service accounts and their IAM policies. */
 import { repositories } from "../../../datastore/repositories.js";
-import { AlreadyExists, InvalidArgument, NotFound } from "../../../domain/errors.js";
+import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { newEtag } from "../../../domain/iam/policy.js";
 import { accountIdProblem } from "../../../domain/ids.js";
 import { childOf, organizationRef, projectRef, serviceAccountResource } from "../../../domain/resources.js";
@@ -11,6 +11,7 @@ import {
   projectOfServiceAccountEmail,
   type ServiceAccount,
   serviceAccountEmail,
+  undeletable,
 } from "../../../domain/service-account.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
@@ -64,6 +65,8 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
           `Service account ${body.accountId} already exists within project projects/${projectId}.`,
         );
     });
+    // The directory may remember the e-mail as missing (a deleted account's): the new one is live now.
+    deps.directory.invalidate(sa.email);
     return sa;
   });
 
@@ -124,12 +127,50 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
       const r = repositories(tx);
       await r.serviceAccounts.delete(sa.email);
       for (const k of await r.serviceAccountKeys.list(sa.email)) await r.serviceAccountKeys.delete(k.keyId);
+      // Kept for undelete; the project's accounts past the window are gone for good.
+      for (const old of await r.deletedServiceAccounts.list(sa.projectId))
+        if (!undeletable(old)) await r.deletedServiceAccounts.delete(old.account.uniqueId);
+      await r.deletedServiceAccounts.put({ account: sa, deleteTime: new Date().toISOString() });
     });
     deps.directory.invalidate(sa.email);
     deps.systemKeys.forget(sa.email);
     deps.changes.bump();
     await policies.drop(serviceAccountResource(sa.projectId, sa.email));
     return {};
+  });
+
+  // The account is gone, so it is named by unique id and the permission is checked on its project.
+  router.add("POST", `${one}:undelete`, async (ctx) => {
+    await readJsonObject(ctx.req);
+    const { project, account } = ctx.params as { project: string; account: string };
+    const deleted = /^\d+$/.test(account) ? await deps.repos.deletedServiceAccounts.get(account) : undefined;
+    const projectId = deleted?.account.projectId ?? (project !== "-" ? project : undefined);
+    const where = projectId
+      ? projectRef(deps.organizationId, projectId)
+      : organizationRef(deps.organizationId);
+    await access.require(ctx, "iam.serviceAccounts.undelete", where, denied);
+    if (!/^\d+$/.test(account))
+      throw new InvalidArgument(
+        `Invalid service account id '${account}': undelete takes the account's unique id.`,
+      );
+    if (!deleted || !undeletable(deleted) || (project !== "-" && project !== deleted.account.projectId))
+      throw new NotFound(
+        `Account deleted: ${account}. It cannot be restored (unknown, or deleted more than 30 days ago).`,
+      );
+    const restored: ServiceAccount = { ...deleted.account, etag: newEtag() };
+    await deps.store.transaction(async (tx) => {
+      const r = repositories(tx);
+      if (!(await r.deletedServiceAccounts.get(account)))
+        throw new NotFound(`Account deleted: ${account}. It cannot be restored.`);
+      if (!(await r.serviceAccounts.insert(restored)))
+        throw new FailedPrecondition(
+          `Cannot undelete service account ${restored.email}: a service account with that e-mail exists; delete it first.`,
+        );
+      await r.deletedServiceAccounts.delete(account);
+    });
+    deps.directory.invalidate(restored.email);
+    deps.changes.bump();
+    return { restoredAccount: restored };
   });
 
   router.add("POST", `${one}:getIamPolicy`, async (ctx) => {

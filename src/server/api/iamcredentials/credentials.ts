@@ -64,7 +64,7 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
       else {
         const from = hops[i - 1]!;
         const d = await deps.access.decide(
-          serviceAccountPrincipal(from.email),
+          serviceAccountPrincipal(from.email, undefined, from.uniqueId),
           needed,
           serviceAccountRef(deps, sa),
         );
@@ -99,6 +99,7 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
     const target = await authorizeChain(ctx, "iam.serviceAccounts.getAccessToken", body);
     const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
       sub: `serviceAccount:${target.email}`,
+      uid: target.uniqueId,
       scopes,
       azp: target.uniqueId,
       via: "impersonation",

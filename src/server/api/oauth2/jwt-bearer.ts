@@ -86,6 +86,7 @@ export async function jwtBearerGrant(
   const granted = scopes.length ? scopes : [CLOUD_PLATFORM];
   const { token, claims: minted } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
     sub: `serviceAccount:${sa.email}`,
+    uid: sa.uniqueId,
     scopes: granted,
     azp: sa.uniqueId,
     via: "jwt-bearer",

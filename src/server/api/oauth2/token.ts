@@ -74,8 +74,14 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
     throw new InvalidGrant("Token has been expired or revoked.");
   // A user's grant ends with the user: deleted or disabled users get nothing.
   const subject = principalFromMember(record.subject);
-  if (subject?.kind === "user" && (await deps.users.user(subject.email))?.state !== "ACTIVE")
-    throw new InvalidGrant("Token has been expired or revoked.");
+  let uid: string | undefined;
+  if (subject?.kind === "user") {
+    const user = await deps.users.user(subject.email);
+    // Issued to another user of that address (deleted since): never to this one.
+    if (user?.state !== "ACTIVE" || (record.uid !== undefined && record.uid !== user.uniqueId))
+      throw new InvalidGrant("Token has been expired or revoked.");
+    uid = user.uniqueId;
+  }
   const requested = single(form, "scope", false);
   let scopes = record.scopes;
   if (requested) {
@@ -90,6 +96,7 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
   }
   const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
     sub: record.subject,
+    ...(uid !== undefined ? { uid } : {}),
     scopes,
     azp: clientId,
     via: "refresh_token",

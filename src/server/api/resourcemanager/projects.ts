@@ -2,7 +2,7 @@
 import { decodePageToken, encodePageToken, repositories } from "../../../datastore/repositories.js";
 import { AlreadyExists, InvalidArgument, NotFound, PermissionDenied } from "../../../domain/errors.js";
 import { addBinding, emptyPolicy, newEtag } from "../../../domain/iam/policy.js";
-import { memberOf } from "../../../domain/iam/principal.js";
+import { boundMemberOf } from "../../../domain/iam/principal.js";
 import { newProjectNumber, projectIdProblem, randomDigits } from "../../../domain/ids.js";
 import { labelsProblem, type Project, projectNameProblem } from "../../../domain/project.js";
 import { organizationRef, projectRef, projectResource } from "../../../domain/resources.js";
@@ -63,7 +63,7 @@ export function registerProjects(router: Router, deps: ServerDeps) {
     };
     // The creator owns the new project, as on Google Cloud.
     const policy = {
-      ...addBinding(emptyPolicy(), "roles/owner", memberOf(ctx.caller.principal)),
+      ...addBinding(emptyPolicy(), "roles/owner", boundMemberOf(ctx.caller.principal)),
       etag: newEtag(),
     };
     await deps.store.transaction(async (tx) => {

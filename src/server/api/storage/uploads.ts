@@ -14,7 +14,7 @@ import { finished, PassThrough, type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { repositories, type UploadSession } from "../../../datastore/repositories.js";
 import { ApiError, diskFull, InvalidArgument, isDiskFull, NotFound } from "../../../domain/errors.js";
-import { ANONYMOUS, memberOf, principalFromMember } from "../../../domain/iam/principal.js";
+import { ANONYMOUS, boundMemberOf, principalFromMember } from "../../../domain/iam/principal.js";
 import type { Bucket } from "../../../domain/storage/bucket.js";
 import {
   type DeclaredHashes,
@@ -214,7 +214,7 @@ export function registerUploads(router: Router, deps: ServerDeps) {
       meta,
       pre,
       declared,
-      memberOf(ctx.caller.principal),
+      boundMemberOf(ctx.caller.principal),
       total,
     );
     const location = `${ctx.baseUrl}/upload/storage/v1/b/${encodeURIComponent(b.name)}/o?uploadType=resumable&name=${encodeObjectName(name)}&upload_id=${uploadId}`;

@@ -31,6 +31,7 @@ import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
+import { claimPendingMembers } from "../../iam/account-members.js";
 import { pageSize, pageToken } from "../params.js";
 
 export const USERS_READ_PERMISSION = "resourcemanager.projects.getIamPolicy";
@@ -91,8 +92,14 @@ export function registerUsers(router: Router, deps: ServerDeps) {
     const user = makeUser(body.email as string, {
       ...(typeof body.displayName === "string" ? { displayName: body.displayName } : {}),
     });
-    if (!(await deps.store.transaction((tx) => repositories(tx).users.insert(user))))
-      throw new AlreadyExists(`User ${user.email} already exists.`);
+    const claimed = await deps.store.transaction(async (tx) => {
+      if (!(await repositories(tx).users.insert(user)))
+        throw new AlreadyExists(`User ${user.email} already exists.`);
+      // Bindings written for this address before the user existed are now this user's (bound to its
+      // unique id), so a later user of the address will not inherit them.
+      return claimPendingMembers(tx, "user", user.email, user.uniqueId!);
+    });
+    for (const [resource, policy] of claimed) deps.access.policyChanged(resource, policy);
     deps.users.invalidateUser(user.email);
     audit(ctx, "users.create", { user: user.email });
     return user;
@@ -198,7 +205,8 @@ export function registerUsers(router: Router, deps: ServerDeps) {
     const now = new Date();
     await deps.store.transaction(async (tx) => {
       const r = repositories(tx);
-      if (!(await r.users.get(email))) throw new NotFound(`User ${email} not found.`);
+      const holder = await r.users.get(email);
+      if (!holder) throw new NotFound(`User ${email} not found.`);
       let live = 0;
       for (const c of await r.oauthClients.ofSubject(subject)) {
         if (!c.revokeTime) live++;
@@ -219,6 +227,7 @@ export function registerUsers(router: Router, deps: ServerDeps) {
       await r.refreshTokens.put({
         tokenSha256: sha256Hex(refreshToken),
         subject,
+        ...(holder.uniqueId ? { uid: holder.uniqueId } : {}),
         clientId,
         scopes,
         createTime: now.toISOString(),

@@ -10,6 +10,7 @@ import keys from "./keys/index.js";
 import list from "./list.js";
 import removeIamPolicyBinding from "./remove-iam-policy-binding.js";
 import setIamPolicy from "./set-iam-policy.js";
+import undelete from "./undelete.js";
 import update from "./update.js";
 
 export default group({
@@ -23,6 +24,7 @@ export default group({
     disable,
     enable,
     del,
+    undelete,
     getIamPolicy,
     setIamPolicy,
     addIamPolicyBinding,
