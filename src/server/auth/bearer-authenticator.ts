@@ -16,6 +16,7 @@ import { principalFromMember, serviceAccountPrincipal, userPrincipal } from "../
 import { parseScopes } from "../../domain/oauth/assertion.js";
 import {
   ACCESS_TOKEN_TYP,
+  type AccessTokenClaims,
   CLOCK_TOLERANCE_S,
   InvalidToken,
   verifyAccessToken,
@@ -27,11 +28,15 @@ import type { Authenticator } from "../http/server.js";
 import type { KeyRing } from "../tokens/key-ring.js";
 import type { ServiceAccountDirectory } from "./service-account-directory.js";
 import type { UserDirectory } from "./user-directory.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
 export const MAX_BEARER_BYTES = 8192;
 
 export class BearerAuthenticator implements Authenticator {
+  /** Signatures already verified on this node (the per-request checks still run on every hit). */
+  private readonly verified = new VerifiedTokenCache();
+
   constructor(
     private readonly keyRing: KeyRing,
     private readonly issuer: string,
@@ -56,14 +61,8 @@ export class BearerAuthenticator implements Authenticator {
   async verify(token: string): Promise<Caller> {
     if (token.length > MAX_BEARER_BYTES) throw Unauthenticated.invalid("the bearer token is too large");
     try {
-      let typ: unknown;
-      try {
-        typ = decodeProtectedHeader(token).typ;
-      } catch {
-        throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
-      }
-      const caller =
-        typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token);
+      const digest = VerifiedTokenCache.digest(token);
+      const caller = this.cachedAccessToken(digest) ?? (await this.uncached(token, digest));
       if (caller.principal.kind === "user") {
         const uid = await this.checkUser(caller.principal.email, caller.token!);
         return { ...caller, principal: userPrincipal(caller.principal.email, [], uid) };
@@ -103,8 +102,46 @@ export class BearerAuthenticator implements Authenticator {
     return user?.uniqueId;
   }
 
-  private async accessToken(token: string): Promise<Caller> {
-    const claims = await verifyAccessToken(token, this.issuer, (kid) => this.keyRing.verificationKey(kid));
+  private async uncached(token: string, digest: string): Promise<Caller> {
+    let typ: unknown;
+    try {
+      typ = decodeProtectedHeader(token).typ;
+    } catch {
+      throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
+    }
+    return typ === ACCESS_TOKEN_TYP ? this.accessToken(token, digest) : this.selfSignedJwt(token);
+  }
+
+  /** An access token verified before, still within its lifetime and signed by a trusted key. */
+  private cachedAccessToken(digest: string): Caller | undefined {
+    const nowSeconds = Date.now() / 1000;
+    const hit = this.verified.get(digest, nowSeconds);
+    if (
+      hit === undefined ||
+      this.keyRing.verificationKey(hit.kid) === undefined ||
+      claimProblem(
+        { iat: hit.claims.iat, exp: hit.claims.exp },
+        { nowSeconds, toleranceSeconds: CLOCK_TOLERANCE_S },
+      ) !== null
+    )
+      return undefined;
+    return this.caller(hit.claims);
+  }
+
+  private async accessToken(token: string, digest: string): Promise<Caller> {
+    let kid = "";
+    const claims = await verifyAccessToken(token, this.issuer, (k) => {
+      kid = k;
+      return this.keyRing.verificationKey(k);
+    });
+    const caller = this.caller(claims);
+    // Shared by every later request presenting this token: nothing may change it.
+    Object.freeze(claims.scopes);
+    this.verified.set(digest, { claims: Object.freeze(claims), kid });
+    return caller;
+  }
+
+  private caller(claims: AccessTokenClaims): Caller {
     const principal = principalFromMember(claims.sub);
     if (!principal) throw new InvalidToken("token subject is not a principal");
     return { principal, token: claims };
