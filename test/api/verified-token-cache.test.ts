@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { importPKCS8, SignJWT } from "jose";
 import type { AccessTokenClaims } from "../../src/domain/tokens/access-token.js";
 import { VerifiedTokenCache } from "../../src/server/auth/verified-token-cache.js";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
@@ -80,5 +81,25 @@ describe("a cached token still follows its subject's state", () => {
     const disabled = await h.call("POST", "/warrant/v1/users/cached@example.com:disable", { body: {} });
     assert.equal(disabled.status, 200, disabled.text);
     assert.equal((await h.call("GET", "/v1/projects", { token })).status, 401);
+  });
+
+  test("a self-signed JWT whose key is disabled after it was verified: the next request is 401", async () => {
+    const created = await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}/keys`, { body: {} });
+    assert.equal(created.status, 200, created.text);
+    const keyFile = JSON.parse(Buffer.from(created.body.privateKeyData, "base64").toString());
+    const iat = Math.floor(Date.now() / 1000);
+    const jwt = await new SignJWT({ iss: SA, sub: SA, aud: `${h.url}/`, iat, exp: iat + 600 })
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: keyFile.private_key_id })
+      .sign(await importPKCS8(keyFile.private_key, "RS256"));
+    const asSa = () => h.call("GET", `/v1/projects/${P}/serviceAccounts/${SA}`, { token: jwt });
+    for (let i = 0; i < 2; i++) assert.notEqual((await asSa()).status, 401);
+    const disabled = await h.call(
+      "POST",
+      `/v1/projects/${P}/serviceAccounts/${SA}/keys/${keyFile.private_key_id}:disable`,
+      { body: {} },
+    );
+    assert.equal(disabled.status, 200, disabled.text);
+    const refused = await asSa();
+    assert.equal(refused.status, 401, refused.text);
   });
 });

@@ -62,7 +62,7 @@ export class BearerAuthenticator implements Authenticator {
     if (token.length > MAX_BEARER_BYTES) throw Unauthenticated.invalid("the bearer token is too large");
     try {
       const digest = VerifiedTokenCache.digest(token);
-      const caller = this.cachedAccessToken(digest) ?? (await this.uncached(token, digest));
+      const caller = (await this.cached(digest)) ?? (await this.uncached(token, digest));
       if (caller.principal.kind === "user") {
         const uid = await this.checkUser(caller.principal.email, caller.token!);
         return { ...caller, principal: userPrincipal(caller.principal.email, [], uid) };
@@ -109,23 +109,26 @@ export class BearerAuthenticator implements Authenticator {
     } catch {
       throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
     }
-    return typ === ACCESS_TOKEN_TYP ? this.accessToken(token, digest) : this.selfSignedJwt(token);
+    return typ === ACCESS_TOKEN_TYP ? this.accessToken(token, digest) : this.selfSignedJwt(token, digest);
   }
 
-  /** An access token verified before, still within its lifetime and signed by a trusted key. */
-  private cachedAccessToken(digest: string): Caller | undefined {
+  /**
+   * A token verified before, still within its lifetime and signed by a key still trusted: the
+   * installation's key ring for access tokens, an enabled key of a live account for self-signed JWTs.
+   */
+  private async cached(digest: string): Promise<Caller | undefined> {
     const nowSeconds = Date.now() / 1000;
     const hit = this.verified.get(digest, nowSeconds);
-    if (
-      hit === undefined ||
-      this.keyRing.verificationKey(hit.kid) === undefined ||
-      claimProblem(
-        { iat: hit.claims.iat, exp: hit.claims.exp },
-        { nowSeconds, toleranceSeconds: CLOCK_TOLERANCE_S },
-      ) !== null
-    )
-      return undefined;
-    return this.caller(hit.claims);
+    if (hit === undefined) return undefined;
+    const lifetime = claimProblem(
+      { iat: hit.claims.iat, exp: hit.claims.exp },
+      { nowSeconds, toleranceSeconds: CLOCK_TOLERANCE_S },
+    );
+    if (lifetime !== null) return undefined;
+    const trusted = hit.selfSigned
+      ? (await this.directory.key(hit.kid)) !== undefined
+      : this.keyRing.verificationKey(hit.kid) !== undefined;
+    return trusted ? this.caller(hit.claims) : undefined;
   }
 
   private async accessToken(token: string, digest: string): Promise<Caller> {
@@ -147,7 +150,7 @@ export class BearerAuthenticator implements Authenticator {
     return { principal, token: claims };
   }
 
-  private async selfSignedJwt(token: string): Promise<Caller> {
+  private async selfSignedJwt(token: string, digest: string): Promise<Caller> {
     const { kid, alg } = decodeProtectedHeader(token);
     if (alg !== "RS256" || typeof kid !== "string") throw new InvalidToken("unsupported token");
     const key = await this.directory.key(kid);
@@ -182,18 +185,17 @@ export class BearerAuthenticator implements Authenticator {
     // Keys are deleted with their account, so a key made before keys recorded their account's
     // unique id belongs to the live account of its e-mail.
     const uid = key.key.uniqueId ?? (await this.directory.account(email))?.uniqueId;
-    return {
-      principal: serviceAccountPrincipal(email),
-      token: {
-        sub: `serviceAccount:${email}`,
-        ...(uid !== undefined ? { uid } : {}),
-        scopes,
-        azp: email,
-        jti: `${kid}:${iat}`,
-        iat,
-        exp,
-        via: "self-signed-jwt",
-      },
+    const claims: AccessTokenClaims = {
+      sub: `serviceAccount:${email}`,
+      ...(uid !== undefined ? { uid } : {}),
+      scopes: Object.freeze(scopes) as string[],
+      azp: email,
+      jti: `${kid}:${iat}`,
+      iat,
+      exp,
+      via: "self-signed-jwt",
     };
+    this.verified.set(digest, { claims: Object.freeze(claims), kid, selfSigned: true });
+    return this.caller(claims);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Access tokens whose signature this node has already verified, so a token presented again skips
+ * Access tokens and self-signed JWTs whose signature this node has already verified, so a token presented again skips
  * the RSA verification (most of an authenticated call's CPU). Only the cryptographic work is
  * remembered: every request still checks the token's lifetime against the clock, that its signing
  * key is still trusted, and its subject's state (disabled, deleted, re-created, revoked credential),
@@ -15,7 +15,9 @@ export const VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
 
 interface Verified {
   claims: AccessTokenClaims;
+  /** The key that signed it: an installation key, or a service-account key for a self-signed JWT. */
   kid: string;
+  selfSigned?: boolean;
 }
 
 export class VerifiedTokenCache {
