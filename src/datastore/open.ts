@@ -20,6 +20,10 @@ export function describeDatastore(spec: string): string {
 }
 
 export async function openDatastore(spec: string): Promise<Datastore> {
+  if (isPostgresUrl(spec)) {
+    const { PostgresDatastore } = await import("./postgres/postgres-datastore.js");
+    return PostgresDatastore.open(spec);
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec))
     throw new Error(
       `unsupported datastore ${describeDatastore(spec)}: use postgres://USER@HOST:PORT/DATABASE or sqlite:PATH`,
