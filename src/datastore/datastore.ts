@@ -127,5 +127,10 @@ export interface Datastore extends DocumentStore {
    * Calls outside a transaction see only committed data.
    */
   transaction<T>(fn: (tx: DocumentStore) => Promise<T>): Promise<T>;
+  /**
+   * For stores shared over a network: makes this process the store's one server until close(), or
+   * rejects naming the server that already is. (SQLite needs none: the state-directory lock.)
+   */
+  claimServer?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -225,9 +225,17 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   let audit: FileAuditSink;
   try {
     store = opts.datastore
-      ? await openDatastore(opts.datastore).catch((err: Error) => {
-          throw new DatastoreUnavailable(opts.datastore!, err);
-        })
+      ? await openDatastore(opts.datastore)
+          .then(async (s) => {
+            await s.claimServer?.().catch(async (err) => {
+              await s.close();
+              throw err;
+            });
+            return s;
+          })
+          .catch((err: Error) => {
+            throw new DatastoreUnavailable(opts.datastore!, err);
+          })
       : new SqliteDatastore(resolve(stateDir, "warrant.db"));
     audit = new FileAuditSink(resolve(stateDir, "audit.log"));
   } catch (err) {

@@ -119,6 +119,23 @@ describe("warrant serve on PostgreSQL", { skip: why ?? false, timeout: 120_000 }
       assert.equal(await media.text(), "hello from postgres");
     });
 
+    it("a second server on the same database is refused, naming the first", async () => {
+      const other = mkdtempSync(join(tmpdir(), "warrant-pg-second-"));
+      try {
+        const r = await runCli(["serve", "--state-dir", other, "--port", "0", `--datastore=${url}`]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /another `warrant serve` already uses this datastore \(connected from 127\.0\.0\.1 since /,
+        );
+        assert.equal(existsSync(join(other, "server.json")), false);
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+      // The first server is unaffected.
+      assert.equal((await h.call("GET", "/v1/projects/demo-project/serviceAccounts")).status, 200);
+    });
+
     it("closing the server closes the pool only after its users: no use-after-end in the logs", async () => {
       await h.close();
       await new Promise((r) => setTimeout(r, 200));

@@ -48,6 +48,7 @@ export const PG_MIGRATIONS: Record<number, string> = {
 /** Advisory-lock namespaces (the second key is the schema's hash, so stores in one database don't contend). */
 const MIGRATION_LOCK = 0x5741_5201;
 const WRITE_LOCK = 0x5741_5202;
+const SERVER_LOCK = 0x5741_5203;
 
 /** Something that runs a query: the pool (committed reads) or a transaction's client. */
 type Queryable = Pick<pg.PoolClient, "query">;
@@ -232,11 +233,15 @@ export class PostgresDatastore implements Datastore {
   /** Reads in flight: close() waits for them before it ends the pool. */
   private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
+  /** The session holding the one-server lock (claimServer). */
+  private serverSession: pg.Client | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
     /** The URL without its password, for messages. */
     readonly where: string,
+    private readonly url: string,
+    private readonly log: (line: string) => void,
   ) {
     this.reads = new PgDocuments(() => pool);
   }
@@ -249,6 +254,7 @@ export class PostgresDatastore implements Datastore {
       connectionString: url,
       max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+      application_name: "warrant",
       idleTimeoutMillis: 30_000,
     });
     // An idle client's connection dropping (server restart) must not crash the process.
@@ -268,7 +274,47 @@ export class PostgresDatastore implements Datastore {
       throw explainPgError(err, where);
     }
     client.release();
-    return new PostgresDatastore(pool, where);
+    return new PostgresDatastore(pool, where, url, log);
+  }
+
+  /**
+   * Holds a session advisory lock for as long as this store is open: each server caches IAM
+   * policies in memory, so one server per database until those caches learn of other nodes' writes.
+   * The lock goes with the session, so a killed server never blocks the next one.
+   */
+  async claimServer(): Promise<void> {
+    const session = new pg.Client({ connectionString: this.url, application_name: "warrant serve" });
+    session.on("error", (err) =>
+      this.log(
+        `datastore: lost the PostgreSQL session holding the one-server lock (${this.where}): ${err.message}`,
+      ),
+    );
+    try {
+      await session.connect();
+      const got = await session.query<{ ok: boolean }>(
+        "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
+        [SERVER_LOCK],
+      );
+      if (!got.rows[0]?.ok) {
+        const holder = await session.query<{ addr: string | null; since: Date | null }>(
+          `SELECT host(a.client_addr) AS addr, a.backend_start AS since
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1
+              AND l.objid = hashtext(current_schema())::oid AND l.objsubid = 2`,
+          [SERVER_LOCK],
+        );
+        const h = holder.rows[0];
+        throw new Error(
+          `another \`warrant serve\` already uses this datastore${
+            h ? ` (connected from ${h.addr ?? "a local socket"} since ${h.since?.toISOString()})` : ""
+          }: one server per database for now, as each caches IAM policies in memory (docs/datastore.md#limits)`,
+        );
+      }
+    } catch (err) {
+      await session.end().catch(() => undefined);
+      throw explainPgError(err, this.where);
+    }
+    this.serverSession = session;
   }
 
   private track<T>(read: () => Promise<T>): Promise<T> {
@@ -339,6 +385,12 @@ export class PostgresDatastore implements Datastore {
     await this.queue;
     await Promise.allSettled([...this.inflight]);
     await this.pool.end();
+    if (this.serverSession) {
+      await this.serverSession
+        .query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [SERVER_LOCK])
+        .catch(() => undefined);
+      await this.serverSession.end().catch(() => undefined);
+    }
   }
 }
 
