@@ -77,6 +77,17 @@ export function uniqueValueOf<K extends Kind>(kind: K, value: Documents[K]): str
   return index?.(value) ?? null;
 }
 
+/**
+ * The store cannot be reached (a networked backend down, or refusing connections): the server's
+ * condition, not a bug — requests get 503 with Retry-After. Its message is for the log only.
+ */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailable";
+  }
+}
+
 /** A write would give a second document of its kind the same unique secondary value. */
 export class UniqueViolation extends Error {
   constructor(

@@ -19,10 +19,13 @@ export function describeDatastore(spec: string): string {
   }
 }
 
-export async function openDatastore(spec: string): Promise<Datastore> {
+export async function openDatastore(
+  spec: string,
+  options: { log?: (line: string) => void } = {},
+): Promise<Datastore> {
   if (isPostgresUrl(spec)) {
     const { PostgresDatastore } = await import("./postgres/postgres-datastore.js");
-    return PostgresDatastore.open(spec);
+    return PostgresDatastore.open(spec, options);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec))
     throw new Error(

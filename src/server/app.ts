@@ -225,7 +225,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   let audit: FileAuditSink;
   try {
     store = opts.datastore
-      ? await openDatastore(opts.datastore)
+      ? await openDatastore(opts.datastore, { log })
           .then(async (s) => {
             await s.claimServer?.().catch(async (err) => {
               await s.close();

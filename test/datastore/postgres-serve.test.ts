@@ -119,7 +119,36 @@ describe("warrant serve on PostgreSQL", { skip: why ?? false, timeout: 120_000 }
       assert.equal(await media.text(), "hello from postgres");
     });
 
-    it("a second server on the same database is refused, naming the first", async () => {
+    it("a database that stops taking connections: 503 with Retry-After, nothing internal leaked; then it recovers", async () => {
+      const db = new URL(url).pathname.slice(1);
+      await withDatabase(adminUrl(), async (c) => {
+        await c.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS false`);
+        await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [db]);
+      });
+      try {
+        const r = await h.call("GET", "/v1/projects/demo-project/serviceAccounts");
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.body.error.status, "UNAVAILABLE");
+        assert.ok(Number(r.headers.get("retry-after")) > 0);
+        assert.doesNotMatch(r.text, /postgres|5432|ECONN/i);
+        assert.ok(
+          logs.some((l) => /not accepting connections|lost the connection/.test(l)),
+          "the cause is in the server's log",
+        );
+      } finally {
+        await withDatabase(adminUrl(), (c) => c.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`));
+      }
+      const again = await h.call("GET", "/v1/projects/demo-project/serviceAccounts");
+      assert.equal(again.status, 200, again.text);
+      // The one-server lock went with the terminated session: the server claims it again.
+      const deadline = Date.now() + 20_000;
+      while (!logs.some((l) => /holds the one-server lock of .* again/.test(l))) {
+        assert.ok(Date.now() < deadline, `the lock was not claimed again:\n${logs.join("\n")}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    });
+
+    it("a second server on the same database is refused, naming the first (also after the first lost and regained its lock)", async () => {
       const other = mkdtempSync(join(tmpdir(), "warrant-pg-second-"));
       try {
         const r = await runCli(["serve", "--state-dir", other, "--port", "0", `--datastore=${url}`]);
@@ -137,9 +166,10 @@ describe("warrant serve on PostgreSQL", { skip: why ?? false, timeout: 120_000 }
     });
 
     it("closing the server closes the pool only after its users: no use-after-end in the logs", async () => {
+      const mark = logs.length;
       await h.close();
       await new Promise((r) => setTimeout(r, 200));
-      const bad = logs.filter((l) => /pool|datastore is closed|Connection terminated/i.test(l));
+      const bad = logs.slice(mark).filter((l) => /pool|datastore is closed|Connection terminated/i.test(l));
       assert.deepEqual(bad, []);
       h = undefined as unknown as Harness;
     });

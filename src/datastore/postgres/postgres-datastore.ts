@@ -18,6 +18,7 @@ import {
   type IndexedKind,
   type Kind,
   type ListOptions,
+  StoreUnavailable,
   UniqueViolation,
   uniqueValueOf,
 } from "../datastore.js";
@@ -54,12 +55,7 @@ const SERVER_LOCK = 0x5741_5203;
 type Queryable = Pick<pg.PoolClient, "query">;
 
 /** Errors a PostgreSQL server or connection gives, turned into sentences an operator can act on. */
-export class PostgresUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "PostgresUnavailable";
-  }
-}
+export class PostgresUnavailable extends StoreUnavailable {}
 
 export function explainPgError(err: unknown, where: string): Error {
   const e = err as { code?: string; message?: string };
@@ -78,11 +74,18 @@ export function explainPgError(err: unknown, where: string): Error {
     case "28P01":
     case "28000":
       return new PostgresUnavailable(`PostgreSQL at ${where} refused the login: ${detail}`, { cause: err });
-    case "57P03":
-      return new PostgresUnavailable(`PostgreSQL at ${where} is starting up or shutting down: ${detail}`, {
+    case "57P01": // admin_shutdown
+    case "57P02": // crash_shutdown
+    case "57P03": // cannot_connect_now
+    case "55000": // e.g. the database is not currently accepting connections
+      return new PostgresUnavailable(`PostgreSQL at ${where} is not accepting connections: ${detail}`, {
         cause: err,
       });
   }
+  if (e?.code === undefined && /Connection terminated|connection is closed|not queryable/i.test(detail))
+    return new PostgresUnavailable(`lost the connection to PostgreSQL at ${where}: ${detail}`, {
+      cause: err,
+    });
   if (e?.code === undefined && /timeout exceeded when trying to connect|connection timeout/i.test(detail))
     return new PostgresUnavailable(`cannot reach PostgreSQL at ${where}: ${detail}`, { cause: err });
   return err instanceof Error ? err : new Error(detail);
@@ -284,11 +287,14 @@ export class PostgresDatastore implements Datastore {
    */
   async claimServer(): Promise<void> {
     const session = new pg.Client({ connectionString: this.url, application_name: "warrant serve" });
-    session.on("error", (err) =>
+    session.on("error", (err) => {
+      if (this.closed) return;
       this.log(
-        `datastore: lost the PostgreSQL session holding the one-server lock (${this.where}): ${err.message}`,
-      ),
-    );
+        `datastore: lost the PostgreSQL session holding the one-server lock (${this.where}): ${err.message}; claiming it again`,
+      );
+      this.serverSession = undefined;
+      void this.reclaim();
+    });
     try {
       await session.connect();
       const got = await session.query<{ ok: boolean }>(
@@ -315,6 +321,22 @@ export class PostgresDatastore implements Datastore {
       throw explainPgError(err, this.where);
     }
     this.serverSession = session;
+  }
+
+  /** After a lost session: claims the lock again every 5 s until it holds it or the store closes. */
+  private async reclaim(): Promise<void> {
+    while (!this.closed && !this.serverSession) {
+      await new Promise((r) => setTimeout(r, 5_000).unref());
+      if (this.closed) return;
+      try {
+        await this.claimServer();
+        this.log(`datastore: holds the one-server lock of ${this.where} again`);
+      } catch (err) {
+        const message = (err as Error).message;
+        this.log(`datastore: could not claim the one-server lock of ${this.where} again: ${message}`);
+        if (/another `warrant serve`/.test(message)) return;
+      }
+    }
   }
 
   private track<T>(read: () => Promise<T>): Promise<T> {
