@@ -320,6 +320,15 @@ export function datastoreConformance(b: BackendUnderTest): void {
         assert.ok(await again.get("project", "p"));
       });
 
+      it("servers starting at once on an empty store migrate it once, all opening", async () => {
+        const spec = await b.fresh();
+        const stores = await Promise.all(Array.from({ length: 4 }, () => open(spec)));
+        assert.equal(await b.readVersion(spec), CURRENT_SCHEMA);
+        await stores[0]!.put("project", "seen", project("seen"));
+        for (const s of stores) assert.ok(await s.get("project", "seen"));
+        for (const s of stores) await s.close();
+      });
+
       it("migrates forward from schema 1, keeping documents and indexing them", async () => {
         const spec = await b.fresh();
         await b.createAtVersion(spec, 1);
