@@ -1,8 +1,12 @@
 /** The datastore conformance suite against the embedded SQLite backend (a fresh file per store). */
+import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
 import Database from "better-sqlite3";
+import { ReadOnlyStore } from "../../src/cli/offline-store.js";
+import { repositories } from "../../src/datastore/repositories.js";
 import { migrateSqlite } from "../../src/datastore/sqlite/sqlite-datastore.js";
 import { datastoreConformance } from "./conformance.js";
 
@@ -44,4 +48,35 @@ datastoreConformance({
     }),
   sharedByInstances: false,
   teardown: async () => rmSync(dir, { recursive: true, force: true }),
+});
+
+test("a read-only view of a schema-1 file (offline `warrant iam explain` before a server migrated it) still finds by unique id", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "warrant-ds-v1-")), "warrant.db");
+  const db = new Database(file);
+  migrateSqlite(db, file, 1);
+  const sa = {
+    name: "projects/p/serviceAccounts/old@p.iam.gserviceaccount.com",
+    projectId: "p",
+    uniqueId: "100000000000000000042",
+    email: "old@p.iam.gserviceaccount.com",
+    etag: "e",
+    oauth2ClientId: "100000000000000000042",
+  };
+  db.prepare("INSERT INTO documents (kind, key, parent, value, updated_at) VALUES (?, ?, ?, ?, ?)").run(
+    "service-account",
+    sa.email,
+    "p",
+    JSON.stringify(sa),
+    0,
+  );
+  db.close();
+  const view = new ReadOnlyStore(file);
+  try {
+    assert.deepEqual(await view.getUnique("service-account", sa.uniqueId), sa);
+    assert.equal(await view.getUnique("service-account", "100000000000000000043"), undefined);
+    assert.equal(await repositories(view).serviceAccounts.getByUniqueId("other", sa.uniqueId), undefined);
+  } finally {
+    view.close();
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
 });
