@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
+import { describeDatastore, openDatastore } from "../datastore/open.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
 import { isDiskFull, Unavailable } from "../domain/errors.js";
@@ -66,6 +67,11 @@ import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
   stateDir: string;
+  /**
+   * Where state lives: `postgres://…` for PostgreSQL (docs/datastore.md); default the embedded
+   * SQLite file `<state-dir>/warrant.db`.
+   */
+  datastore?: string;
   host: string;
   port: number;
   log?: (line: string) => void;
@@ -117,6 +123,8 @@ export const KEY_RING_TICK_MS = 30_000;
 
 export interface RunningServer {
   url: string;
+  /** Where state lives, fit to print: the SQLite file, or the PostgreSQL URL without its password. */
+  datastore: string;
   /** host:port of each instance's metadata server, by instance resource name. */
   metadataServers(): Record<string, string>;
   /** Every registered API route, with its declared authorization (route-authz.ts). */
@@ -181,6 +189,14 @@ export class StateDirFull extends Error {
   }
 }
 
+/** The configured datastore could not be opened: unreachable, refused, not Warrant's, or too new. */
+export class DatastoreUnavailable extends Error {
+  constructor(spec: string, cause: Error) {
+    super(`Cannot open the datastore ${describeDatastore(spec)}: ${cause.message}`, { cause });
+    this.name = "DatastoreUnavailable";
+  }
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   try {
     return await start(opts);
@@ -208,7 +224,19 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   let store: Datastore;
   let audit: FileAuditSink;
   try {
-    store = new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    store = opts.datastore
+      ? await openDatastore(opts.datastore, { log })
+          .then(async (s) => {
+            await s.claimServer?.().catch(async (err) => {
+              await s.close();
+              throw err;
+            });
+            return s;
+          })
+          .catch((err: Error) => {
+            throw new DatastoreUnavailable(opts.datastore!, err);
+          })
+      : new SqliteDatastore(resolve(stateDir, "warrant.db"));
     audit = new FileAuditSink(resolve(stateDir, "audit.log"));
   } catch (err) {
     lock.release();
@@ -289,8 +317,15 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const masterKey = loadMasterKey(stateDir, opts.masterKey ?? process.env.WARRANT_MASTER_KEY);
     const keyRing = await KeyRing.open(store, masterKey, { ...DEFAULT_ROTATION_POLICY, ...opts.keyRotation });
     // Rotate on schedule, retire expired keys, and pick up rotations made elsewhere.
+    // Background users of the datastore, awaited on close before the datastore closes.
+    const background = new Set<Promise<unknown>>();
+    const inBackground = (p: Promise<unknown>) => {
+      background.add(p);
+      const done = () => background.delete(p);
+      p.then(done, done);
+    };
     const ringTimer = setInterval(() => {
-      keyRing.tick().catch((err) => log(`key ring: ${(err as Error).message}`));
+      inBackground(keyRing.tick().catch((err) => log(`key ring: ${(err as Error).message}`)));
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
@@ -303,10 +338,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const objects = new ObjectService(store, blobs);
     const startedAt = Date.now();
     // Blobs a crash left without an object; in the background, and only those older than this start.
-    objects
-      .sweep(startedAt)
-      .then((n) => n && log(`storage: removed ${n} unreferenced blob(s) left by an interrupted run`))
-      .catch((err) => log(`storage: sweep failed: ${(err as Error).message}`));
+    inBackground(
+      objects
+        .sweep(startedAt)
+        .then((n) => n && log(`storage: removed ${n} unreferenced blob(s) left by an interrupted run`))
+        .catch((err) => log(`storage: sweep failed: ${(err as Error).message}`)),
+    );
     const deps: ServerDeps = {
       store,
       repos: repositories(store),
@@ -400,6 +437,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     let closing: Promise<void> | undefined;
     return {
       url,
+      datastore: opts.datastore ? describeDatastore(opts.datastore) : resolve(stateDir, "warrant.db"),
       stateDir,
       metadataServers: () => supervisor.addresses(),
       routes: () => router.all(),
@@ -431,6 +469,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
             governor.close();
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
+          await Promise.allSettled([...background]);
           await blobs.close();
           await store.close();
           await audit.close();

@@ -47,6 +47,24 @@ export function parseSize(raw: string): number {
   return Number(m[1]) * unit;
 }
 
+/** `--datastore`, else WARRANT_DATASTORE_URL: a postgres:// URL, or undefined for the embedded SQLite file. */
+export function parseDatastore(flag: string | undefined, env: string | undefined): string | undefined {
+  const [value, from] = flag !== undefined ? [flag, "argument --datastore"] : [env, "WARRANT_DATASTORE_URL"];
+  if (value === undefined || value.trim() === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value.trim());
+  } catch {}
+  if (!url || (url.protocol !== "postgres:" && url.protocol !== "postgresql:"))
+    throw new UsageError(
+      `${from}: expected a postgres:// URL, got '${value.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")}'.`,
+      "Use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or leave it unset for the embedded SQLite file.",
+    );
+  if (url.pathname.length <= 1)
+    throw new UsageError(`${from}: the URL names no database (postgres://USER@HOST:PORT/DATABASE).`);
+  return value.trim();
+}
+
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
 
 /** The --enforcement flag, else WARRANT_ENFORCEMENT, else `enforce`. */
@@ -96,8 +114,8 @@ export default command({
     "<state-dir>/server.json tells other `warrant` commands where it is. Ctrl-C (SIGINT) or SIGTERM " +
     "stops it cleanly: it stops accepting connections, lets requests in flight finish (up to --drain-timeout), " +
     "flushes the audit log and removes server.json; a second signal exits at once. /healthz and /readyz answer " +
-    "health probes (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
-    "WARRANT_ENFORCEMENT. --enforcement=audit-only lets every call through but logs those that scopes or " +
+    "health probes (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT, " +
+    "WARRANT_ENFORCEMENT and WARRANT_DATASTORE_URL. --enforcement=audit-only lets every call through but logs those that scopes or " +
     "IAM would deny (to try policies out before enforcing them); --enforcement=off checks nothing.",
   flags: [
     { name: "host", type: "string", help: "Interface to listen on (default WARRANT_HOST or 127.0.0.1)." },
@@ -189,6 +207,14 @@ export default command({
         "upload that would eat into it is refused with 503 and Retry-After. Default WARRANT_STORAGE_RESERVE.",
     },
     {
+      name: "datastore",
+      type: "string",
+      metavar: "URL",
+      help:
+        "Keep state in PostgreSQL instead of <state-dir>/warrant.db: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE " +
+        "(migrated forward on start; see docs/datastore.md). Default WARRANT_DATASTORE_URL, else the embedded SQLite file.",
+    },
+    {
       name: "external-url",
       type: "string",
       metavar: "URL[,URL…]",
@@ -203,6 +229,7 @@ export default command({
     "warrant serve --port 0   # any free port; other commands find it via .warrant/server.json",
     "warrant serve --enforcement=audit-only   # allow everything, log what would be denied",
     "warrant serve --tls --proxy   # HTTPS on the API port, and the interception proxy",
+    "warrant serve --datastore=postgres://warrant@db.internal:5432/warrant   # state in PostgreSQL",
   ],
   async run(ctx) {
     const { env, cwd, stdout, stderr } = ctx.rt;
@@ -252,7 +279,8 @@ export default command({
     const reserveRaw = ctx.str("storage-reserve") ?? (env.WARRANT_STORAGE_RESERVE || undefined);
     const storageReserveBytes = reserveRaw === undefined ? undefined : parseSize(reserveRaw);
     const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
-    const { startServer, StateDirLocked, StateDirFull } = await loadServer();
+    const datastore = parseDatastore(ctx.str("datastore"), env.WARRANT_DATASTORE_URL);
+    const { startServer, StateDirLocked, StateDirFull, DatastoreUnavailable } = await loadServer();
     let server: RunningServer;
     try {
       server = await startServer({
@@ -262,6 +290,7 @@ export default command({
         log: (line) => stderr.write(line + "\n"),
         enforcement,
         connectionLimits,
+        ...(datastore !== undefined ? { datastore } : {}),
         ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),
         ...(ctx.bool("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
@@ -288,6 +317,11 @@ export default command({
       if (e instanceof StateDirLocked)
         throw new CliError(e.message, "Each state directory is served by one `warrant serve` at a time.");
       if (e instanceof StateDirFull) throw new CliError(e.message);
+      if (e instanceof DatastoreUnavailable)
+        throw new CliError(
+          e.message,
+          "Check --datastore (or WARRANT_DATASTORE_URL): the server must be up, the database must exist, and the user may log in; see docs/datastore.md.",
+        );
       if (code === "EACCES")
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;
@@ -297,6 +331,7 @@ export default command({
     stdout.write(
       `Warrant is serving at ${server.url}\n` +
         `  state directory:   ${server.stateDir}\n` +
+        (datastore !== undefined ? `  datastore:         ${server.datastore}\n` : "") +
         `  admin credential:  ${server.adminCredentialFile}\n` +
         `  default project:   ${server.defaultProject}\n` +
         (server.httpsUrl ? `  HTTPS:             ${server.httpsUrl} (CA: ${server.caFile})\n` : "") +

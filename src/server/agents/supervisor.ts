@@ -120,7 +120,7 @@ export class AgentSupervisor {
   private async addressFor(i: Instance): Promise<string> {
     return this.store.transaction(async (tx) => {
       const r = repositories(tx);
-      const table = (await r.meta.get<Record<string, string>>("agent-addresses")) ?? {};
+      const table = (await r.meta.get("agent-addresses")) ?? {};
       if (table[i.id]) return table[i.id]!;
       const taken = new Set(Object.values(table));
       for (let n = 2; n < 1 << 16; n++) {

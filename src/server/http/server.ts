@@ -12,6 +12,7 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { Duplex } from "node:stream";
+import { StoreUnavailable } from "../../datastore/datastore.js";
 import {
   ApiError,
   diskFull,
@@ -246,8 +247,16 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       res.destroy();
     } else {
       // A full disk is the server's condition, not a bug: 503 with Retry-After, whatever the write path.
-      const apiErr = err instanceof ApiError ? err : isDiskFull(err) ? diskFull() : null;
-      if (!apiErr)
+      // So is a datastore that cannot be reached: 503 with Retry-After; the details go to the log only.
+      const apiErr =
+        err instanceof ApiError
+          ? err
+          : isDiskFull(err)
+            ? diskFull()
+            : err instanceof StoreUnavailable
+              ? new Unavailable("The service is temporarily unavailable; retry shortly.", 5)
+              : null;
+      if (!(err instanceof ApiError) && !isDiskFull(err))
         deps.log(
           `request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`,
         );
