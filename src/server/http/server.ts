@@ -115,10 +115,44 @@ export function sendJson(
   res.end(res.req.method === "HEAD" ? undefined : text);
 }
 
-export function sendError(res: ServerResponse, err: ApiError, explain: boolean) {
+/** The `@type` of the error detail that carries the request id, as Google's APIs send it. */
+export const REQUEST_INFO_TYPE = "type.googleapis.com/google.rpc.RequestInfo";
+
+/**
+ * Google's error JSON for `err`: `error.details` carries a `google.rpc.RequestInfo` with the
+ * request id (quoted by users, found in the audit log and the server log); `explanation` on request.
+ */
+export function errorBody(err: ApiError, requestId: string | undefined, explain: boolean) {
   const body = err.toJSON() as { error: Record<string, unknown> };
+  if (requestId !== undefined) body.error.details = [{ "@type": REQUEST_INFO_TYPE, requestId }];
   if (explain && err.explanation !== undefined) body.error.explanation = err.explanation;
-  sendJson(res, err.code, body, err.headers);
+  return body;
+}
+
+export function sendError(res: ServerResponse, err: ApiError, explain: boolean, requestId?: string) {
+  sendJson(res, err.code, errorBody(err, requestId, explain), err.headers);
+}
+
+/** `X-Request-Id` values accepted from clients: short, and nothing that could break a log line. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** W3C trace context: version-traceid-parentid-flags; the trace id names the request. */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(?:-|$)/;
+const NULL_TRACE = "0".repeat(32);
+
+/**
+ * The request's id: the client's `X-Request-Id` when well-formed, else the trace id of a valid
+ * `traceparent`, else a fresh UUID. It is the caller's word, not a secret: it only ties the
+ * response, the audit entry and the log lines of one request together.
+ */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  if (typeof given === "string" && CLIENT_REQUEST_ID.test(given)) return given;
+  const trace = req.headers.traceparent;
+  if (typeof trace === "string") {
+    const m = TRACEPARENT.exec(trace);
+    if (m && m[1] !== NULL_TRACE) return m[1]!;
+  }
+  return randomUUID();
 }
 
 function baseUrlOf(req: IncomingMessage, fixed?: string): string {
@@ -172,12 +206,18 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   }
   const started = process.hrtime.bigint();
   const delivered = trackDelivery(res);
-  const requestId = randomUUID();
+  const requestId = requestIdOf(req);
+  res.setHeader("X-Request-Id", requestId);
   let url: URL;
   try {
     url = new URL(req.url ?? "/", "http://internal");
   } catch {
-    sendError(res, new ApiError(400, "INVALID_ARGUMENT", "badRequest", "Malformed request URL."), false);
+    sendError(
+      res,
+      new ApiError(400, "INVALID_ARGUMENT", "badRequest", "Malformed request URL."),
+      false,
+      requestId,
+    );
     return;
   }
   const explain = url.searchParams.get("explain") === "true" || req.headers["x-warrant-explain"] === "true";
@@ -254,7 +294,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       const out = apiErr ?? new Internal(`Internal error encountered. Request id: ${requestId}.`);
       status = out.code;
       error = `${out.status}: ${out.message}`;
-      if (!res.headersSent) sendError(res, out, explain);
+      if (!res.headersSent) sendError(res, out, explain, requestId);
       else res.destroy();
     }
   } finally {
