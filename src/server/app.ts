@@ -44,6 +44,7 @@ import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { type Logger, lineLogger } from "./log.js";
 import { lockStateDir } from "./state-lock.js";
 
 export { StateDirLocked } from "./state-lock.js";
@@ -69,6 +70,11 @@ export interface ServeOptions {
   host: string;
   port: number;
   log?: (line: string) => void;
+  /**
+   * The structured log (`warrant serve`): a line per request with its request id, and the parts'
+   * messages as records. Free-text messages go to `log` instead when that is given too.
+   */
+  logger?: Logger;
   /** Lifetime of issued access tokens (default 3600 s; shorter for tests). */
   accessTokenLifetimeSeconds?: number;
   enforcement?: EnforcementMode;
@@ -192,7 +198,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 }
 
 async function start(opts: ServeOptions): Promise<RunningServer> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log =
+    opts.log ?? (opts.logger ? lineLogger(opts.logger) : (line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const free = await freeBytes(stateDir);
@@ -240,6 +247,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       log,
       enforcement,
       lifecycle,
+      ...(opts.logger ? { logger: opts.logger } : {}),
     };
     const http: Server = createHttpServer(httpDeps);
     httpDeps.closeReason = (socket) => governor.closeReason(socket);

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { RunningServer } from "../../server/app.js";
 import type { EnforcementMode } from "../../server/iam/access-control.js";
+import type { LogFormat, LogLevel } from "../../server/log.js";
 import { CliError, UsageError } from "../errors.js";
 import { warrantExports } from "../shell.js";
 import { command } from "../spec.js";
@@ -45,6 +46,24 @@ export function parseSize(raw: string): number {
   if (!m || unit === undefined)
     throw new UsageError(`argument --storage-reserve: expected a size like 64MiB, 1GiB or 0, got '${raw}'.`);
   return Number(m[1]) * unit;
+}
+
+const LOG_FORMATS: readonly LogFormat[] = ["json", "text"];
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `--log-format` (else WARRANT_LOG_FORMAT, else text on a terminal and json otherwise) and `--log-level`. */
+export function parseLogging(
+  format: string | undefined,
+  level: string | undefined,
+  stdoutIsTTY: boolean,
+): { format: LogFormat; level: LogLevel } {
+  const f = format || (stdoutIsTTY ? "text" : "json");
+  if (!(LOG_FORMATS as readonly string[]).includes(f))
+    throw new UsageError(`argument --log-format: '${f}' is not one of: ${LOG_FORMATS.join(", ")}.`);
+  const l = (level || "info").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l))
+    throw new UsageError(`argument --log-level: '${level}' is not one of: ${LOG_LEVELS.join(", ")}.`);
+  return { format: f as LogFormat, level: l as LogLevel };
 }
 
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
@@ -189,6 +208,22 @@ export default command({
         "upload that would eat into it is refused with 503 and Retry-After. Default WARRANT_STORAGE_RESERVE.",
     },
     {
+      name: "log-format",
+      type: "string",
+      metavar: "FORMAT",
+      help:
+        "json: one JSON object per line on stdout (the default when stdout is not a terminal; the banner then " +
+        "goes to stderr); text: the same records as readable lines (the default on a terminal). Default WARRANT_LOG_FORMAT.",
+    },
+    {
+      name: "log-level",
+      type: "string",
+      metavar: "LEVEL",
+      help:
+        "fatal, error, warn, info (default), debug, trace or silent. Every request is logged at debug (info for " +
+        "4xx, error for 5xx), with its request id. Default WARRANT_LOG_LEVEL.",
+    },
+    {
       name: "external-url",
       type: "string",
       metavar: "URL[,URL…]",
@@ -252,6 +287,15 @@ export default command({
     const reserveRaw = ctx.str("storage-reserve") ?? (env.WARRANT_STORAGE_RESERVE || undefined);
     const storageReserveBytes = reserveRaw === undefined ? undefined : parseSize(reserveRaw);
     const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
+    const logging = parseLogging(
+      ctx.str("log-format") ?? env.WARRANT_LOG_FORMAT,
+      ctx.str("log-level") ?? env.WARRANT_LOG_LEVEL,
+      (stdout as { isTTY?: boolean }).isTTY === true,
+    );
+    const { createLogger } = await import("../../server/log.js");
+    const logger = createLogger({ ...logging, out: stdout });
+    // In JSON, stdout holds log records only: the banner goes to stderr.
+    const banner = logging.format === "json" ? stderr : stdout;
     const { startServer, StateDirLocked, StateDirFull } = await loadServer();
     let server: RunningServer;
     try {
@@ -259,7 +303,7 @@ export default command({
         stateDir,
         host,
         port,
-        log: (line) => stderr.write(line + "\n"),
+        logger,
         enforcement,
         connectionLimits,
         ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),
@@ -294,7 +338,7 @@ export default command({
     }
     const warning = enforcementWarning(enforcement);
     if (warning) stderr.write(`${warning}\n`);
-    stdout.write(
+    banner.write(
       `Warrant is serving at ${server.url}\n` +
         `  state directory:   ${server.stateDir}\n` +
         `  admin credential:  ${server.adminCredentialFile}\n` +

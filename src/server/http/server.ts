@@ -22,6 +22,7 @@ import {
   Unavailable,
 } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
+import type { Logger } from "../log.js";
 import type { Caller, RequestContext } from "./context.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { guardDeclaredAuthorization } from "./route-authz.js";
@@ -49,6 +50,11 @@ export interface HttpServerDeps {
   lifecycle?: Lifecycle;
   /** Why the server itself closed a connection (limits, timeouts), if it did. */
   closeReason?: (socket: Duplex) => string | undefined;
+  /**
+   * The structured log: one line per request (debug below 400, info for 4xx, error for 5xx, with
+   * the stack of an unexpected error). Without it, only unexpected errors are logged, to `log`.
+   */
+  logger?: Logger;
 }
 
 /** Audited status of a request whose client closed the connection before the response was complete. */
@@ -234,6 +240,9 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   };
   let status = 500;
   let error: string | undefined;
+  let routePath: string | undefined;
+  /** An unexpected error (a bug, not a client's mistake): logged once, with its stack. */
+  let failure: unknown;
   // Probes are answered in every phase, and not audited: a probe a second would drown the log.
   if ((req.method === "GET" || req.method === "HEAD") && HEALTH_PATHS.has(url.pathname)) {
     await health(lifecycle, url.pathname, res).catch(() => {
@@ -261,6 +270,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
         { headers: { Allow: [...new Set(match.allowed)].join(", ") } },
       );
     ctx.params = match.params;
+    routePath = match.route.path;
     // `off` makes no checks at all, so there is nothing to hold the route to.
     if (deps.enforcement !== "off") guardDeclaredAuthorization(match.route, ctx, deps.log);
     if (match.route.auth !== "none") {
@@ -287,7 +297,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     } else {
       // A full disk is the server's condition, not a bug: 503 with Retry-After, whatever the write path.
       const apiErr = err instanceof ApiError ? err : isDiskFull(err) ? diskFull() : null;
-      if (!apiErr)
+      if (!apiErr && deps.logger) failure = err;
+      else if (!apiErr)
         deps.log(
           `request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`,
         );
@@ -315,5 +326,37 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       ...(deps.enforcement && deps.enforcement !== "enforce" ? { enforcement: deps.enforcement } : {}),
       ...(error ? { error } : {}),
     });
+    if (deps.logger) logRequest(deps.logger, ctx, status, ms, routePath, error, failure);
   }
+}
+
+function logRequest(
+  logger: Logger,
+  ctx: RequestContext,
+  status: number,
+  ms: number,
+  route: string | undefined,
+  error: string | undefined,
+  failure: unknown,
+): void {
+  const level = status >= 500 ? "error" : status >= 400 ? "info" : "debug";
+  if (!logger.isLevelEnabled(level)) return;
+  const denied = ctx.checks
+    .filter((c) => !c.allowed)
+    .map((c) => ({ permission: c.permission, resource: c.resource, denial: c.denial }));
+  logger[level](
+    {
+      reqId: ctx.requestId,
+      method: ctx.req.method,
+      route: route ?? null,
+      // The path only: query strings can carry tokens.
+      path: ctx.url.pathname,
+      status,
+      ms: Math.round(ms * 10) / 10,
+      principal: memberOf(ctx.caller.principal),
+      ...(denied.length ? { denied } : {}),
+      ...(failure !== undefined ? { err: failure } : error ? { error } : {}),
+    },
+    "request",
+  );
 }
