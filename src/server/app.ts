@@ -30,6 +30,7 @@ import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerMetrics } from "./api/metrics/metrics.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
@@ -45,6 +46,7 @@ import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import { type Logger, lineLogger } from "./log.js";
+import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
 
 export { StateDirLocked } from "./state-lock.js";
@@ -110,6 +112,11 @@ export interface ServeOptions {
   externalUrls?: string[];
   /** How long an agent credential works unless its agent renews it (default 3600 s). */
   agentCredentialLifetimeSeconds?: number;
+  /**
+   * `GET /metrics` without a credential from loopback (default true); false: every caller needs
+   * monitoring.timeSeries.list on the organization (behind a reverse proxy on the same host).
+   */
+  metricsLoopbackOpen?: boolean;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
   storageReserveBytes?: number;
 }
@@ -214,8 +221,16 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
   let store: Datastore;
   let audit: FileAuditSink;
+  // Its sources exist further down; until then they report nothing.
+  let supervisorRef: AgentSupervisor | undefined;
+  let governorRef: ConnectionGovernor | undefined;
+  const metrics = new ServerMetrics({
+    connections: () => governorRef?.stats() ?? { connections: 0, refused: 0, shed: 0, timedOut: 0 },
+    metadataServers: () => supervisorRef?.stats() ?? {},
+    auditWriteErrors: () => audit?.writeErrors ?? 0,
+  });
   try {
-    store = new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    store = metrics.measuring(new SqliteDatastore(resolve(stateDir, "warrant.db")));
     audit = new FileAuditSink(resolve(stateDir, "audit.log"));
   } catch (err) {
     lock.release();
@@ -234,6 +249,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       busy.headers,
     );
   });
+  governorRef = governor;
+  /** Audit entries, also counted (tokens issued) by the metrics. */
+  const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
   try {
@@ -243,8 +261,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const httpDeps: HttpServerDeps = {
       router,
       authenticator: { authenticate: async () => null },
-      audit,
+      audit: audited,
       log,
+      metrics,
       enforcement,
       lifecycle,
       ...(opts.logger ? { logger: opts.logger } : {}),
@@ -330,7 +349,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       ownOrigins,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
-      audit,
+      audit: audited,
       changes,
       objects,
     };
@@ -365,6 +384,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerRoles(router, deps);
     registerUsers(router, deps);
     registerCompute(router, deps);
+    registerMetrics(router, deps, metrics, opts.metricsLoopbackOpen !== false);
     httpDeps.authenticator = authenticator;
 
     const writeInfo = (agents: Record<string, string>) =>
@@ -384,6 +404,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       log,
       onChange: writeInfo,
     });
+    supervisorRef = supervisor;
     let agentsRunning = opts.agents === false;
     const withinDeadline = async (check: Promise<unknown>) =>
       Promise.race([

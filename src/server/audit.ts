@@ -4,11 +4,19 @@ import type { AuditSink } from "./http/server.js";
 
 export class FileAuditSink implements AuditSink {
   private readonly stream: WriteStream;
+  /** Lines lost to write errors (a full disk, say), for the metrics. */
+  writeErrors = 0;
   constructor(file: string) {
     this.stream = createWriteStream(file, { flags: "a", mode: 0o600 });
-    this.stream.on("error", () => {});
+    this.stream.on("error", () => {
+      this.writeErrors++;
+    });
   }
   record(entry: Record<string, unknown>) {
+    if (this.stream.destroyed) {
+      this.writeErrors++;
+      return;
+    }
     this.stream.write(`${JSON.stringify(entry)}\n`);
   }
   close(): Promise<void> {

@@ -208,6 +208,13 @@ export default command({
         "upload that would eat into it is refused with 503 and Retry-After. Default WARRANT_STORAGE_RESERVE.",
     },
     {
+      name: "metrics-require-permission",
+      type: "boolean",
+      help:
+        "GET /metrics: require monitoring.timeSeries.list on the organization from every caller, loopback too " +
+        "(by default a scraper on the same host needs no credential). Use it behind a reverse proxy on this host.",
+    },
+    {
       name: "log-format",
       type: "string",
       metavar: "FORMAT",
@@ -304,6 +311,7 @@ export default command({
         host,
         port,
         logger,
+        ...(ctx.bool("metrics-require-permission") ? { metricsLoopbackOpen: false } : {}),
         enforcement,
         connectionLimits,
         ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),

@@ -23,7 +23,7 @@ import {
 } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import type { Logger } from "../log.js";
-import type { Caller, RequestContext } from "./context.js";
+import type { AuthzCheck, Caller, RequestContext } from "./context.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { guardDeclaredAuthorization } from "./route-authz.js";
 import type { Router } from "./router.js";
@@ -55,6 +55,16 @@ export interface HttpServerDeps {
    * the stack of an unexpected error). Without it, only unexpected errors are logged, to `log`.
    */
   logger?: Logger;
+  /** Counts each request by route and status, and its failed checks (src/server/metrics.ts). */
+  metrics?: {
+    request(
+      method: string,
+      route: string | undefined,
+      status: number,
+      seconds: number,
+      checks: AuthzCheck[],
+    ): void;
+  };
 }
 
 /** Audited status of a request whose client closed the connection before the response was complete. */
@@ -326,6 +336,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       ...(deps.enforcement && deps.enforcement !== "enforce" ? { enforcement: deps.enforcement } : {}),
       ...(error ? { error } : {}),
     });
+    deps.metrics?.request(req.method ?? "GET", routePath, status, ms / 1000, ctx.checks);
     if (deps.logger) logRequest(deps.logger, ctx, status, ms, routePath, error, failure);
   }
 }
