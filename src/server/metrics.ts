@@ -8,6 +8,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Datastore } from "../datastore/datastore.js";
+import { ApiError } from "../domain/errors.js";
 import type { AuthzCheck } from "./http/context.js";
 import type { AuditSink } from "./http/server.js";
 
@@ -91,7 +92,7 @@ export class ServerMetrics {
     });
     this.storeErrors = new Counter({
       name: "warrant_datastore_errors_total",
-      help: "Datastore operations that failed, by operation.",
+      help: "Datastore operations that failed, by operation (not counting a transaction its own code refused with an API error).",
       labelNames: ["op"],
       registers,
     });
@@ -200,7 +201,8 @@ export class ServerMetrics {
     try {
       return await run();
     } catch (err) {
-      this.storeErrors.inc({ op });
+      // A transaction's callback refusing the change (AlreadyExists, say) is no datastore failure.
+      if (!(err instanceof ApiError)) this.storeErrors.inc({ op });
       throw err;
     } finally {
       end();
