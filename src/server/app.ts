@@ -147,6 +147,8 @@ export interface RunningServer {
   caBundleFile?: string;
   /** The API port's connections held, and those refused, shed or timed out so far. */
   connectionStats(): GovernorStats;
+  /** Reopens `audit.log` by name (SIGHUP after logrotate moved it). */
+  reopenLogs(): Promise<void>;
   /** Drains (up to `drainMs`, default the drainTimeoutMs option), then stops and removes server.json. */
   close(drainMs?: number): Promise<void>;
 }
@@ -437,6 +439,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       defaultProject: installation.defaultProject,
       ...tlsInfo,
       ...(proxy ? { proxyStats: proxy.stats } : {}),
+      reopenLogs: () => audit.reopen(),
       close(drainMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) {
         closing ??= (async () => {
           // Drain: /readyz and new requests answer 503, no new connection is accepted, and

@@ -369,6 +369,14 @@ export default command({
         "\nPress Ctrl-C to stop.\n",
     );
 
+    // logrotate's postrotate: the audit log is reopened by name, nothing is lost.
+    const reopen = () => {
+      server.reopenLogs().then(
+        () => logger.info("SIGHUP: reopened audit.log"),
+        (err) => logger.error({ err }, "SIGHUP: could not reopen audit.log"),
+      );
+    };
+    process.on("SIGHUP", reopen);
     const signal = await new Promise<NodeJS.Signals>((done) => {
       process.once("SIGINT", () => done("SIGINT"));
       process.once("SIGTERM", () => done("SIGTERM"));
@@ -379,6 +387,7 @@ export default command({
     process.once("SIGINT", force);
     process.once("SIGTERM", force);
     await server.close();
+    process.removeListener("SIGHUP", reopen);
     process.removeListener("SIGINT", force);
     process.removeListener("SIGTERM", force);
     stderr.write("Stopped.\n");
