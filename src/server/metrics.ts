@@ -54,7 +54,11 @@ export class ServerMetrics {
   private readonly denials: Counter<"permission" | "reason">;
   private readonly storeLatency: Histogram<"op">;
   private readonly storeErrors: Counter<"op">;
-  private readonly apis = new Map<string, string>();
+  /** The children of each (method, status, route): a request's count costs no label hashing. */
+  private readonly series = new Map<
+    string,
+    { count: { inc(): void }; latency: { observe(v: number): void } }
+  >();
 
   constructor(sources: MetricSources = {}, defaults = true) {
     const registers = [this.registry];
@@ -162,13 +166,19 @@ export class ServerMetrics {
   /** One request answered; `route` is its template, or undefined when no route matched. */
   request(method: string, route: string | undefined, status: number, seconds: number, checks: AuthzCheck[]) {
     const r = route ?? "unmatched";
-    let api = this.apis.get(r);
-    if (api === undefined) {
-      api = route === undefined ? "none" : apiOf(route);
-      this.apis.set(r, api);
+    const key = `${method} ${status} ${r}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      const api = route === undefined ? "none" : apiOf(route);
+      series = {
+        count: this.requests.labels({ api, method, route: r, status }),
+        latency: this.latency.labels({ api, method, route: r }),
+      };
+      // Bounded: methods, statuses and route templates are few; a request never names one.
+      this.series.set(key, series);
     }
-    this.requests.inc({ api, method, route: r, status });
-    this.latency.observe({ api, method, route: r }, seconds);
+    series.count.inc();
+    series.latency.observe(seconds);
     for (const c of checks)
       if (!c.allowed) this.denials.inc({ permission: c.permission, reason: c.denial ?? "iam" });
   }

@@ -114,8 +114,9 @@ export default command({
     "in the state directory, so a restart on the same directory keeps everything. While it runs, " +
     "<state-dir>/server.json tells other `warrant` commands where it is. Ctrl-C (SIGINT) or SIGTERM " +
     "stops it cleanly: it stops accepting connections, lets requests in flight finish (up to --drain-timeout), " +
-    "flushes the audit log and removes server.json; a second signal exits at once. /healthz and /readyz answer " +
-    "health probes (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
+    "flushes the audit log and removes server.json; a second signal exits at once. SIGHUP reopens audit.log " +
+    "(after logrotate moved it). /healthz and /readyz answer " +
+    "health probes, GET /metrics Prometheus metrics (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
     "WARRANT_ENFORCEMENT. --enforcement=audit-only lets every call through but logs those that scopes or " +
     "IAM would deny (to try policies out before enforcing them); --enforcement=off checks nothing.",
   flags: [
