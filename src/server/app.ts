@@ -31,6 +31,7 @@ import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerMetrics } from "./api/metrics/metrics.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
@@ -45,6 +46,8 @@ import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { type Logger, lineLogger } from "./log.js";
+import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
 
 export { StateDirLocked } from "./state-lock.js";
@@ -75,6 +78,11 @@ export interface ServeOptions {
   host: string;
   port: number;
   log?: (line: string) => void;
+  /**
+   * The structured log (`warrant serve`): a line per request with its request id, and the parts'
+   * messages as records. Free-text messages go to `log` instead when that is given too.
+   */
+  logger?: Logger;
   /** Lifetime of issued access tokens (default 3600 s; shorter for tests). */
   accessTokenLifetimeSeconds?: number;
   enforcement?: EnforcementMode;
@@ -110,6 +118,11 @@ export interface ServeOptions {
   externalUrls?: string[];
   /** How long an agent credential works unless its agent renews it (default 3600 s). */
   agentCredentialLifetimeSeconds?: number;
+  /**
+   * `GET /metrics` without a credential from loopback (default true); false: every caller needs
+   * monitoring.timeSeries.list on the organization (behind a reverse proxy on the same host).
+   */
+  metricsLoopbackOpen?: boolean;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
   storageReserveBytes?: number;
 }
@@ -142,6 +155,8 @@ export interface RunningServer {
   caBundleFile?: string;
   /** The API port's connections held, and those refused, shed or timed out so far. */
   connectionStats(): GovernorStats;
+  /** Reopens `audit.log` by name (SIGHUP after logrotate moved it). */
+  reopenLogs(): Promise<void>;
   /** Drains (up to `drainMs`, default the drainTimeoutMs option), then stops and removes server.json. */
   close(drainMs?: number): Promise<void>;
 }
@@ -208,7 +223,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 }
 
 async function start(opts: ServeOptions): Promise<RunningServer> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log =
+    opts.log ?? (opts.logger ? lineLogger(opts.logger) : (line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const free = await freeBytes(stateDir);
@@ -223,8 +239,16 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
   let store: Datastore;
   let audit: FileAuditSink;
+  // Its sources exist further down; until then they report nothing.
+  let supervisorRef: AgentSupervisor | undefined;
+  let governorRef: ConnectionGovernor | undefined;
+  const metrics = new ServerMetrics({
+    connections: () => governorRef?.stats() ?? { connections: 0, refused: 0, shed: 0, timedOut: 0 },
+    metadataServers: () => supervisorRef?.stats() ?? {},
+    auditWriteErrors: () => audit?.writeErrors ?? 0,
+  });
   try {
-    store = opts.datastore
+    const opened: Datastore = opts.datastore
       ? await openDatastore(opts.datastore, { log })
           .then(async (s) => {
             await s.claimServer?.().catch(async (err) => {
@@ -237,6 +261,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
             throw new DatastoreUnavailable(opts.datastore!, err);
           })
       : new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    store = metrics.measuring(opened);
     audit = new FileAuditSink(resolve(stateDir, "audit.log"));
   } catch (err) {
     lock.release();
@@ -255,6 +280,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       busy.headers,
     );
   });
+  governorRef = governor;
+  /** Audit entries, also counted (tokens issued) by the metrics. */
+  const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
   try {
@@ -264,10 +292,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const httpDeps: HttpServerDeps = {
       router,
       authenticator: { authenticate: async () => null },
-      audit,
+      audit: audited,
       log,
+      metrics,
       enforcement,
       lifecycle,
+      ...(opts.logger ? { logger: opts.logger } : {}),
     };
     const http: Server = createHttpServer(httpDeps);
     httpDeps.closeReason = (socket) => governor.closeReason(socket);
@@ -359,7 +389,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       ownOrigins,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
-      audit,
+      audit: audited,
       changes,
       objects,
     };
@@ -394,6 +424,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerRoles(router, deps);
     registerUsers(router, deps);
     registerCompute(router, deps);
+    registerMetrics(router, deps, metrics, opts.metricsLoopbackOpen !== false);
     httpDeps.authenticator = authenticator;
 
     const writeInfo = (agents: Record<string, string>) =>
@@ -413,6 +444,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       log,
       onChange: writeInfo,
     });
+    supervisorRef = supervisor;
     let agentsRunning = opts.agents === false;
     const withinDeadline = async (check: Promise<unknown>) =>
       Promise.race([
@@ -446,6 +478,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       defaultProject: installation.defaultProject,
       ...tlsInfo,
       ...(proxy ? { proxyStats: proxy.stats } : {}),
+      reopenLogs: () => audit.reopen(),
       close(drainMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) {
         closing ??= (async () => {
           // Drain: /readyz and new requests answer 503, no new connection is accepted, and

@@ -53,6 +53,11 @@ export class AgentSupervisor {
     return Object.fromEntries([...this.agents].map(([k, v]) => [k, `${v.agent.host}:${v.agent.port}`]));
   }
 
+  /** Each running agent's token cache and rate-limit counters, by instance resource name. */
+  stats(): Record<string, ReturnType<RunningAgent["stats"]>> {
+    return Object.fromEntries([...this.agents].map(([k, v]) => [k, v.agent.stats()]));
+  }
+
   sync(): Promise<void> {
     this.syncing = this.syncing
       .then(() => this.reconcile())
