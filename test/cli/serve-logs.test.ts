@@ -73,7 +73,7 @@ test("JSON records on stdout with request ids; SIGHUP reopens audit.log", { time
       try {
         return JSON.parse(l) as Record<string, unknown>;
       } catch {
-        assert.fail(`not JSON on stdout: ${l}`);
+        return assert.fail(`not JSON on stdout: ${l}`);
       }
     });
   assert.doesNotMatch(stdout, /Warrant is serving at/);
