@@ -20,6 +20,8 @@ export class TokenCache {
   private readonly entries = new Map<string, CachedToken>();
   private readonly inflight = new Map<string, Promise<CachedToken>>();
   mints = 0;
+  /** Requests that waited for a mint already in flight (for tests and metrics). */
+  joins = 0;
 
   constructor(
     private readonly refreshMarginSeconds = 300,
@@ -66,7 +68,7 @@ export class TokenCache {
         },
       );
       this.inflight.set(key, p);
-    }
+    } else this.joins++;
     return p;
   }
 
@@ -91,14 +93,17 @@ export class TokenCache {
 /** Token bucket: `ratePerSecond` refill, `burst` capacity. */
 export class RateLimiter {
   private tokens: number;
-  private last = Date.now();
+  private last: number;
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst = ratePerSecond,
+    /** The clock (ms); tests inject one to drive refills exactly. */
+    private readonly clock: () => number = Date.now,
   ) {
     this.tokens = burst;
+    this.last = clock();
   }
-  take(now = Date.now()): boolean {
+  take(now = this.clock()): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
     this.last = now;
     if (this.tokens < 1) return false;
