@@ -55,6 +55,7 @@ export class ComputeCredential extends Credential {
       url: `${this.metadataUrl}/computeMetadata/v1/${path}`,
       headers: { "Metadata-Flavor": "Google" },
       accept: requireFlavor,
+      ...this.transport,
       ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}),
     };
   }
