@@ -87,6 +87,12 @@ export class ComputeCredential extends Credential {
     return this.email;
   }
 
+  /** The OAuth scopes of the account's tokens, as the metadata server lists them. */
+  async getScopes(): Promise<string[]> {
+    const text = await requestText(this.req(this.accountPath("scopes")));
+    return text.split(/\s+/).filter(Boolean);
+  }
+
   /** The instance's project id. */
   async getProjectId(): Promise<string> {
     return (await requestText(this.req("project/project-id"))).trim();
