@@ -364,6 +364,41 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     default: "none",
     parse: parseExternalUrlsFrom,
   },
+  {
+    flag: "audit-max-size",
+    key: "audit.max-size",
+    env: "WARRANT_AUDIT_MAX_SIZE",
+    type: "string",
+    metavar: "SIZE",
+    help:
+      "Rotate audit.log when it would grow past SIZE, e.g. 100MiB (default), 1GiB; it becomes audit.log.1 " +
+      "(and .1 becomes .2, …). 0 turns rotation off (logrotate and SIGHUP instead).",
+    allowed: "a size: bytes, or a number with KiB, MiB or GiB (e.g. 100MiB; 0 = never rotate)",
+    default: "100MiB",
+    parse: parseSizeFrom,
+  },
+  {
+    flag: "audit-max-files",
+    key: "audit.max-files",
+    env: "WARRANT_AUDIT_MAX_FILES",
+    type: "string",
+    metavar: "N",
+    help: "Rotated audit files kept (audit.log.1 … audit.log.N, default 10); older ones are deleted.",
+    allowed: "an integer from 1 to 1000",
+    default: "10",
+    parse: integer(1, 1000),
+  },
+  {
+    flag: "audit-stdout",
+    key: "audit.stdout",
+    type: "boolean",
+    help:
+      'Also write every audit entry to stdout, as a log record with "msg":"audit" and the entry under ' +
+      '"audit" (whatever --log-level), for a log shipper that collects stdout.',
+    allowed: "true or false",
+    default: "false",
+    parse: boolean,
+  },
 ];
 
 /** The `warrant serve` flags, derived from the table (plus --config). */

@@ -116,6 +116,8 @@ export default command({
     const storageReserveBytes = get<number>("storage-reserve");
     const externalUrls = get<string[]>("external-url") ?? [];
     const datastore = get<string | undefined>("datastore");
+    const auditMaxBytes = get<number>("audit-max-size");
+    const auditMaxFiles = get<number>("audit-max-files");
     const { startServer, StateDirLocked, StateDirFull, DatastoreUnavailable } = await loadServer();
     const logging = {
       format:
@@ -144,6 +146,9 @@ export default command({
         ...(externalUrls.length ? { externalUrls } : {}),
         ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),
         ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
+        ...(auditMaxBytes !== undefined ? { auditMaxBytes } : {}),
+        ...(auditMaxFiles !== undefined ? { auditMaxFiles } : {}),
+        ...(get<boolean>("audit-stdout") ? { auditToLog: true } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
           ? {
