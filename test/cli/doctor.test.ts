@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -132,6 +134,18 @@ describe("warrant doctor", () => {
     // The CLI itself fails the same way (it uses ADC here), and says so.
     problemWith(r.stdout, /the warrant CLI has no working credential: .*deleted-key\.json/);
     assert.match(r.stdout, /ADC picks: nothing — it fails: Cannot read credential file .*deleted-key\.json/);
+    // In the admin's shell the CLI still works (its own credential), and says which; ADC's problem stays.
+    const a = await runCli(["doctor"], {
+      env: { ...admin, GOOGLE_APPLICATION_CREDENTIALS: stale },
+      cwd: dir,
+    });
+    assert.equal(a.code, 1);
+    assert.match(a.stdout, /ok +credential in use: .*admin-credentials\.json — acts as admin@warrant\.local/);
+    const q = problemWith(
+      a.stdout,
+      /GOOGLE_APPLICATION_CREDENTIALS names .*deleted-key\.json, which does not exist/,
+    );
+    assert.match(q.fix, /unset GOOGLE_APPLICATION_CREDENTIALS \(ADC then uses nothing/);
   });
 
   test("proxy variable but no CA: the problem names the CA variables and the fix", async () => {
@@ -166,6 +180,36 @@ describe("warrant doctor", () => {
     );
     problemWith(r2.stdout, /not REQUESTS_CA_BUNDLE \(Python requests \/ google-auth\)/);
     assert.doesNotMatch(r2.stdout, /NO_PROXY does not list/);
+  });
+
+  test("a clock skewed against the server's is a problem with its fix", async () => {
+    // The server's answers pass through unchanged but for Date, ten minutes ahead: as if this
+    // machine's clock were ten minutes behind.
+    const skewed = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const upstream = await fetch(`${h.url}${req.url}`, {
+        method: req.method!,
+        headers: Object.fromEntries(
+          Object.entries(req.headers).filter(([k, v]) => typeof v === "string" && k !== "host"),
+        ) as Record<string, string>,
+        ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+      });
+      res.setHeader("date", new Date(Date.now() + 600_000).toUTCString());
+      res.setHeader("content-type", upstream.headers.get("content-type") ?? "application/json");
+      res.writeHead(upstream.status);
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((r) => skewed.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(skewed.address() as AddressInfo).port}`;
+      const r = await runCli(["doctor"], { env: { ...admin, WARRANT_ENDPOINT: url }, cwd: dir });
+      assert.equal(r.code, 1);
+      const p = problemWith(r.stdout, /clock: this machine is (59\d|60\d) s behind the server/);
+      assert.match(p.fix, /timedatectl set-ntp true/);
+    } finally {
+      await new Promise((r) => skewed.close(r));
+    }
   });
 
   test("gcloud's view: an expired access-token file and overrides pointing at another server", async () => {
