@@ -86,7 +86,7 @@ async function cliSection(rt: Runtime, session: Session): Promise<{ section: Sec
   } catch (e) {
     findings.push(
       problem(
-        `no Warrant endpoint: ${(e as Error).message}`,
+        (e as Error).message,
         'run `eval "$(warrant env)"` where the server keeps its state, or export WARRANT_ENDPOINT=http://127.0.0.1:PORT',
       ),
     );
@@ -149,14 +149,16 @@ async function tokenInfo(rt: Runtime, endpoint: string, token: string): Promise<
 }
 
 /** Google's ADC order, step by step, and which credential it picks here. */
-async function adcSection(env: Env): Promise<{ section: Section; adc?: ComputeCredential }> {
+async function adcSection(
+  env: Env,
+  mds: string | true,
+): Promise<{ section: Section; adc?: ComputeCredential }> {
   const findings: Finding[] = [];
   const penv = env as NodeJS.ProcessEnv;
   const named = env.GOOGLE_APPLICATION_CREDENTIALS;
   const known = wellKnownFile(penv);
   const knownState = fileState(known);
   const metadataUrl = metadataBaseUrl(penv);
-  const mds = await metadataServerAvailable(penv);
   const fallback =
     knownState === "ok"
       ? `the well-known file ${known}`
@@ -198,8 +200,9 @@ async function adcSection(env: Env): Promise<{ section: Section; adc?: ComputeCr
   );
   let adc: ComputeCredential | undefined;
   try {
+    // The metadata server was probed once: ADC is told the answer rather than probing again.
     const found = await getApplicationDefault({
-      env: penv,
+      env: { ...penv, METADATA_SERVER_DETECTION: mds === true ? "assume-present" : "none" },
       retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
     });
     const who = found.credential.principal;
@@ -222,12 +225,15 @@ async function adcSection(env: Env): Promise<{ section: Section; adc?: ComputeCr
 }
 
 /** The metadata server: whether it answers, as whom, with which scopes. */
-async function metadataSection(env: Env, adc?: ComputeCredential): Promise<Section> {
+async function metadataSection(
+  env: Env,
+  available: string | true,
+  adc?: ComputeCredential,
+): Promise<Section> {
   const findings: Finding[] = [];
   const penv = env as NodeJS.ProcessEnv;
   const configured = env.GCE_METADATA_HOST || env.GCE_METADATA_IP;
   const url = metadataBaseUrl(penv);
-  const available = await metadataServerAvailable(penv);
   if (available !== true) {
     if (configured)
       findings.push(
@@ -595,7 +601,8 @@ async function gcloudSection(rt: Runtime, session: Session): Promise<Section> {
 
 export async function runDoctor(rt: Runtime, session: Session): Promise<Section[]> {
   const cli = await cliSection(rt, session);
-  const adc = await adcSection(rt.env);
+  const mds = await metadataServerAvailable(rt.env as NodeJS.ProcessEnv);
+  const adc = await adcSection(rt.env, mds);
   let caHint: { caFile?: string; caBundleFile?: string } | undefined;
   try {
     const si = session.serverInfo();
@@ -607,7 +614,7 @@ export async function runDoctor(rt: Runtime, session: Session): Promise<Section[
   return [
     cli.section,
     adc.section,
-    await metadataSection(rt.env, adc.adc),
+    await metadataSection(rt.env, mds, adc.adc),
     await identitySection(rt, session, cli.token),
     proxySection(rt.env, caHint),
     await gcloudSection(rt, session),
