@@ -215,8 +215,19 @@ async function adcSection(
           "ADC picks: nothing — Google's libraries in this shell have no credential (fine for a shell that only runs `warrant`)",
         ),
       );
-    else if (e instanceof CredentialError) findings.push(info(`ADC picks: nothing — it fails: ${e.message}`));
-    else throw e;
+    else if (e instanceof CredentialError) {
+      // A missing GOOGLE_APPLICATION_CREDENTIALS file is reported above; anything else is new here.
+      if (findings.some((f) => f.level === "problem"))
+        findings.push(info(`ADC picks: nothing — it fails: ${e.message}`));
+      else
+        findings.push(
+          problem(
+            `ADC picks: nothing — it fails: ${e.message}`,
+            `repair or replace ${e.where ?? "the credential file"} (e.g. \`warrant auth application-default login\`, or a new key ` +
+              "from `warrant iam service-accounts keys create`), or remove it so ADC moves on",
+          ),
+        );
+    } else throw e;
   }
   return {
     section: { title: "Application Default Credentials (Google's libraries, warrant/client)", findings },

@@ -182,6 +182,29 @@ describe("warrant doctor", () => {
     assert.doesNotMatch(r2.stdout, /NO_PROXY does not list/);
   });
 
+  test("a corrupt credential file is a problem with a fix; --format=json lists the findings", async () => {
+    const corrupt = join(dir, "half-written.json");
+    writeFileSync(corrupt, '{"type": "service_account", "client_email": ');
+    const r = await runCli(["doctor", "--format=json"], {
+      env: { ...admin, GOOGLE_APPLICATION_CREDENTIALS: corrupt },
+      cwd: dir,
+    });
+    assert.equal(r.code, 1);
+    const { sections } = JSON.parse(r.stdout) as {
+      sections: { title: string; findings: { level: string; text: string; fix?: string }[] }[];
+    };
+    const adc = sections.find((s) => s.title.startsWith("Application Default Credentials"))!;
+    const p = adc.findings.find((f) => f.level === "problem")!;
+    assert.match(p.text, /it fails: Credential file .*half-written\.json is not valid JSON/);
+    assert.match(p.fix ?? "", /repair or replace .*half-written\.json/);
+    const cli = sections.find((s) => s.title === "Warrant CLI")!;
+    assert.ok(
+      cli.findings.some(
+        (f) => f.level === "ok" && /credential in use: .*admin-credentials\.json/.test(f.text),
+      ),
+    );
+  });
+
   test("a clock skewed against the server's is a problem with its fix", async () => {
     // The server's answers pass through unchanged but for Date, ten minutes ahead: as if this
     // machine's clock were ten minutes behind.

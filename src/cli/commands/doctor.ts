@@ -14,11 +14,13 @@ export default command({
     "skewed against the server's; and the same for gcloud (CLOUDSDK_CONFIG, CLOUDSDK_AUTH_ACCESS_TOKEN_FILE, " +
     "GCE_METADATA_ROOT, CLOUDSDK_API_ENDPOINT_OVERRIDES_*, CLOUDSDK_CORE_PROJECT, CLOUDSDK_PROXY_*, " +
     "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE). It talks only to the hosts the environment names, and never prints " +
-    "a secret. Exit status 1 when a problem was found.",
+    "a secret. Exit status 1 when a problem was found. --format=json prints the sections and their findings " +
+    "(level ok, info or problem; text; fix).",
   examples: ["warrant doctor", 'eval "$(warrant env --instance demo-vm)"; warrant doctor'],
   async run(ctx) {
     const sections = await runDoctor(ctx.rt, ctx.session);
-    ctx.rt.stdout.write(renderDoctor(sections));
+    if (ctx.out.explicit) ctx.out.one({ sections });
+    else ctx.rt.stdout.write(renderDoctor(sections));
     return sections.some((s) => s.findings.some((f) => f.level === "problem")) ? 1 : 0;
   },
 });
