@@ -343,7 +343,8 @@ export default command({
     "one `token` entry per token issued or refused. Filters combine with AND. Prints the newest --limit " +
     "matching entries, newest first, as a table; --format=json or yaml prints the entries as logged, and " +
     "field projections such as value(...) address the logged fields (time, principal, status, " +
-    "checks.permission, grant, outcome, subject, ...). Needs no running server.",
+    "checks.permission, grant, outcome, subject, ...). The rotated files audit.log.N … audit.log.1 are read " +
+    "too, oldest first. Needs no running server.",
   flags: [
     {
       name: "kind",
