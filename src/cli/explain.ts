@@ -22,6 +22,7 @@ import {
   serviceAccountResource,
 } from "../domain/resources.js";
 import { bucketResource } from "../domain/storage/bucket.js";
+import { objectResource } from "../domain/storage/object.js";
 import type { Installation } from "../server/bootstrap.js";
 import { displayPolicy } from "../server/iam/account-members.js";
 import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
@@ -36,10 +37,14 @@ export interface ExplainedBinding {
   role: string;
   members: string[];
   condition?: string;
-  /** `grants`: it grants the permission to the principal; `conditional`: it would, but conditions are not evaluated; `not-a-member`: the principal is not among its members. */
-  effect: "grants" | "conditional" | "not-a-member";
-  /** The member through which the principal matches (for `grants` and `conditional`). */
+  /** `grants`: it grants the permission to the principal; `condition-not-met`: it would, but its condition was false or could not be evaluated; `not-a-member`: the principal is not among its members. */
+  effect: "grants" | "condition-not-met" | "not-a-member";
+  /** The member through which the principal matches (for `grants` and `condition-not-met`). */
   matchedMember?: string;
+  /** For a group member: the groups through which the principal belongs to it, innermost first. */
+  via?: string[];
+  /** For a conditional binding: its condition's value and the attribute values it saw. */
+  conditionExplanation?: string;
 }
 
 export interface Explanation {
@@ -103,8 +108,8 @@ async function asAuthenticated(repos: Repositories, p: Principal): Promise<Princ
 }
 
 const RESOURCE_FORMS =
-  "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME " +
-  "or projects/_/buckets/BUCKET";
+  "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME, " +
+  "projects/_/buckets/BUCKET or projects/_/buckets/BUCKET/objects/OBJECT";
 
 function notFound(what: string, stateDir: string, note = ""): CliError {
   return new CliError(
@@ -129,6 +134,20 @@ export async function resolveResource(
   name: string,
   stateDir: string,
 ): Promise<ResolvedResource> {
+  const object = /^projects\/([^/]+)\/buckets\/([^/]+)\/objects\/(.+)$/.exec(name.replace(/^\/+/, ""));
+  if (object) {
+    const bucket = await repos.buckets.get(object[2]!);
+    if (!bucket || (object[1] !== "_" && bucket.projectId !== object[1]))
+      throw notFound(`Bucket ${object[2]}`, stateDir);
+    // As the server checks an object: by name, existing or not (a create is checked before it exists).
+    return {
+      ref: childOf(
+        childOf(projectRef(organizationId, bucket.projectId), bucketResource(bucket.name)),
+        objectResource(bucket.name, object[3]!),
+      ),
+      projectId: bucket.projectId,
+    };
+  }
   const parts = name.replace(/^\/+|\/+$/g, "").split("/");
   const [k0, v0, k1, v1, k2, v2] = parts;
   if (parts.some((p) => p === "") || parts.length % 2 !== 0)
@@ -187,8 +206,8 @@ export async function resolveResource(
   throw new UsageError(`argument --resource: unsupported resource '${name}'.`, `Use ${RESOURCE_FORMS}.`);
 }
 
-const sameBinding = (a: BindingRef, resource: string, role: string) =>
-  a.resource === resource && a.role === role;
+const sameBinding = (a: BindingRef, resource: string, role: string, condition?: { expression: string }) =>
+  a.resource === resource && a.role === role && a.condition?.expression === condition?.expression;
 
 function grantCommand(target: ResolvedResource, member: string, role: string): string | undefined {
   if (target.serviceAccount)
@@ -235,15 +254,18 @@ export async function explainOffline(
     for (const link of chain)
       for (const b of link.policy ? (await displayPolicy(link.policy, repos)).bindings : []) {
         if (!ctx.roles.permissions(b.role)?.has(permission)) continue;
-        const pool = b.condition ? d.conditionalSkipped : d.grantedBy;
-        const hit = pool.find((g) => sameBinding(g, link.resource, b.role));
+        const granted = d.grantedBy.find((g) => sameBinding(g, link.resource, b.role, b.condition));
+        const unmet = d.conditionalSkipped.find((g) => sameBinding(g, link.resource, b.role, b.condition));
+        const hit = granted ?? unmet;
         bindings.push({
           resource: link.resource,
           role: b.role,
           members: [...b.members],
           ...(b.condition ? { condition: b.condition.title || b.condition.expression } : {}),
-          effect: hit ? (b.condition ? "conditional" : "grants") : "not-a-member",
+          effect: granted ? "grants" : unmet ? "condition-not-met" : "not-a-member",
           ...(hit ? { matchedMember: hit.member } : {}),
+          ...(hit?.via ? { via: hit.via } : {}),
+          ...(unmet ? { conditionExplanation: unmet.explanation } : {}),
         });
       }
     const roles = rolesGranting(permission).slice(0, 10);
@@ -293,11 +315,12 @@ export function renderExplanation(e: Explanation): string {
   lines.push("", `Bindings whose role contains ${e.permission}:`);
   if (e.bindingsWithPermission.length === 0) lines.push("  none");
   for (const b of e.bindingsWithPermission) {
+    const through = `${b.matchedMember}${b.via?.length ? `, as a member of ${b.via.map((g) => `group:${g}`).join(" in ")}` : ""}`;
     const effect =
       b.effect === "grants"
-        ? `grants it (through member ${b.matchedMember})`
-        : b.effect === "conditional"
-          ? `would grant it (through ${b.matchedMember}) but has a condition, which is not evaluated: grants nothing`
+        ? `grants it (through member ${through})${b.condition ? `; condition "${b.condition}" met` : ""}`
+        : b.effect === "condition-not-met"
+          ? `would grant it (through ${through}) but its ${b.conditionExplanation}: grants nothing`
           : `${e.principal} is not among its members (${listed(b.members)})`;
     lines.push(`  ${b.role} on ${b.resource}: ${effect}`);
   }

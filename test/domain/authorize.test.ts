@@ -23,6 +23,11 @@ const BUCKET = "projects/_/buckets/b1";
 
 const pol = (...bindings: Policy["bindings"]): Policy => ({ version: 1, etag: "x", bindings });
 const link = (resource: string, policy?: Policy): PolicyLink => ({ resource, policy });
+const condPol = (role: string, member: string, expression: string): Policy => ({
+  version: 3,
+  etag: "x",
+  bindings: [{ role, members: [member], condition: { title: "t", expression } }],
+});
 
 const customRoles = [
   {
@@ -211,7 +216,139 @@ const cases: Case[] = [
     allowed: true,
   },
   {
-    name: "conditional binding is stored but grants nothing yet, and the reason says so",
+    name: "a conditional binding whose condition is true grants, and the reason names the condition",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          "request.time < timestamp('2999-01-01T00:00:00Z')",
+        ),
+      ),
+    ],
+    allowed: true,
+    reason: /roles\/compute\.viewer to user:alice@example\.com on projects\/p1 \(condition "t" met\)/,
+  },
+  {
+    name: "a binding with request.time before a past instant no longer grants; the reason gives request.time",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          "request.time < timestamp('2020-01-01T00:00:00Z')",
+        ),
+      ),
+    ],
+    allowed: false,
+    reason:
+      /condition "t" \(request\.time < timestamp\('2020-01-01T00:00:00Z'\)\) was false with request\.time = "20\d\d-/,
+  },
+  {
+    name: "an object-prefix condition grants on an object under the prefix",
+    who: alice,
+    permission: "storage.objects.get",
+    chain: [
+      link(`${BUCKET}/objects/reports/q1.csv`),
+      link(BUCKET),
+      link(
+        PROJ,
+        condPol(
+          "roles/storage.objectViewer",
+          "user:alice@example.com",
+          'resource.name.startsWith("projects/_/buckets/b1/objects/reports/")',
+        ),
+      ),
+    ],
+    allowed: true,
+  },
+  {
+    name: "an object-prefix condition refuses an object outside it, naming resource.name's value",
+    who: alice,
+    permission: "storage.objects.get",
+    chain: [
+      link(`${BUCKET}/objects/secret.txt`),
+      link(BUCKET),
+      link(
+        PROJ,
+        condPol(
+          "roles/storage.objectViewer",
+          "user:alice@example.com",
+          'resource.name.startsWith("projects/_/buckets/b1/objects/reports/")',
+        ),
+      ),
+    ],
+    allowed: false,
+    reason: /was false with resource\.name = "projects\/_\/buckets\/b1\/objects\/secret\.txt"/,
+  },
+  {
+    name: "an attribute the resource does not provide is an error absorbed by ||: a type guard grants on a project",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          'resource.type != "storage.googleapis.com/Object" || resource.name.startsWith("projects/_/buckets/x/")',
+        ),
+      ),
+    ],
+    allowed: true,
+  },
+  {
+    name: "an evaluation error means not granted, and the reason says which attribute was missing",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol("roles/compute.viewer", "user:alice@example.com", 'resource.name.startsWith("projects/p1")'),
+      ),
+    ],
+    allowed: false,
+    reason:
+      /could not be evaluated .*resource\.name: not provided for this resource, so it counts as not met/,
+  },
+  {
+    name: "an invalid timestamp() never grants",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol("roles/compute.viewer", "user:alice@example.com", 'request.time < timestamp("not-a-time")'),
+      ),
+    ],
+    allowed: false,
+    reason: /could not be evaluated/,
+  },
+  {
+    name: "extract() and resource.type on an instance",
+    who: alice,
+    permission: "compute.instances.get",
+    chain: [
+      link("projects/p1/zones/us-central1-a/instances/web-1"),
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{n}") == "web-1"',
+        ),
+      ),
+    ],
+    allowed: true,
+  },
+  {
+    name: "an unconditional binding of the same role grants even when the conditional one is false",
     who: alice,
     permission: "compute.instances.list",
     chain: [
@@ -219,16 +356,16 @@ const cases: Case[] = [
         version: 3,
         etag: "x",
         bindings: [
+          { role: "roles/compute.viewer", members: ["user:alice@example.com"] },
           {
             role: "roles/compute.viewer",
             members: ["user:alice@example.com"],
-            condition: { title: "t", expression: "request.time < timestamp('2999-01-01T00:00:00Z')" },
+            condition: { title: "t", expression: "false" },
           },
         ],
       }),
     ],
-    allowed: false,
-    reason: /IAM Conditions are not supported yet, so a conditional binding grants nothing/,
+    allowed: true,
   },
   {
     name: "user: member does not match a service account with the same email",
