@@ -5,6 +5,7 @@
  */
 import { type Repositories, repositories } from "../datastore/repositories.js";
 import { authorize, type BindingRef, type Decision } from "../domain/iam/authorize.js";
+import { GroupIndex } from "../domain/iam/groups.js";
 import { parseMember } from "../domain/iam/members.js";
 import {
   ANONYMOUS,
@@ -89,7 +90,7 @@ export function principalOf(member: string): Principal {
       throw new UsageError(
         `argument --member: '${member}' is a policy member, not a caller that can make a request.`,
         "Name a caller: user:EMAIL, serviceAccount:EMAIL, or allUsers for an anonymous caller " +
-          "(group:, domain: and principalSet: members match no caller yet, see docs/iam.md).",
+          "(group:, domain: and principalSet: members name sets of callers, see docs/iam.md).",
       );
   }
 }
@@ -246,9 +247,11 @@ export async function explainOffline(
     const source: PolicySource = {
       policyOf: (r) => repos.policies.get(r),
       roles: async () => roleResolver(await repos.customRoles.all()),
+      groups: async () => new GroupIndex(await repos.groups.all()),
     };
-    const { chain, ctx } = await evaluationInputs(source, installation.organizationId, target.ref);
-    const d: Decision = authorize(caller, permission, chain, ctx);
+    const inputs = await evaluationInputs(source, installation.organizationId, target.ref, caller);
+    const { chain, ctx } = inputs;
+    const d: Decision = authorize(inputs.principal, permission, chain, ctx);
 
     const bindings: ExplainedBinding[] = [];
     for (const link of chain)

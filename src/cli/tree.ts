@@ -5,6 +5,7 @@ import ca from "./commands/ca/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
 import env from "./commands/env.js";
+import groups from "./commands/groups/index.js";
 import { makeHelpCommand } from "./commands/help.js";
 import iam from "./commands/iam/index.js";
 import logs from "./commands/logs/index.js";
@@ -28,6 +29,7 @@ export const ROOT: GroupSpec = group({
     projects,
     iam,
     users,
+    groups,
     compute,
     storage,
     auth,

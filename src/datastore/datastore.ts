@@ -23,7 +23,8 @@ export type Kind =
   | "object-version"
   | "upload-session"
   | "enrollment"
-  | "user";
+  | "user"
+  | "group";
 
 export interface ListOptions {
   /** Only documents filed under this parent key. */

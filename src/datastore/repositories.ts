@@ -3,6 +3,7 @@
  * reads) or a transaction handle. Keys are chosen so that listing by parent is a range scan.
  */
 import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { Project } from "../domain/project.js";
@@ -253,6 +254,13 @@ export function repositories(s: DocumentStore) {
       insert: (u: User) => s.insert("user", u.email, u),
       put: (u: User) => s.put("user", u.email, u),
       delete: (email: string) => s.delete("user", email.toLowerCase()),
+    },
+    groups: {
+      get: (email: string) => s.get<Group>("group", email.toLowerCase()),
+      all: async () => (await s.list<Group>("group")).map((r) => r.value),
+      insert: (g: Group) => s.insert("group", g.email, g),
+      put: (g: Group) => s.put("group", g.email, g),
+      delete: (email: string) => s.delete("group", email.toLowerCase()),
     },
     buckets: {
       get: (name: string) => s.get<Bucket>("bucket", name),

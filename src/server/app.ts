@@ -38,6 +38,7 @@ import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
 import { registerUploads } from "./api/storage/uploads.js";
+import { registerGroups } from "./api/users/groups.js";
 import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
@@ -356,6 +357,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
     registerUsers(router, deps);
+    registerGroups(router, deps);
     registerCompute(router, deps);
     httpDeps.authenticator = authenticator;
 

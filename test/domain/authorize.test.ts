@@ -6,6 +6,7 @@ import {
   heldPermissions,
   type PolicyLink,
 } from "../../src/domain/iam/authorize.js";
+import { GroupIndex, wouldCycle } from "../../src/domain/iam/groups.js";
 import type { Policy } from "../../src/domain/iam/policy.js";
 import {
   ANONYMOUS,
@@ -402,6 +403,43 @@ describe("authorize", () => {
       d.reason,
       /^user:alice@example\.com does not have compute\.instances\.create on projects\/p1/,
     );
+  });
+
+  test("a group member's grant names the groups it matched through; GroupIndex finds nested membership", () => {
+    const index = new GroupIndex([
+      { email: "sre@example.com", members: ["group:oncall@example.com"], createTime: "" },
+      { email: "oncall@example.com", members: ["user:alice@example.com"], createTime: "" },
+      { email: "other@example.com", members: ["user:bob@other.org"], createTime: "" },
+    ]);
+    const membership = index.membership(alice);
+    assert.deepEqual([...membership.keys()].sort(), ["oncall@example.com", "sre@example.com"]);
+    assert.deepEqual(membership.get("sre@example.com"), ["oncall@example.com", "sre@example.com"]);
+    const who = { ...alice, groups: [...membership.keys()] };
+    const d = authorize(
+      who,
+      "compute.instances.stop",
+      [link(PROJ, pol({ role: "roles/compute.instanceAdmin.v1", members: ["group:sre@example.com"] }))],
+      { ...ctx(), groupPath: (g) => membership.get(g) },
+    );
+    assert.ok(d.allowed, d.reason);
+    assert.deepEqual(d.grantedBy[0]!.via, ["oncall@example.com", "sre@example.com"]);
+    assert.match(
+      d.reason,
+      /granted by roles\/compute\.instanceAdmin\.v1 to group:sre@example\.com \(as a member of group:oncall@example\.com in group:sre@example\.com\)/,
+    );
+    assert.equal(index.membership(ANONYMOUS).size, 0);
+  });
+
+  test("wouldCycle finds the path back to the parent", () => {
+    const groups = new Map(
+      [
+        { email: "a@x.com", members: ["group:b@x.com"], createTime: "" },
+        { email: "b@x.com", members: ["group:c@x.com"], createTime: "" },
+        { email: "c@x.com", members: [], createTime: "" },
+      ].map((g) => [g.email, g]),
+    );
+    assert.deepEqual(wouldCycle(groups, "c@x.com", "a@x.com"), ["a@x.com", "b@x.com", "c@x.com"]);
+    assert.equal(wouldCycle(groups, "a@x.com", "c@x.com"), null);
   });
 
   test("heldPermissions returns the held subset in request order", () => {

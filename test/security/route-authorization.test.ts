@@ -237,6 +237,35 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       () => ({ method: "POST", path: `/warrant/v1/users/${USER}:issueCredential`, body: {} }),
     ],
     ["DELETE /warrant/v1/users/{user}", () => ({ method: "DELETE", path: `/warrant/v1/users/${USER}` })],
+    [
+      "POST /warrant/v1/groups",
+      () => ({ method: "POST", path: "/warrant/v1/groups", body: { email: "walk-group@example.com" } }),
+    ],
+    ["GET /warrant/v1/groups", () => ({ method: "GET", path: "/warrant/v1/groups" })],
+    [
+      "GET /warrant/v1/groups/{group}",
+      () => ({ method: "GET", path: "/warrant/v1/groups/walk-group@example.com" }),
+    ],
+    [
+      "POST /warrant/v1/groups/{group}:addMember",
+      () => ({
+        method: "POST",
+        path: "/warrant/v1/groups/walk-group@example.com:addMember",
+        body: { member: "user:walker@example.com" },
+      }),
+    ],
+    [
+      "POST /warrant/v1/groups/{group}:removeMember",
+      () => ({
+        method: "POST",
+        path: "/warrant/v1/groups/walk-group@example.com:removeMember",
+        body: { member: "user:walker@example.com" },
+      }),
+    ],
+    [
+      "DELETE /warrant/v1/groups/{group}",
+      () => ({ method: "DELETE", path: "/warrant/v1/groups/walk-group@example.com" }),
+    ],
 
     [
       "GET /compute/v1/projects/{project}/zones",

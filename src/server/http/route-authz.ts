@@ -146,6 +146,12 @@ const table: Record<string, RouteAuthz> = {
   "POST /warrant/v1/users/{user}:disable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:enable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:issueCredential": { permission: ORG_ADMIN },
+  "POST /warrant/v1/groups": { permission: ORG_ADMIN },
+  "GET /warrant/v1/groups": { permission: ORG_READ },
+  "GET /warrant/v1/groups/{group}": { permission: ORG_READ },
+  "DELETE /warrant/v1/groups/{group}": { permission: ORG_ADMIN },
+  "POST /warrant/v1/groups/{group}:addMember": { permission: ORG_ADMIN },
+  "POST /warrant/v1/groups/{group}:removeMember": { permission: ORG_ADMIN },
 
   // Metadata-server agents
   "POST /warrant/v1/projects/{project}/zones/{zone}/instances/{instance}:issueEnrollmentToken": {
