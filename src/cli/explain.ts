@@ -248,6 +248,7 @@ export async function explainOffline(
       policyOf: (r) => repos.policies.get(r),
       roles: async () => roleResolver(await repos.customRoles.all()),
       groups: async () => new GroupIndex(await repos.groups.all()),
+      denyPolicies: (resource) => repos.denyPolicies.list(resource),
     };
     const inputs = await evaluationInputs(source, installation.organizationId, target.ref, caller);
     const { chain, ctx } = inputs;

@@ -24,7 +24,8 @@ export type Kind =
   | "upload-session"
   | "enrollment"
   | "user"
-  | "group";
+  | "group"
+  | "deny-policy";
 
 export interface ListOptions {
   /** Only documents filed under this parent key. */

@@ -3,6 +3,7 @@
  * reads) or a transaction handle. Keys are chosen so that listing by parent is a range scan.
  */
 import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { StoredDenyPolicy } from "../domain/iam/deny.js";
 import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
@@ -261,6 +262,17 @@ export function repositories(s: DocumentStore) {
       insert: (g: Group) => s.insert("group", g.email, g),
       put: (g: Group) => s.put("group", g.email, g),
       delete: (email: string) => s.delete("group", email.toLowerCase()),
+    },
+    /** Deny policies, keyed `ATTACHED_TO/POLICY_ID` and filed under the resource they are attached to. */
+    denyPolicies: {
+      get: (attachedTo: string, policyId: string) =>
+        s.get<StoredDenyPolicy>("deny-policy", `${attachedTo}/${policyId}`),
+      list: async (attachedTo: string) =>
+        (await s.list<StoredDenyPolicy>("deny-policy", { parent: attachedTo })).map((r) => r.value),
+      insert: (d: StoredDenyPolicy) =>
+        s.insert("deny-policy", `${d.attachedTo}/${d.policyId}`, d, d.attachedTo),
+      put: (d: StoredDenyPolicy) => s.put("deny-policy", `${d.attachedTo}/${d.policyId}`, d, d.attachedTo),
+      delete: (attachedTo: string, policyId: string) => s.delete("deny-policy", `${attachedTo}/${policyId}`),
     },
     buckets: {
       get: (name: string) => s.get<Bucket>("bucket", name),

@@ -26,6 +26,7 @@ import { AgentSupervisor } from "./agents/supervisor.js";
 import { registerSigningKeysAdmin } from "./api/admin/signing-keys.js";
 import { registerAgentApi } from "./api/agent/agents.js";
 import { registerCompute } from "./api/compute/instances.js";
+import { registerDenyPolicies } from "./api/iam/deny-policies.js";
 import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
@@ -356,6 +357,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
+    registerDenyPolicies(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);
     registerCompute(router, deps);

@@ -8,6 +8,7 @@
  * the group through which a member matched, and which predefined roles would grant it.
  */
 import { evaluateCondition, resourceAttributes } from "./condition.js";
+import { type DenyLink, type DenyRef, describeDenial, findDenial } from "./deny.js";
 import { CONVENIENCE_ROLES, memberMatches, parseMember, unboundMember } from "./members.js";
 import type { Condition, Policy } from "./policy.js";
 import { memberOf, type Principal } from "./principal.js";
@@ -30,6 +31,8 @@ export interface AuthorizeContext {
    * is a direct member of to that group: how a `group:` member matched.
    */
   groupPath?: (group: string) => readonly string[] | undefined;
+  /** Deny policies of the resource's ancestors, closest first: checked before the allow policies. */
+  deny?: readonly DenyLink[];
 }
 
 export interface BindingRef {
@@ -58,6 +61,8 @@ export interface Decision {
   grantedBy: BindingRef[];
   /** Bindings that would have granted it but whose condition was not met (false or an error). */
   conditionalSkipped: ConditionalRef[];
+  /** The deny rule that refused the permission, whatever the allow policies grant. */
+  deniedBy?: DenyRef;
   /** How many bindings were looked at along the chain. */
   bindingsConsidered: number;
   /** Predefined roles that contain the permission (advice for a denial). */
@@ -105,6 +110,22 @@ export function authorize(
     }
   }
   const who = memberOf(principal);
+  const deniedBy = ctx.deny?.length
+    ? findDenial(principal, permission, ctx.deny, attributes, now, ctx.groupPath)
+    : undefined;
+  if (deniedBy)
+    return {
+      allowed: false,
+      principal: who,
+      permission,
+      resource,
+      grantedBy,
+      conditionalSkipped,
+      deniedBy,
+      bindingsConsidered: considered,
+      rolesGranting: [],
+      reason: `${describeDenial(deniedBy, who)}${grantedBy.length ? ` (the allow policies would grant it: ${grantedBy.map(describeGrant).join("; ")})` : ""}.`,
+    };
   const allowed = grantedBy.length > 0;
   const advice = allowed ? [] : rolesGranting(permission);
   return {

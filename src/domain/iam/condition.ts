@@ -203,6 +203,22 @@ function compileUncached(expression: string): Compiled | string {
   return { run, positions, attributes };
 }
 
+/**
+ * Undefined when the expression parses (deny conditions: Google's tag functions are accepted, and
+ * an expression Warrant cannot evaluate applies its rule); else the syntax error with its position.
+ */
+export function conditionParseError(expression: string): string | undefined {
+  if (expression.trim() === "") return "the expression is empty";
+  try {
+    parse(expression);
+    return undefined;
+  } catch (err) {
+    const where = /^<input>:(\d+):(\d+): (.*)$/s.exec((err as Error).message);
+    if (where) return `syntax error at line ${where[1]}, column ${Number(where[2]) + 1}: ${where[3]}`;
+    return `syntax error: ${(err as Error).message}`;
+  }
+}
+
 /** Undefined when the expression compiles; else what is wrong, with its position. */
 export function conditionError(expression: string): string | undefined {
   const c = compile(expression);

@@ -11,6 +11,7 @@ import {
   type Decision,
   type PolicyLink,
 } from "../../domain/iam/authorize.js";
+import type { DenyLink, StoredDenyPolicy } from "../../domain/iam/deny.js";
 import type { GroupIndex } from "../../domain/iam/groups.js";
 import type { Policy } from "../../domain/iam/policy.js";
 import type { Principal } from "../../domain/iam/principal.js";
@@ -23,6 +24,8 @@ export interface PolicySource {
   roles(): Promise<RoleResolver>;
   /** The group directory (absent: no groups). */
   groups?(): Promise<GroupIndex>;
+  /** The deny policies attached to a resource (absent: none). */
+  denyPolicies?(resource: string): Promise<readonly StoredDenyPolicy[]>;
 }
 
 const CONVENIENCE_MEMBER = /^project(?:Owner|Editor|Viewer):(.+)$/;
@@ -63,6 +66,16 @@ export async function evaluationInputs(
       who = { ...principal, groups: [...new Set([...principal.groups, ...membership.keys()])] };
       ctx.groupPath = (g) => membership.get(g);
     }
+  }
+  if (src.denyPolicies) {
+    const deny: DenyLink[] = [];
+    // Attachment points: projects and the organization.
+    for (const resource of ref.chain)
+      if (/^(projects\/[^/]+|organizations\/[^/]+)$/.test(resource) && resource !== "projects/_") {
+        const policies = await src.denyPolicies(resource);
+        if (policies.length > 0) deny.push({ resource, policies });
+      }
+    if (deny.length > 0) ctx.deny = deny;
   }
   return { chain, ctx, principal: who };
 }
