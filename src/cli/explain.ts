@@ -5,6 +5,7 @@
  */
 import { type Repositories, repositories } from "../datastore/repositories.js";
 import { authorize, type BindingRef, type Decision } from "../domain/iam/authorize.js";
+import type { DenyRef } from "../domain/iam/deny.js";
 import { GroupIndex } from "../domain/iam/groups.js";
 import { parseMember } from "../domain/iam/members.js";
 import {
@@ -63,6 +64,8 @@ export interface Explanation {
   bindingsWithPermission: ExplainedBinding[];
   grantedBy: BindingRef[];
   conditionalBindingsSkipped: BindingRef[];
+  /** The deny rule that refused the permission (checked before the allow policies). */
+  deniedBy?: DenyRef;
   /** Predefined roles that contain the permission, best advice first (at most ten). */
   rolesThatGrantPermission: string[];
   /** The role to grant for this permission: the first of the above. */
@@ -273,7 +276,8 @@ export async function explainOffline(
         });
       }
     const roles = rolesGranting(permission).slice(0, 10);
-    const suggested = d.allowed ? undefined : roles[0];
+    // A deny is not cured by a grant: no role to suggest then.
+    const suggested = d.allowed || d.deniedBy ? undefined : roles[0];
     const command = suggested && grantCommand(target, d.principal, suggested);
     return {
       allowed: d.allowed,
@@ -287,6 +291,7 @@ export async function explainOffline(
       bindingsWithPermission: bindings,
       grantedBy: d.grantedBy,
       conditionalBindingsSkipped: d.conditionalSkipped,
+      ...(d.deniedBy ? { deniedBy: d.deniedBy } : {}),
       rolesThatGrantPermission: roles,
       ...(suggested ? { suggestedRole: suggested } : {}),
       ...(command ? { grantCommand: command } : {}),
@@ -310,6 +315,19 @@ export function renderExplanation(e: Explanation): string {
       : `DENIED: ${e.principal} does not have ${e.permission} on ${e.resource}`,
   );
   lines.push(`Reason: ${e.reason}`);
+  if (e.deniedBy) {
+    const d = e.deniedBy;
+    lines.push(
+      "",
+      "Denied by a deny policy (deny policies are checked first; no grant overrides them):",
+      `  policy:     ${d.policy}${d.displayName ? ` ("${d.displayName}")` : ""}`,
+      `  attached:   ${d.attachedTo}`,
+      `  rule:       ${d.rule}${d.description ? ` ("${d.description}")` : ""}`,
+      `  permission: ${d.permission} (matched ${d.matchedPermission})`,
+      `  principal:  ${d.matchedPrincipal}${d.via?.length ? ` (as a member of ${d.via.map((g) => `group:${g}`).join(" in ")})` : ""}`,
+      ...(d.condition ? [`  condition:  ${d.condition}`] : []),
+    );
+  }
   lines.push("", "Policies evaluated (the resource, then its ancestors):");
   const width = Math.max(...e.chain.map((c) => c.resource.length));
   for (const c of e.chain)

@@ -145,7 +145,8 @@ export function authorize(
 
 /** `roles/x to group:g@d (through group:t@d) on projects/p (condition "title" met)`. */
 export function describeGrant(g: BindingRef): string {
-  const via = g.via?.length ? ` (as a member of ${g.via.map((v) => `group:${v}`).join(" in ")})` : "";
+  const via =
+    (g.via?.length ?? 0) > 1 ? ` (as a member of ${g.via!.map((v) => `group:${v}`).join(" in ")})` : "";
   const cond = g.condition
     ? ` (condition ${g.condition.title ? `"${g.condition.title}"` : `(${g.condition.expression})`} met)`
     : "";

@@ -289,6 +289,7 @@ export function findDenial(
 
 /** One line for a 403: which deny policy and rule refused, and why. */
 export function describeDenial(d: DenyRef, who: string): string {
-  const via = d.via?.length ? ` (as a member of ${d.via.map((g) => `group:${g}`).join(" in ")})` : "";
+  const via =
+    (d.via?.length ?? 0) > 1 ? ` (as a member of ${d.via!.map((g) => `group:${g}`).join(" in ")})` : "";
   return `${who} is denied ${d.permission} by deny policy ${d.policy}${d.displayName ? ` ("${d.displayName}")` : ""} attached to ${d.attachedTo}, rule ${d.rule}${d.description ? ` ("${d.description}")` : ""}: deniedPermissions ${d.matchedPermission} and deniedPrincipals ${d.matchedPrincipal}${via} match, and no exception applies${d.condition ? `; ${d.condition}` : ""}. Deny policies are checked before allow policies: no role grant overrides them`;
 }
