@@ -76,6 +76,14 @@ interface Compiled {
   attributes: string[];
 }
 
+/**
+ * Limits that keep every evaluation cheap: no comprehension macros (`all`, `exists`, `map`, …,
+ * which nest into polynomial loops; Google's attribute reference offers none), at most 12 logical
+ * operators (Google's documented limit) and 4096 characters.
+ */
+export const MAX_LOGICAL_OPERATORS = 12;
+export const MAX_EXPRESSION_LENGTH = 4096;
+
 const cache = new Map<string, Compiled | string>();
 const MAX_CACHE = 10_000;
 
@@ -101,7 +109,8 @@ function compile(expression: string): Compiled | string {
 
 function compileUncached(expression: string): Compiled | string {
   if (expression.trim() === "") return "the expression is empty";
-  if (expression.length > 12_000) return "the expression is longer than 12000 characters";
+  if (expression.length > MAX_EXPRESSION_LENGTH)
+    return `the expression is longer than ${MAX_EXPRESSION_LENGTH} characters`;
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(expression);
@@ -120,17 +129,15 @@ function compileUncached(expression: string): Compiled | string {
     const off = positions.get(String(node?.id));
     return off === undefined ? "" : ` at ${position(expression, off)}`;
   };
-  // Comprehension variables are local names; everything else must be a known attribute.
-  const locals = new Set<string>();
   const attributes: string[] = [];
   let problem: string | undefined;
+  let logical = 0;
   const walk = (node: Node) => {
     if (!node || problem) return;
     const kind = node.exprKind;
     switch (kind?.case) {
       case "identExpr": {
         const name = kind.value.name as string;
-        if (locals.has(name)) return;
         if (name in ATTRIBUTES)
           problem = `'${name}' must be used through one of its attributes (${ATTRIBUTES[name]!.map((a) => `${name}.${a}`).join(", ")})${at(node)}`;
         else problem = `undeclared reference to '${name}'${at(node)}`;
@@ -138,7 +145,7 @@ function compileUncached(expression: string): Compiled | string {
       }
       case "selectExpr": {
         const operand = kind.value.operand;
-        if (operand?.exprKind?.case === "identExpr" && !locals.has(operand.exprKind.value.name)) {
+        if (operand?.exprKind?.case === "identExpr") {
           const base = operand.exprKind.value.name as string;
           const path = `${base}.${kind.value.field}`;
           const unsupported = Object.entries(UNSUPPORTED).find(
@@ -163,6 +170,13 @@ function compileUncached(expression: string): Compiled | string {
         return;
       }
       case "callExpr":
+        if (kind.value.function === "_&&_" || kind.value.function === "_||_") {
+          logical++;
+          if (logical > MAX_LOGICAL_OPERATORS) {
+            problem = `more than ${MAX_LOGICAL_OPERATORS} logical operators (&&, ||)${at(node)}`;
+            return;
+          }
+        }
         walk(kind.value.target);
         for (const a of kind.value.args ?? []) walk(a);
         return;
@@ -175,18 +189,9 @@ function compileUncached(expression: string): Compiled | string {
           walk(e.value);
         }
         return;
-      case "comprehensionExpr": {
-        const c = kind.value;
-        walk(c.iterRange);
-        walk(c.accuInit);
-        locals.add(c.iterVar);
-        if (c.iterVar2) locals.add(c.iterVar2);
-        locals.add(c.accuVar);
-        walk(c.loopCondition);
-        walk(c.loopStep);
-        walk(c.result);
+      case "comprehensionExpr":
+        problem = `macros such as all(), exists(), exists_one(), map() and filter() are not supported in IAM conditions${at(node)}`;
         return;
-      }
       default:
         return;
     }
