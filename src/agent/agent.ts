@@ -44,6 +44,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Called once if the control plane refuses the credential (revoked or expired). */
   onCredentialRefused?: () => void;
+  /** Test hook: the clock (ms) of the mint rate limiter. */
+  clock?: () => number;
+  /** Test hook: awaited by every token mint after the rate limit admits it, before it is asked for. */
+  beforeMint?: () => Promise<void>;
 }
 
 export interface RunningAgent {
@@ -57,6 +61,8 @@ export interface RunningAgent {
   credentialExpiresAt(): number;
   /** Whether the control plane has refused the credential: the agent must be re-enrolled. */
   credentialRefused(): boolean;
+  /** Token cache hits, misses (mints started), single-flight joins and 429s since it started. */
+  stats(): { hits: number; misses: number; joins: number; rateLimited: number };
   close(): Promise<void>;
 }
 
@@ -89,7 +95,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let localVersion = 0;
   let wake = new Set<() => void>();
   const cache = new TokenCache(o.refreshMarginSeconds ?? 300, o.tokenCacheEntries);
-  const limiter = new RateLimiter(o.mintsPerSecond ?? 50);
+  const limiter = new RateLimiter(o.mintsPerSecond ?? 50, undefined, o.clock);
+  let rateLimited = 0;
   const faults = faultInjector(o.faults);
 
   function apply(next: InstanceView) {
@@ -214,20 +221,23 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         return cache
           .get(plan.key, async () => {
             if (!limiter.take()) throw new RateLimited();
+            await o.beforeMint?.();
             const t = await cp.token(plan.email, plan.scopes);
             return { token: t.access_token, expiresAt: t.expires_at };
           })
-          .then(tokenAnswer, (err: unknown) =>
-            err instanceof RateLimited
-              ? text(429, "Too many token requests; retry later.", { "Retry-After": "1" })
-              : mintError(err),
-          );
+          .then(tokenAnswer, (err: unknown) => {
+            if (!(err instanceof RateLimited)) return mintError(err);
+            rateLimited++;
+            return text(429, "Too many token requests; retry later.", { "Retry-After": "1" });
+          });
       },
       async identity(account, audience, format, licenses) {
         const problem = tokenProblem(view, account);
         if (problem) return text(problem.status, problem.message);
-        if (!limiter.take())
+        if (!limiter.take()) {
+          rateLimited++;
           return text(429, "Too many identity requests; retry later.", { "Retry-After": "1" });
+        }
         try {
           const { token } = await cp.identity(account, audience, format, licenses);
           return { status: 200, contentType: TEXT, body: token };
@@ -275,6 +285,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     agentId: () => cp.agentId,
     credentialExpiresAt: () => cp.expireTime,
     credentialRefused: () => cp.refused !== undefined,
+    stats: () => ({ hits: cache.hits, misses: cache.mints, joins: cache.joins, rateLimited }),
     async close() {
       stop.abort();
       await new Promise<void>((ok) => {

@@ -25,7 +25,6 @@ import {
 } from "../domain/resources.js";
 import { bucketResource } from "../domain/storage/bucket.js";
 import { objectResource } from "../domain/storage/object.js";
-import type { Installation } from "../server/bootstrap.js";
 import { displayPolicy } from "../server/iam/account-members.js";
 import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
 import { CliError, UsageError } from "./errors.js";
@@ -238,7 +237,7 @@ export async function explainOffline(
   const store = await openReadOnlyStore(stateDir, EXPLAIN_ERROR_EXIT);
   try {
     const repos = repositories(store);
-    const installation = await repos.meta.get<Installation>("installation");
+    const installation = await repos.meta.get("installation");
     if (!installation)
       throw new CliError(
         `The datastore of ${stateDir} has no installation yet.`,

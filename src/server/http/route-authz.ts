@@ -60,7 +60,11 @@ const TEST_PERMISSIONS =
 const ROLE_CATALOG =
   "The predefined-role catalog: the same static data for every authenticated caller, as on Google (roles.list/get of predefined roles need no permission).";
 
+const METRICS =
+  "Prometheus scrape: a caller on the same host (loopback) reads the metrics without a credential; any other caller needs monitoring.timeSeries.list on the organization, which the handler checks (src/server/api/metrics/metrics.ts). Counts and latencies only, no names of resources beyond route templates, permissions and instance names.";
+
 const table: Record<string, RouteAuthz> = {
+  "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
   "POST /oauth2/v4/token": { exempt: TOKEN_ENDPOINT },
   "POST /revoke": { exempt: REVOKE },
