@@ -352,6 +352,31 @@ export async function applyImport(api: ApiClient, plan: ImportPlan): Promise<Imp
       body: { policy: { version: 3, bindings, ...(current.etag ? { etag: current.etag } : {}) } },
     });
     report.bindings = plan.bindings.length;
+    // Members bound now that match nobody yet: users and groups live in Warrant's directories.
+    const groups = new Set(
+      ((await api.request<{ groups?: { email: string }[] }>("GET", "/warrant/v1/groups")).groups ?? []).map(
+        (g) => g.email,
+      ),
+    );
+    const named = new Set(plan.bindings.flatMap((b) => b.members));
+    for (const m of [...named].sort()) {
+      const parsed = parseMember(m);
+      if (typeof parsed === "string") continue;
+      if (parsed.type === "group" && !groups.has(parsed.email))
+        report.notCarriedOver.push(
+          `${m}: bound, but Warrant has no such group; it matches nobody until \`warrant groups create ${parsed.email}\` and its members are added`,
+        );
+      if (parsed.type === "user") {
+        try {
+          await api.request("GET", `/warrant/v1/users/${parsed.email}`);
+        } catch (e) {
+          if (!(e instanceof ApiError) || e.httpStatus !== 404) throw e;
+          report.notCarriedOver.push(
+            `${m}: bound, but not in Warrant's user directory; the user gets a token after \`warrant users create ${parsed.email}\``,
+          );
+        }
+      }
+    }
   }
   for (const d of plan.denyPolicies) {
     try {

@@ -73,6 +73,8 @@ describe("warrant projects import", () => {
       /binding of projects\/acme-prod\/roles\/bucketLister: member deleted:serviceAccount:old-bot@acme-prod\.iam\.gserviceaccount\.com\?uid=\d+: a deleted principal/,
       /binding of roles\/bigquery\.dataViewer: the role does not exist in Warrant/,
       /deny policy listed-only: the export has no rules/,
+      /group:sre@acme\.example: bound, but Warrant has no such group/,
+      /user:owner@acme\.example: bound, but not in Warrant's user directory/,
     ])
       assert.match(out.stdout, reason);
   });
