@@ -163,6 +163,47 @@ describe("deny policies driven by the real gcloud", { skip }, () => {
     assert.equal((await h.call("GET", "/storage/v1/b/deny-doomed-2")).status, 404);
   });
 
+  test("gcloud iam policies update with the etag it read; a stale etag is refused", async () => {
+    const got = await gcloud([
+      "iam",
+      "policies",
+      "get",
+      "no-bucket-deletion",
+      `--attachment-point=${AP}`,
+      "--kind=denypolicies",
+      "--format=json",
+    ]);
+    assert.equal(got.code, 0, got.stderr);
+    const policy = JSON.parse(got.stdout);
+    policy.displayName = "No bucket deletion (v2)";
+    const file = join(dir, "deny-update.json");
+    writeFileSync(file, JSON.stringify(policy));
+    const upd = await gcloud([
+      "iam",
+      "policies",
+      "update",
+      "no-bucket-deletion",
+      `--attachment-point=${AP}`,
+      "--kind=denypolicies",
+      `--policy-file=${file}`,
+      "--format=json",
+    ]);
+    assert.equal(upd.code, 0, upd.stderr);
+    assert.equal(JSON.parse(upd.stdout).response.displayName, "No bucket deletion (v2)");
+    // The file still carries the old etag: a second update with it conflicts.
+    const stale = await gcloud([
+      "iam",
+      "policies",
+      "update",
+      "no-bucket-deletion",
+      `--attachment-point=${AP}`,
+      "--kind=denypolicies",
+      `--policy-file=${file}`,
+    ]);
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.stderr, /ABORTED|conflict/i);
+  });
+
   test("gcloud iam policies delete removes the deny: the owner deletes again", async () => {
     const del = await gcloud([
       "iam",

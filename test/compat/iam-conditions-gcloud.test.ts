@@ -153,6 +153,51 @@ describe("IAM Conditions driven by the real gcloud", { skip }, () => {
     assert.match(direct.body.error.message, /condition "expired" .* was false with request\.time = "20\d\d-/);
   });
 
+  test("gcloud storage buckets add-iam-policy-binding --condition: a bucket binding for one prefix", async () => {
+    const VIEWER = "bucket-reader@demo-project.iam.gserviceaccount.com";
+    assert.equal(
+      (
+        await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
+          body: { accountId: "bucket-reader" },
+        })
+      ).status,
+      200,
+    );
+    const add = await gcloud(
+      [
+        "storage",
+        "buckets",
+        "add-iam-policy-binding",
+        `gs://${BUCKET}`,
+        `--member=serviceAccount:${VIEWER}`,
+        "--role=roles/storage.objectViewer",
+        `--condition=expression=resource.name.startsWith("projects/_/buckets/${BUCKET}/objects/reports/"),title=bucket-reports`,
+      ],
+      h.adminToken,
+    );
+    assert.equal(add.code, 0, add.stderr);
+    const token = await tokenAs(h, `serviceAccount:${VIEWER}`);
+    const ok = await gcloud(["storage", "cat", `gs://${BUCKET}/reports/q1.csv`], token);
+    assert.equal(ok.code, 0, ok.stderr);
+    const refused = await gcloud(["storage", "cat", `gs://${BUCKET}/secret.txt`], token);
+    assert.notEqual(refused.code, 0);
+    // gcloud does not check basic roles with a condition on this path; the server refuses.
+    const basic = await gcloud(
+      [
+        "storage",
+        "buckets",
+        "add-iam-policy-binding",
+        `gs://${BUCKET}`,
+        `--member=serviceAccount:${VIEWER}`,
+        "--role=roles/owner",
+        "--condition=expression=true,title=t",
+      ],
+      h.adminToken,
+    );
+    assert.notEqual(basic.code, 0);
+    assert.match(basic.stderr, /condition and a basic role/);
+  });
+
   test("a condition that does not compile is refused by the server with its position", async () => {
     const r = await gcloud(
       [
