@@ -253,6 +253,44 @@ describe("warrant iam explain", () => {
     );
   });
 
+  it("explains an object: a prefix condition met grants, and the reason says so; outside the prefix it is denied", async () => {
+    const got = await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+      body: { options: { requestedPolicyVersion: 3 } },
+    });
+    const policy = got.body;
+    policy.version = 3;
+    policy.bindings.push({
+      role: "roles/storage.objectViewer",
+      members: ["user:olive@example.com"],
+      condition: {
+        title: "reports",
+        expression: `resource.name.startsWith("projects/_/buckets/${BUCKET}/objects/reports/")`,
+      },
+    });
+    const set = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy } });
+    assert.equal(set.status, 200, set.text);
+    const yes = await explain(
+      "--member=user:olive@example.com",
+      "--permission=storage.objects.get",
+      `--resource=projects/_/buckets/${BUCKET}/objects/reports/q1.csv`,
+    );
+    assert.equal(yes.code, 0, yes.stdout + yes.stderr);
+    assert.match(
+      yes.stdout,
+      /Reason: granted by roles\/storage\.objectViewer to user:olive@example\.com on projects\/demo-project \(condition "reports" met\)/,
+    );
+    const no = await explain(
+      "--member=user:olive@example.com",
+      "--permission=storage.objects.get",
+      `--resource=projects/_/buckets/${BUCKET}/objects/secret.txt`,
+    );
+    assert.equal(no.code, 1, no.stdout);
+    assert.match(
+      no.stdout,
+      /was false with resource\.name = "projects\/_\/buckets\/explain-bucket-1\/objects\/secret\.txt"/,
+    );
+  });
+
   it("accepts catalog permissions with a longer service name", async () => {
     const r = await explain(
       "--member=user:admin@warrant.local",

@@ -91,7 +91,9 @@ export function authorize(
       if (!member) continue;
       // It matched the caller's live account, so it is named as the caller is.
       const ref: BindingRef = { resource: link.resource, role: binding.role, member: unboundMember(member) };
-      const via = member.startsWith("group:") ? ctx.groupPath?.(member.slice(6).toLowerCase()) : undefined;
+      const parsed = parseMember(member);
+      const via =
+        typeof parsed !== "string" && parsed.type === "group" ? ctx.groupPath?.(parsed.email) : undefined;
       if (via) ref.via = [...via];
       if (!binding.condition) {
         grantedBy.push(ref);
