@@ -181,6 +181,22 @@ describe("deny policies", () => {
     assert.equal(stale.body.error.status, "ABORTED");
     const upd = await h.call("PUT", `${DOUBLE}/no-stops`, { body: { ...got, displayName: "Renamed" } });
     assert.equal(upd.status, 200, upd.text);
+    // The operation is done at once, and found at both paths Google documents.
+    const opName: string = upd.body.name;
+    const opId = opName.split("/").pop();
+    for (const path of [
+      `/v2/${opName.replaceAll("%2F", "%252F")}`,
+      `/v2/policies/cloudresourcemanager.googleapis.com%252Fprojects%252Fdemo-project/operations/${opId}`,
+    ]) {
+      const op = await h.call("GET", path);
+      assert.equal(op.status, 200, `${path}: ${op.text}`);
+      assert.equal(op.body.done, true);
+      assert.equal(op.body.response.displayName, "Renamed");
+    }
+    assert.equal(
+      (await h.call("GET", `${DOUBLE.replace(/\/denypolicies$/, "")}/operations/0123456789abcdef`)).status,
+      404,
+    );
     assert.notEqual(upd.body.response.etag, got.etag);
     const staleDel = await h.call("DELETE", `${DOUBLE}/no-stops?etag=${encodeURIComponent(got.etag)}`);
     assert.equal(staleDel.status, 409);

@@ -96,6 +96,20 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
           ],
         },
       }),
+      (r) => {
+        state.denyOperation = r.body.name;
+      },
+    ],
+    [
+      "GET /v2/policies/{attachment}/denypolicies/{policy}/operations/{operation}",
+      () => ({ method: "GET", path: `/v2/${state.denyOperation!.replaceAll("%2F", "%252F")}` }),
+    ],
+    [
+      "GET /v2/policies/{attachment}/operations/{operation}",
+      () => ({
+        method: "GET",
+        path: `${denyBase.replace(/\/denypolicies$/, "")}/operations/${state.denyOperation!.split("/").pop()}`,
+      }),
     ],
     ["GET /v2/policies/{attachment}/denypolicies", () => ({ method: "GET", path: denyBase })],
     [

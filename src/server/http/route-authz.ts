@@ -155,6 +155,10 @@ const table: Record<string, RouteAuthz> = {
   "GET /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.get" },
   "PUT /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.update" },
   "DELETE /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.delete" },
+  "GET /v2/policies/{attachment}/denypolicies/{policy}/operations/{operation}": {
+    permission: "iam.denypolicies.get",
+  },
+  "GET /v2/policies/{attachment}/operations/{operation}": { permission: "iam.denypolicies.get" },
   "POST /warrant/v1/groups": { permission: ORG_ADMIN },
   "GET /warrant/v1/groups": { permission: ORG_READ },
   "GET /warrant/v1/groups/{group}": { permission: ORG_READ },

@@ -24,6 +24,7 @@ import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 
 export const MAX_DENY_POLICIES_PER_RESOURCE = 500;
+const MAX_REMEMBERED_OPERATIONS = 1000;
 const BASE = "/v2/policies/{attachment}/denypolicies";
 
 interface Attachment {
@@ -82,9 +83,20 @@ export function registerDenyPolicies(router: Router, deps: ServerDeps) {
     return id;
   }
 
-  function operation(policy: DenyPolicy, extra: Record<string, unknown> = {}) {
-    return {
-      name: `${policy.name}/operations/${randomBytes(8).toString("hex")}`,
+  /**
+   * Finished operations, newest last, kept in memory (bounded) so that a client that polls —
+   * gcloud does not — finds them at either path Google documents.
+   */
+  const operations = new Map<string, { attachedTo: string; op: Record<string, unknown> }>();
+  function remember(attachedTo: string, id: string, op: Record<string, unknown>) {
+    operations.set(id, { attachedTo, op });
+    if (operations.size > MAX_REMEMBERED_OPERATIONS) operations.delete(operations.keys().next().value!);
+  }
+
+  function operation(a: Attachment, policy: DenyPolicy, extra: Record<string, unknown> = {}) {
+    const id = randomBytes(8).toString("hex");
+    const op = {
+      name: `${policy.name}/operations/${id}`,
       metadata: {
         "@type": "type.googleapis.com/google.iam.v2.PolicyOperationMetadata",
         createTime: new Date().toISOString(),
@@ -92,7 +104,22 @@ export function registerDenyPolicies(router: Router, deps: ServerDeps) {
       done: true,
       response: { "@type": "type.googleapis.com/google.iam.v2.Policy", ...policy, ...extra },
     };
+    remember(a.attachedTo, id, op);
+    return op;
   }
+
+  async function getOperation(ctx: RequestContext) {
+    const a = await attachment(ctx);
+    await require(ctx, "get", a);
+    const found = operations.get(ctx.params.operation!);
+    if (!found || found.attachedTo !== a.attachedTo)
+      throw new NotFound(
+        `Operation ${ctx.params.operation} not found (operations are kept in memory since the server started).`,
+      );
+    return found.op;
+  }
+  router.add("GET", `${BASE}/{policy}/operations/{operation}`, getOperation);
+  router.add("GET", "/v2/policies/{attachment}/operations/{operation}", getOperation);
 
   const newEtag = () => Buffer.from(randomBytes(12)).toString("base64");
 
@@ -128,7 +155,7 @@ export function registerDenyPolicies(router: Router, deps: ServerDeps) {
         throw new AlreadyExists(`Deny policy ${policy.name} already exists.`);
     });
     deps.access.denyPoliciesChanged(a.attachedTo);
-    return operation(policy);
+    return operation(a, policy);
   });
 
   router.add("GET", BASE, async (ctx) => {
@@ -176,7 +203,7 @@ export function registerDenyPolicies(router: Router, deps: ServerDeps) {
       return policy;
     });
     deps.access.denyPoliciesChanged(a.attachedTo);
-    return operation(updated);
+    return operation(a, updated);
   });
 
   router.add("DELETE", `${BASE}/{policy}`, async (ctx) => {
@@ -194,6 +221,6 @@ export function registerDenyPolicies(router: Router, deps: ServerDeps) {
       return current.policy;
     });
     deps.access.denyPoliciesChanged(a.attachedTo);
-    return operation(removed, { deleteTime: new Date().toISOString() });
+    return operation(a, removed, { deleteTime: new Date().toISOString() });
   });
 }
