@@ -49,6 +49,9 @@ describe("audit log: rotation, filters, --follow, stdout copy", { timeout: 120_0
     const times: string[] = [];
     try {
       await workload(async (i) => {
+        // Audit times have millisecond precision and the range bounds are inclusive: keep each
+        // boundary a few milliseconds clear of the previous request's entry.
+        await new Promise((ok) => setTimeout(ok, 3));
         times.push(new Date().toISOString());
         const r = await h.call("GET", "/v1/projects", { headers: { "x-request-id": `rot-${i}` } });
         assert.equal(r.status, 200);
