@@ -139,9 +139,21 @@ export interface Datastore extends DocumentStore {
    */
   transaction<T>(fn: (tx: DocumentStore) => Promise<T>): Promise<T>;
   /**
-   * For stores shared over a network: makes this process the store's one server until close(), or
-   * rejects naming the server that already is. (SQLite needs none: the state-directory lock.)
+   * For stores several servers share: calls `listener` after every committed transaction of any
+   * process with the documents it wrote, or with `null` when changes may have been missed (the
+   * feed's connection was lost and came back): then everything cached may be stale. Returns the
+   * unsubscribe function. Stores only one process uses (SQLite) have none.
    */
-  claimServer?(): Promise<void>;
+  watch?(listener: ChangeListener): () => void;
+  /** Resolves once the change feed `watch` started is listening. */
+  feedReady?(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One document a committed transaction wrote or deleted. */
+export interface StoreChange {
+  kind: Kind;
+  key: string;
+}
+
+export type ChangeListener = (changes: readonly StoreChange[] | null) => void;

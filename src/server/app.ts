@@ -46,6 +46,7 @@ import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { ClusterSync } from "./cluster-sync.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
@@ -123,6 +124,8 @@ export interface ServeOptions {
    * monitoring.timeSeries.list on the organization (behind a reverse proxy on the same host).
    */
   metricsLoopbackOpen?: boolean;
+  /** How often every IAM cache is dropped and re-read, besides the change feed (default 30 s). */
+  resyncMs?: number;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
   storageReserveBytes?: number;
 }
@@ -249,17 +252,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   });
   try {
     const opened: Datastore = opts.datastore
-      ? await openDatastore(opts.datastore, { log })
-          .then(async (s) => {
-            await s.claimServer?.().catch(async (err) => {
-              await s.close();
-              throw err;
-            });
-            return s;
-          })
-          .catch((err: Error) => {
-            throw new DatastoreUnavailable(opts.datastore!, err);
-          })
+      ? await openDatastore(opts.datastore, { log }).catch((err: Error) => {
+          throw new DatastoreUnavailable(opts.datastore!, err);
+        })
       : new SqliteDatastore(resolve(stateDir, "warrant.db"));
     store = metrics.measuring(opened);
     audit = new FileAuditSink(resolve(stateDir, "audit.log"));
@@ -363,6 +358,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
     const changes = new ChangeFeed();
+    // Other nodes sharing the datastore change what this one caches: follow the change feed.
+    const sync = new ClusterSync(store, { access, directory, users, keyRing, changes }, log, opts.resyncMs);
+    await store.feedReady?.();
     const blobs = new BlobStore(resolve(stateDir, "storage"), reserve);
     await blobs.init();
     const objects = new ObjectService(store, blobs);
@@ -503,6 +501,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
           await Promise.allSettled([...background]);
+          await sync.close();
           await blobs.close();
           await store.close();
           await audit.close();

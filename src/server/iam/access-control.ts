@@ -1,8 +1,9 @@
 /**
  * Authorization for every API: the token's scopes must admit the permission, and IAM must grant
  * it on the resource through the policies of the resource and its ancestors. Policies and custom
- * roles are cached in memory (this process owns its datastore), so a check costs no query once
- * warm; every write through `PolicyService` keeps the cache current.
+ * roles are cached in memory, so a check costs no query once warm; every write through
+ * `PolicyService` keeps this node's cache current, and the datastore's change feed (cluster-sync.ts)
+ * drops entries other nodes changed.
  */
 import type { Datastore } from "../../datastore/datastore.js";
 import { type Repositories, repositories } from "../../datastore/repositories.js";
@@ -62,6 +63,19 @@ export class AccessControl {
 
   customRolesChanged() {
     this.generation++;
+    this.roles = null;
+  }
+
+  /** Another node changed the policy: drop it, so the next check reads the committed one. */
+  forgetPolicy(resource: string) {
+    this.generation++;
+    this.policies.delete(resource);
+  }
+
+  /** Changes may have been missed (or the periodic re-read): drop every cached policy and role. */
+  forgetAll() {
+    this.generation++;
+    this.policies.clear();
     this.roles = null;
   }
 

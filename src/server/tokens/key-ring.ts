@@ -34,6 +34,9 @@ export class RotationRefused extends Error {
 
 export class KeyRing {
   private keys = new Map<string, SigningKey>();
+  /** Reloads started and the latest applied: a slow reload never replaces a newer one's view. */
+  private reloadsStarted = 0;
+  private reloadApplied = 0;
 
   private constructor(
     private readonly store: Datastore,
@@ -58,12 +61,15 @@ export class KeyRing {
 
   /** Re-reads the ring from the datastore (rotations by another node or `warrant admin keys rotate`). */
   async reload(): Promise<void> {
+    const seq = ++this.reloadsStarted;
     const stored = await repositories(this.store).signingKeys.all();
     const next = new Map<string, SigningKey>();
     for (const s of stored) {
       const loaded = this.keys.get(s.kid);
       next.set(s.kid, loaded ? { ...loaded, ...meta(s) } : loadSigningKey(s, this.masterKey));
     }
+    if (seq < this.reloadApplied) return;
+    this.reloadApplied = seq;
     this.keys = next;
   }
 
@@ -87,10 +93,16 @@ export class KeyRing {
   /** One rotation step: staged → primary → secondary, retire expired secondaries, stage a new key. */
   async rotate(
     now = Date.now(),
+    options: { onlyIfDue?: boolean } = {},
   ): Promise<{ promoted: string; demoted?: string; retired: string[]; staged: string }> {
     const result = await this.store.transaction(async (tx) => {
       const r = repositories(tx);
       const stored = await r.signingKeys.all();
+      // Scheduled rotations: nodes sharing the store tick independently, and write transactions are
+      // serialized (an advisory lock on PostgreSQL), so the first to find it due rotates and the
+      // others, re-checking here, find it done: one rotation per installation.
+      if (options.onlyIfDue && !rotationDue(stored, now, this.policy))
+        throw new RotationRefused("a rotation is not due (another node rotated)");
       const plan = planRotation(stored, now, this.policy);
       if (typeof plan === "string") throw new RotationRefused(plan);
       const at = new Date(now).toISOString();
@@ -117,7 +129,7 @@ export class KeyRing {
     const stored = await repositories(this.store).signingKeys.all();
     if (rotationDue(stored, now, this.policy)) {
       try {
-        await this.rotate(now);
+        await this.rotate(now, { onlyIfDue: true });
         return;
       } catch (err) {
         if (!(err instanceof RotationRefused)) throw err;
