@@ -60,7 +60,12 @@ import { type Route, Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
-import { BlobStore, DEFAULT_STORAGE_RESERVE_BYTES, freeBytes } from "./storage/blob-store.js";
+import {
+  BlobStore,
+  DEFAULT_STORAGE_RESERVE_BYTES,
+  freeBytes,
+  SHARED_SWEEP_MARGIN_MS,
+} from "./storage/blob-store.js";
 import { ObjectService } from "./storage/object-service.js";
 import { CertificateAuthority } from "./tls/ca.js";
 import { GOOGLE_API_HOSTS, TlsFront } from "./tls/front.js";
@@ -124,6 +129,11 @@ export interface ServeOptions {
    * monitoring.timeSeries.list on the organization (behind a reverse proxy on the same host).
    */
   metricsLoopbackOpen?: boolean;
+  /**
+   * Where object bytes and resumable-upload bytes live (default `<state-dir>/storage`). Nodes sharing
+   * a datastore must all mount one blob directory (docs/deployment.md).
+   */
+  blobDir?: string;
   /** How often every IAM cache is dropped and re-read, besides the change feed (default 30 s). */
   resyncMs?: number;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
@@ -361,14 +371,16 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     // Other nodes sharing the datastore change what this one caches: follow the change feed.
     const sync = new ClusterSync(store, { access, directory, users, keyRing, changes }, log, opts.resyncMs);
     await store.feedReady?.();
-    const blobs = new BlobStore(resolve(stateDir, "storage"), reserve);
+    const blobs = opts.blobDir
+      ? new BlobStore(resolve(opts.blobDir), reserve, true)
+      : new BlobStore(resolve(stateDir, "storage"), reserve);
     await blobs.init();
     const objects = new ObjectService(store, blobs);
     const startedAt = Date.now();
     // Blobs a crash left without an object; in the background, and only those older than this start.
     inBackground(
       objects
-        .sweep(startedAt)
+        .sweep(opts.blobDir ? startedAt - SHARED_SWEEP_MARGIN_MS : startedAt)
         .then((n) => n && log(`storage: removed ${n} unreferenced blob(s) left by an interrupted run`))
         .catch((err) => log(`storage: sweep failed: ${(err as Error).message}`)),
     );

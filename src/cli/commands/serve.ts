@@ -235,6 +235,15 @@ export default command({
         "(migrated forward on start; see docs/datastore.md). Default WARRANT_DATASTORE_URL, else the embedded SQLite file.",
     },
     {
+      name: "blob-dir",
+      type: "string",
+      metavar: "DIR",
+      help:
+        "Keep object bytes (and resumable uploads in progress) in DIR instead of <state-dir>/storage. Nodes " +
+        "serving one installation from one PostgreSQL datastore must all mount the same DIR (e.g. NFS); see " +
+        "docs/deployment.md. Default WARRANT_BLOB_DIR.",
+    },
+    {
       name: "metrics-require-permission",
       type: "boolean",
       help:
@@ -323,6 +332,7 @@ export default command({
     const storageReserveBytes = reserveRaw === undefined ? undefined : parseSize(reserveRaw);
     const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
     const datastore = parseDatastore(ctx.str("datastore"), env.WARRANT_DATASTORE_URL);
+    const blobDir = ctx.str("blob-dir") ?? (env.WARRANT_BLOB_DIR || undefined);
     const { startServer, StateDirLocked, StateDirFull, DatastoreUnavailable } = await loadServer();
     const logging = parseLogging(
       ctx.str("log-format") ?? env.WARRANT_LOG_FORMAT,
@@ -344,6 +354,7 @@ export default command({
         enforcement,
         connectionLimits,
         ...(datastore !== undefined ? { datastore } : {}),
+        ...(blobDir ? { blobDir: resolve(cwd, blobDir) } : {}),
         ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),
         ...(ctx.bool("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
