@@ -6,40 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { crc32c } from "@node-rs/crc32";
 import { createTestDatabase, dropTestDatabase, postgresUnavailable } from "../datastore/pg-fixture.js";
-import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+import { type ClusterNode, startNode } from "../support/cluster.js";
 
 const why = await postgresUnavailable();
 const dbName = `warrant_blobs_${process.pid}_${randomBytes(4).toString("hex")}`;
 
-interface Node {
-  proc: ServeProcess;
-  url: string;
-  token: string;
-}
-
-async function adminToken(stateDir: string, url: string): Promise<string> {
-  const cred = JSON.parse(readFileSync(join(stateDir, "admin-credentials.json"), "utf8"));
-  const res = await fetch(`${url}/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "refresh_token",
-      client_id: cred.client_id,
-      client_secret: cred.client_secret,
-      refresh_token: cred.refresh_token,
-    }),
-  });
-  const json = (await res.json()) as { access_token?: string };
-  if (!json.access_token) throw new Error(`no token: ${JSON.stringify(json)}`);
-  return json.access_token;
-}
+type Node = ClusterNode;
 
 describe("nodes sharing a blob directory", { skip: why ?? false, timeout: 120_000 }, () => {
   const dirs: string[] = [];
@@ -51,12 +30,9 @@ describe("nodes sharing a blob directory", { skip: why ?? false, timeout: 120_00
     dirs.push(blobDir);
     const env = { WARRANT_MASTER_KEY: randomBytes(32).toString("base64") };
     const start = async () => {
-      const stateDir = mkdtempSync(join(tmpdir(), "warrant-node-"));
-      dirs.push(stateDir);
-      const proc = spawnServe(stateDir, [`--datastore=${url}`, `--blob-dir=${blobDir}`], env);
-      const info = await proc.ready();
-      const nodeUrl = info.url as string;
-      return { proc, url: nodeUrl, token: await adminToken(stateDir, nodeUrl) };
+      const node = await startNode([`--datastore=${url}`, `--blob-dir=${blobDir}`], env);
+      dirs.push(node.stateDir);
+      return node;
     };
     nodes.push(await start());
     nodes.push(...(await Promise.all([start(), start()])));
