@@ -4,6 +4,7 @@ import auth from "./commands/auth/index.js";
 import ca from "./commands/ca/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
+import datastore from "./commands/datastore/index.js";
 import env from "./commands/env.js";
 import { makeHelpCommand } from "./commands/help.js";
 import iam from "./commands/iam/index.js";
@@ -34,6 +35,7 @@ export const ROOT: GroupSpec = group({
     logs,
     ca,
     admin,
+    datastore,
     config,
     makeHelpCommand(() => ROOT),
     version,

@@ -58,6 +58,37 @@ export interface MetaDocuments {
 
 export type Kind = keyof Documents;
 
+/** Every kind, at run time (the compiler checks the list is complete). */
+const KIND_SET = {
+  meta: true,
+  project: true,
+  "service-account": true,
+  "deleted-service-account": true,
+  "service-account-key": true,
+  instance: true,
+  policy: true,
+  "custom-role": true,
+  operation: true,
+  "oauth-client": true,
+  "refresh-token": true,
+  "signing-key": true,
+  agent: true,
+  bucket: true,
+  object: true,
+  "object-version": true,
+  "upload-session": true,
+  enrollment: true,
+  user: true,
+} satisfies Record<Kind, true>;
+export const KINDS = Object.keys(KIND_SET) as Kind[];
+
+/** A document with its parent, as `dump` reads it (moving an installation between stores). */
+export interface Row<K extends Kind = Kind> {
+  key: string;
+  parent: string | null;
+  value: Documents[K];
+}
+
 /**
  * Kinds that can also be fetched by a second value, unique within the kind (an index, not a scan).
  * Backends store the value beside the document and refuse a write that would duplicate it
@@ -145,6 +176,8 @@ export interface Datastore extends DocumentStore {
    * unsubscribe function. Stores only one process uses (SQLite) have none.
    */
   watch?(listener: ChangeListener): () => void;
+  /** Committed documents of `kind` with their parents, in key order after `after`, at most `limit`. */
+  dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]>;
   /** Resolves once the change feed `watch` started is listening. */
   feedReady?(): Promise<void>;
   close(): Promise<void>;

@@ -21,6 +21,7 @@ import {
   type IndexedKind,
   type Kind,
   type ListOptions,
+  type Row,
   type StoreChange,
   StoreUnavailable,
   UniqueViolation,
@@ -324,6 +325,20 @@ export class PostgresDatastore implements Datastore {
   }
   list<K extends Kind>(kind: K, options?: ListOptions) {
     return this.track(() => this.reads.list(kind, options));
+  }
+  dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]> {
+    return this.track(async () => {
+      const r = await this.pool.query<{ key: string; parent: string | null; value: string }>(
+        `SELECT key, parent, value FROM documents WHERE kind = $1 ${after === undefined ? "" : "AND key > $3"}
+          ORDER BY key LIMIT $2`,
+        after === undefined ? [kind, limit] : [kind, limit, after],
+      );
+      return r.rows.map((row) => ({
+        key: row.key,
+        parent: row.parent,
+        value: JSON.parse(row.value) as Documents[K],
+      }));
+    });
   }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
