@@ -1,5 +1,6 @@
 import { group } from "../../spec.js";
 import copy from "./copy.js";
+import reseal from "./reseal.js";
 
 export default group({
   name: "datastore",
@@ -8,5 +9,5 @@ export default group({
     "Warrant keeps its state in the embedded SQLite file of a state directory by default, or in PostgreSQL " +
     "(`warrant serve --datastore=postgres://…`; see docs/datastore.md). These commands work on the stores " +
     "directly; they need no running server.",
-  children: [copy],
+  children: [copy, reseal],
 });
