@@ -27,7 +27,7 @@ export interface SyncedCaches {
 
 export class ClusterSync {
   private readonly unsubscribe: () => void;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
   /** A key-ring reload in flight, and whether another was asked for meanwhile. */
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
@@ -41,9 +41,10 @@ export class ClusterSync {
     private readonly log: (line: string) => void,
     resyncMs = CLUSTER_RESYNC_MS,
   ) {
+    // A store without a change feed (SQLite) has no other writer: nothing to follow or re-read.
     this.unsubscribe = store.watch ? store.watch((changes) => this.apply(changes)) : () => {};
-    this.timer = setInterval(() => this.apply(null), resyncMs);
-    this.timer.unref();
+    this.timer = store.watch ? setInterval(() => this.apply(null), resyncMs) : undefined;
+    this.timer?.unref();
   }
 
   /** Drops what `changes` touched from the caches (`null`: everything). */

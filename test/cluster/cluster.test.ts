@@ -100,6 +100,58 @@ describe("three nodes on one PostgreSQL database", { skip: why ?? false, timeout
     assert.ok(elapsed < 1_000, `refused after ${elapsed} ms`);
   });
 
+  it("a user credential revoked through node A is refused at node C within 1 s", async () => {
+    const [a, b, c] = nodes as [Harness, Harness, Harness];
+    const email = "dana@example.com";
+    assert.equal((await b.call("POST", "/warrant/v1/users", { body: { email } })).status, 200);
+    const policy = (await b.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body;
+    const set = await b.call("POST", "/v1/projects/demo-project:setIamPolicy", {
+      body: {
+        policy: {
+          ...policy,
+          bindings: [...policy.bindings, { role: "roles/viewer", members: [`user:${email}`] }],
+        },
+      },
+    });
+    assert.equal(set.status, 200, set.text);
+    const issued = await a.call("POST", `/warrant/v1/users/${email}:issueCredential`, { body: {} });
+    assert.equal(issued.status, 200, issued.text);
+    const cred = issued.body as { client_id: string; client_secret: string; refresh_token: string };
+    const refreshed = await fetch(`${a.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", ...cred }),
+    });
+    const token = ((await refreshed.json()) as { access_token: string }).access_token;
+    const read = async () => (await c.call("GET", "/v1/projects/demo-project", { token })).status;
+    // C accepts it (and caches the credential's client)...
+    const t = Date.now();
+    let before = await read();
+    while (before !== 200 && Date.now() - t < 1_000) {
+      await sleep(20);
+      before = await read();
+    }
+    assert.equal(before, 200);
+    // ...until A revokes it.
+    const rv = await fetch(`${a.url}/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: cred.refresh_token }),
+    });
+    assert.equal(rv.status, 200);
+    const t0 = Date.now();
+    let status = await read();
+    while (status !== 401 && Date.now() - t0 < 1_000) {
+      await sleep(20);
+      status = await read();
+    }
+    assert.equal(
+      status,
+      401,
+      `node C still accepted the revoked credential's token after ${Date.now() - t0} ms`,
+    );
+  });
+
   it("a signing key rotated on one node verifies on all", async () => {
     const [a, b, c] = nodes as [Harness, Harness, Harness];
     const rotated = await b.call("POST", "/warrant/v1/signingKeys:rotate", { body: {} });
