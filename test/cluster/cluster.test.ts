@@ -243,6 +243,36 @@ describe("three nodes on one PostgreSQL database", { skip: why ?? false, timeout
       assert.ok(secondaries.includes(primaryBefore), "the old primary became a secondary");
       assert.equal(stored.filter((k) => k.state === "staged").length, 1);
       for (const r of rings) assert.equal(r.primary().kid, primaries[0]!.kid);
+
+      // A ring that has not heard of a rotation (no change feed here) trusts the new primary as soon
+      // as a token signed by it arrives: it re-reads the ring, at most once a second.
+      let reads = 0;
+      const counted = new Proxy(stores[1]!, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop, target) as unknown;
+          if (typeof v !== "function") return v;
+          return (...args: unknown[]) => {
+            if (prop === "list") reads++;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const watcher = await KeyRing.open(counted, Buffer.from(masterKey, "base64"), policy);
+      const first = rings[0]!;
+      const { staged } = await first.rotate(later + 3600_000);
+      const { promoted } = await first.rotate(later + 7200_000);
+      assert.equal(promoted, staged);
+      assert.equal(watcher.verificationKey(promoted), undefined, "the watcher has not reloaded yet");
+      const before = reads;
+      await watcher.refreshFor(promoted);
+      assert.equal(reads, before + 1);
+      assert.ok(watcher.verificationKey(promoted), "trusted after the re-read");
+      await watcher.refreshFor("no-such-kid");
+      await watcher.refreshFor("another-unknown-kid");
+      assert.equal(reads, before + 1, "unknown kids within the second read nothing more");
+      await sleep(1_050);
+      await watcher.refreshFor("no-such-kid");
+      assert.equal(reads, before + 2, "a second later, one more read");
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

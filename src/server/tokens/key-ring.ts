@@ -28,6 +28,9 @@ export const DEFAULT_ROTATION_POLICY: RotationPolicy = {
   retireAfterSeconds: 3600 + 120,
 };
 
+/** How often a token signed by an unknown key may make the ring re-read the datastore. */
+export const MISS_RELOAD_INTERVAL_MS = 1_000;
+
 export class RotationRefused extends Error {
   override name = "RotationRefused";
 }
@@ -84,6 +87,24 @@ export class KeyRing {
     const k = this.keys.get(kid);
     return k && k.state !== "staged" ? k.publicKey : undefined;
   }
+
+  /**
+   * For a token whose key this ring does not (yet) trust: another node may have just rotated, and
+   * its change notice not arrived. Re-reads the ring, at most once a second however many such tokens
+   * arrive (an unknown kid costs an attacker nothing, so it must cost the datastore little).
+   */
+  async refreshFor(kid: string): Promise<void> {
+    if (this.verificationKey(kid)) return;
+    if (this.missReload) return this.missReload;
+    if (Date.now() - this.lastMissReload < MISS_RELOAD_INTERVAL_MS) return;
+    this.lastMissReload = Date.now();
+    this.missReload = this.reload().finally(() => {
+      this.missReload = undefined;
+    });
+    return this.missReload;
+  }
+  private lastMissReload = 0;
+  private missReload: Promise<void> | undefined;
 
   /** Every published key: staged, primary, secondary. */
   all(): SigningKey[] {
