@@ -1,7 +1,7 @@
 /**
  * `warrant agent --control-plane=B,A`: an instance's metadata server talking to node B of a
- * two-node installation keeps serving tokens (cache misses included) while B is killed with
- * SIGKILL, by moving to node A.
+ * two-node installation sees a change made through node A within a second, and keeps serving tokens
+ * (cache misses included) while B is killed with SIGKILL, by moving to node A.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -93,6 +93,26 @@ describe("an agent with two control-plane nodes", { skip: why ?? false, timeout:
     };
     const first = await ask();
     assert.deepEqual([first.access, first.id], [200, 200], first.idText);
+
+    // An instance change made through node A reaches the agent, whose long poll waits at node B.
+    const setMetadata = await fetch(
+      `${a.url}/compute/v1/projects/demo-project/zones/us-central1-a/instances/demo-vm/setMetadata`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ items: [{ key: "cluster-note", value: "set-through-a" }] }),
+      },
+    );
+    assert.equal(setMetadata.status, 200, await setMetadata.text());
+    const t0 = Date.now();
+    let note = "";
+    while (Date.now() - t0 < 1_000) {
+      const r = await fetch(`${mds}/computeMetadata/v1/instance/attributes/cluster-note`, { headers });
+      note = await r.text();
+      if (r.status === 200) break;
+      await sleep(20);
+    }
+    assert.equal(note.trim(), "set-through-a", `the agent did not see A's change within 1 s`);
 
     // Ask continuously; B dies in the middle.
     const answers: Awaited<ReturnType<typeof ask>>[] = [];
