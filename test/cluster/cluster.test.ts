@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { PostgresDatastore } from "../../src/datastore/postgres/postgres-datastore.js";
 import { repositories } from "../../src/datastore/repositories.js";
 import { KeyRing } from "../../src/server/tokens/key-ring.js";
+import { runCli } from "../cli/helpers.js";
 import { createTestDatabase, dropTestDatabase, postgresUnavailable } from "../datastore/pg-fixture.js";
 import { type Harness, startHarness } from "../support/harness.js";
 
@@ -220,6 +221,40 @@ describe("three nodes on one PostgreSQL database", { skip: why ?? false, timeout
       );
       for (const i of writers)
         assert.ok(members.has(`group:writer-${i}@example.com`), `writer ${i}'s binding is lost`);
+    }
+  });
+
+  it("50 concurrent `warrant projects add-iam-policy-binding` runs spread over the nodes lose no update", async () => {
+    const writers = Array.from({ length: 50 }, (_, i) => i);
+    const results = await Promise.all(
+      writers.map((i) => {
+        const n = nodes[i % nodes.length]!;
+        return runCli(
+          [
+            "projects",
+            "add-iam-policy-binding",
+            "demo-project",
+            `--member=group:cli-writer-${i}@example.com`,
+            "--role=roles/browser",
+            "--format=none",
+          ],
+          { env: { WARRANT_ENDPOINT: n.url, WARRANT_CREDENTIAL_FILE: n.server.adminCredentialFile } },
+        );
+      }),
+    );
+    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `writer ${i}: ${r.stderr}`);
+    for (const n of nodes) {
+      const got = await n.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} });
+      const members = new Set(
+        (got.body.bindings as { role: string; members: string[] }[])
+          .filter((b) => b.role === "roles/browser")
+          .flatMap((b) => b.members),
+      );
+      for (const i of writers)
+        assert.ok(
+          members.has(`group:cli-writer-${i}@example.com`),
+          `writer ${i}'s binding is lost at ${n.url}`,
+        );
     }
   });
 
