@@ -25,6 +25,8 @@ class RateLimited extends Error {}
 
 export interface AgentOptions {
   controlPlaneUrl: string;
+  /** More nodes of the same control plane, tried in turn when the current one stops answering. */
+  otherControlPlaneUrls?: string[];
   /** One-time enrollment token, exchanged at start for a short-lived agent credential. */
   enrollmentToken: string;
   /** When given, enrollment must yield exactly this instance (`projects/P/zones/Z/instances/N` or `zones/Z/instances/N`). */
@@ -78,12 +80,17 @@ const text = (status: number, body: string, headers?: Record<string, string>): M
 
 export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const log = o.log ?? (() => {});
-  const cp = await ControlPlane.enroll(o.controlPlaneUrl, o.enrollmentToken, (why) => {
-    log(
-      `agent: the control plane refused this agent's credential (${why}); it serves no tokens until it is re-enrolled with a new token from \`warrant compute instances issue-enrollment-token\``,
-    );
-    o.onCredentialRefused?.();
-  });
+  const cp = await ControlPlane.enroll(
+    [o.controlPlaneUrl, ...(o.otherControlPlaneUrls ?? [])],
+    o.enrollmentToken,
+    (why) => {
+      log(
+        `agent: the control plane refused this agent's credential (${why}); it serves no tokens until it is re-enrolled with a new token from \`warrant compute instances issue-enrollment-token\``,
+      );
+      o.onCredentialRefused?.();
+    },
+    log,
+  );
   if (o.expectInstance && cp.instance && !cp.instance.endsWith(o.expectInstance))
     throw new ControlPlaneError(
       400,

@@ -34,14 +34,26 @@ export class ControlPlane {
   /** Set once the control plane refuses the credential (expired or revoked): only re-enrollment helps. */
   refused?: string;
 
+  /** Index into `baseUrls` of the node calls go to; moves on when that node stops answering. */
+  private current: number;
+
   private constructor(
-    private readonly baseUrl: string,
+    /** The control plane's nodes (several serve one installation; docs/deployment.md). */
+    private readonly baseUrls: readonly string[],
     private credential: string,
     expireTime: string | undefined,
     /** Called once, when the credential is first refused. */
     private readonly onRefused: (why: string) => void,
+    private readonly log: (line: string) => void,
+    current: number,
   ) {
     this.expiresAt = expireTime ? Date.parse(expireTime) : Number.NaN;
+    this.current = current;
+  }
+
+  /** The node calls go to now. */
+  get baseUrl(): string {
+    return this.baseUrls[this.current]!;
   }
 
   /** The instance the credential is bound to (`projects/P/zones/Z/instances/N`), when enrolled here. */
@@ -62,22 +74,27 @@ export class ControlPlane {
   }
 
   static async enroll(
-    baseUrl: string,
+    baseUrl: string | readonly string[],
     enrollmentToken: string,
     onRefused: (why: string) => void = () => {},
+    log: (line: string) => void = () => {},
   ): Promise<ControlPlane> {
-    const res = await fetch(`${baseUrl}/warrant/v1/agents:enroll`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ enrollmentToken }),
-    });
+    const urls = typeof baseUrl === "string" ? [baseUrl] : [...baseUrl];
+    if (urls.length === 0) throw new Error("no control-plane URL");
+    const { res, index } = await failover(urls, 0, log, (url) =>
+      fetch(`${url}/warrant/v1/agents:enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ enrollmentToken }),
+      }),
+    );
     const body = (await res.json().catch(() => ({}))) as IssuedCredential;
     if (!res.ok || !body.agentCredential || !body.expireTime)
       throw new ControlPlaneError(
         res.status,
-        `enrollment refused by ${baseUrl}: ${body.error?.message ?? res.statusText}`,
+        `enrollment refused by ${urls[index]}: ${body.error?.message ?? res.statusText}`,
       );
-    const cp = new ControlPlane(baseUrl, body.agentCredential, body.expireTime, onRefused);
+    const cp = new ControlPlane(urls, body.agentCredential, body.expireTime, onRefused, log, index);
     if (body.instance) cp.instance = body.instance;
     return cp;
   }
@@ -122,16 +139,25 @@ export class ControlPlane {
     return this.judge<T>(res);
   }
 
-  private send(credential: string, method: string, path: string, body?: unknown, signal?: AbortSignal) {
-    return fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `WarrantAgent ${credential}`,
-        ...(body ? { "content-type": "application/json" } : {}),
-      },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-      ...(signal ? { signal } : {}),
-    });
+  private async send(credential: string, method: string, path: string, body?: unknown, signal?: AbortSignal) {
+    const { res, index } = await failover(
+      this.baseUrls,
+      this.current,
+      this.log,
+      (url) =>
+        fetch(`${url}${path}`, {
+          method,
+          headers: {
+            authorization: `WarrantAgent ${credential}`,
+            ...(body ? { "content-type": "application/json" } : {}),
+          },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+          ...(signal ? { signal } : {}),
+        }),
+      signal,
+    );
+    this.current = index;
+    return res;
   }
 
   private async judge<T>(res: Response): Promise<T> {
@@ -172,4 +198,43 @@ export class ControlPlane {
       licenses,
     });
   }
+}
+
+/** Answers of a node that cannot serve now (down behind a proxy, draining, datastore unreachable). */
+const NODE_UNAVAILABLE = new Set([502, 503, 504]);
+
+/**
+ * Sends `attempt` to the nodes in turn from `start`: a node that cannot be reached, or answers 502,
+ * 503 or 504, is passed over for the next; the first other answer (or the last node's) is returned
+ * with the index of the node that gave it. Requests are repeatable (a JSON body, no side effect a
+ * second node would double: a renewal the dead node committed makes the next call refused, and the
+ * agent says it must be re-enrolled).
+ */
+async function failover(
+  urls: readonly string[],
+  start: number,
+  log: (line: string) => void,
+  attempt: (url: string) => Promise<Response>,
+  signal?: AbortSignal,
+): Promise<{ res: Response; index: number }> {
+  let lastError: unknown;
+  for (let i = 0; i < urls.length; i++) {
+    const index = (start + i) % urls.length;
+    const last = i === urls.length - 1;
+    try {
+      const res = await attempt(urls[index]!);
+      if (last || !NODE_UNAVAILABLE.has(res.status)) return { res, index };
+      await res.body?.cancel();
+      log(
+        `agent: control plane ${urls[index]} answered ${res.status}; trying ${urls[(index + 1) % urls.length]}`,
+      );
+    } catch (err) {
+      if (signal?.aborted || last) throw err;
+      lastError = err;
+      log(
+        `agent: control plane ${urls[index]} unreachable (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); trying ${urls[(index + 1) % urls.length]}`,
+      );
+    }
+  }
+  throw lastError;
 }

@@ -315,6 +315,24 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     parse: parseDatastoreFrom,
   },
   {
+    flag: "blob-dir",
+    key: "storage.blob-dir",
+    env: "WARRANT_BLOB_DIR",
+    type: "string",
+    metavar: "DIR",
+    help:
+      "Keep object bytes (and resumable uploads in progress) in DIR instead of <state-dir>/storage. Nodes " +
+      "serving one installation from one PostgreSQL datastore must all mount the same DIR (e.g. NFS); see " +
+      "docs/deployment.md. Default WARRANT_BLOB_DIR.",
+    allowed: "a directory path",
+    default: "<state-dir>/storage",
+    parse: (raw, from) => {
+      const v = text(raw).trim();
+      if (!v) throw new UsageError(`${from}: expected a directory path, got '${text(raw)}'.`);
+      return v;
+    },
+  },
+  {
     flag: "metrics-require-permission",
     key: "metrics.require-permission",
     type: "boolean",

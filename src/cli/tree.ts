@@ -4,6 +4,7 @@ import auth from "./commands/auth/index.js";
 import ca from "./commands/ca/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
+import datastore from "./commands/datastore/index.js";
 import doctor from "./commands/doctor.js";
 import env from "./commands/env.js";
 import groups from "./commands/groups/index.js";
@@ -37,6 +38,7 @@ export const ROOT: GroupSpec = group({
     logs,
     ca,
     admin,
+    datastore,
     config,
     doctor,
     makeHelpCommand(() => ROOT),

@@ -62,6 +62,39 @@ export interface MetaDocuments {
 
 export type Kind = keyof Documents;
 
+/** Every kind, at run time (the compiler checks the list is complete). */
+const KIND_SET = {
+  meta: true,
+  project: true,
+  "service-account": true,
+  "deleted-service-account": true,
+  "service-account-key": true,
+  instance: true,
+  policy: true,
+  "custom-role": true,
+  operation: true,
+  "oauth-client": true,
+  "refresh-token": true,
+  "signing-key": true,
+  agent: true,
+  bucket: true,
+  object: true,
+  "object-version": true,
+  "upload-session": true,
+  enrollment: true,
+  user: true,
+  group: true,
+  "deny-policy": true,
+} satisfies Record<Kind, true>;
+export const KINDS = Object.keys(KIND_SET) as Kind[];
+
+/** A document with its parent, as `dump` reads it (moving an installation between stores). */
+export interface Row<K extends Kind = Kind> {
+  key: string;
+  parent: string | null;
+  value: Documents[K];
+}
+
 /**
  * Kinds that can also be fetched by a second value, unique within the kind (an index, not a scan).
  * Backends store the value beside the document and refuse a write that would duplicate it
@@ -143,9 +176,23 @@ export interface Datastore extends DocumentStore {
    */
   transaction<T>(fn: (tx: DocumentStore) => Promise<T>): Promise<T>;
   /**
-   * For stores shared over a network: makes this process the store's one server until close(), or
-   * rejects naming the server that already is. (SQLite needs none: the state-directory lock.)
+   * For stores several servers share: calls `listener` after every committed transaction of any
+   * process with the documents it wrote, or with `null` when changes may have been missed (the
+   * feed's connection was lost and came back): then everything cached may be stale. Returns the
+   * unsubscribe function. Stores only one process uses (SQLite) have none.
    */
-  claimServer?(): Promise<void>;
+  watch?(listener: ChangeListener): () => void;
+  /** Committed documents of `kind` with their parents, in key order after `after`, at most `limit`. */
+  dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]>;
+  /** Resolves once the change feed `watch` started is listening. */
+  feedReady?(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One document a committed transaction wrote or deleted. */
+export interface StoreChange {
+  kind: Kind;
+  key: string;
+}
+
+export type ChangeListener = (changes: readonly StoreChange[] | null) => void;

@@ -48,6 +48,7 @@ import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { ClusterSync } from "./cluster-sync.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
@@ -61,7 +62,12 @@ import { type Route, Router } from "./http/router.js";
 import { createHttpServer, type HttpServerDeps } from "./http/server.js";
 import { AccessControl, type EnforcementMode } from "./iam/access-control.js";
 import { PolicyService } from "./iam/policy-service.js";
-import { BlobStore, DEFAULT_STORAGE_RESERVE_BYTES, freeBytes } from "./storage/blob-store.js";
+import {
+  BlobStore,
+  DEFAULT_STORAGE_RESERVE_BYTES,
+  freeBytes,
+  SHARED_SWEEP_MARGIN_MS,
+} from "./storage/blob-store.js";
 import { ObjectService } from "./storage/object-service.js";
 import { CertificateAuthority } from "./tls/ca.js";
 import { GOOGLE_API_HOSTS, TlsFront } from "./tls/front.js";
@@ -125,6 +131,13 @@ export interface ServeOptions {
    * monitoring.timeSeries.list on the organization (behind a reverse proxy on the same host).
    */
   metricsLoopbackOpen?: boolean;
+  /**
+   * Where object bytes and resumable-upload bytes live (default `<state-dir>/storage`). Nodes sharing
+   * a datastore must all mount one blob directory (docs/deployment.md).
+   */
+  blobDir?: string;
+  /** How often every IAM cache is dropped and re-read, besides the change feed (default 30 s). */
+  resyncMs?: number;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
   storageReserveBytes?: number;
   /** Rotate audit.log at this size (default 100 MiB; 0: never, for logrotate). */
@@ -257,17 +270,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   });
   try {
     const opened: Datastore = opts.datastore
-      ? await openDatastore(opts.datastore, { log })
-          .then(async (s) => {
-            await s.claimServer?.().catch(async (err) => {
-              await s.close();
-              throw err;
-            });
-            return s;
-          })
-          .catch((err: Error) => {
-            throw new DatastoreUnavailable(opts.datastore!, err);
-          })
+      ? await openDatastore(opts.datastore, { log }).catch((err: Error) => {
+          throw new DatastoreUnavailable(opts.datastore!, err);
+        })
       : new SqliteDatastore(resolve(stateDir, "warrant.db"));
     store = metrics.measuring(opened);
     // A copy for a log shipper: a record of its own, whatever the log level.
@@ -379,14 +384,19 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
     const changes = new ChangeFeed();
-    const blobs = new BlobStore(resolve(stateDir, "storage"), reserve);
+    // Other nodes sharing the datastore change what this one caches: follow the change feed.
+    const sync = new ClusterSync(store, { access, directory, users, keyRing, changes }, log, opts.resyncMs);
+    await store.feedReady?.();
+    const blobs = opts.blobDir
+      ? new BlobStore(resolve(opts.blobDir), reserve, true)
+      : new BlobStore(resolve(stateDir, "storage"), reserve);
     await blobs.init();
     const objects = new ObjectService(store, blobs);
     const startedAt = Date.now();
     // Blobs a crash left without an object; in the background, and only those older than this start.
     inBackground(
       objects
-        .sweep(startedAt)
+        .sweep(opts.blobDir ? startedAt - SHARED_SWEEP_MARGIN_MS : startedAt)
         .then((n) => n && log(`storage: removed ${n} unreferenced blob(s) left by an interrupted run`))
         .catch((err) => log(`storage: sweep failed: ${(err as Error).message}`)),
     );
@@ -521,6 +531,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
           await Promise.allSettled([...background]);
+          await sync.close();
           await blobs.close();
           await store.close();
           await audit.close();

@@ -146,10 +146,15 @@ async function bindMembersToUniqueIds(tx: DocumentStore) {
 async function issueAdminCredential(store: Datastore, file: string, tokenUri: string, inst: Installation) {
   const clientSecret = newClientSecret();
   const refreshToken = newRefreshToken();
+  let clientId = CLI_CLIENT_ID;
   await store.transaction(async (tx) => {
     const r = repositories(tx);
+    // A store other nodes share (docs/deployment.md): a node joining with a state directory of its
+    // own gets an admin client of its own, leaving the other nodes' admin credentials working.
+    if (store.backend !== "sqlite" && (await r.oauthClients.get(CLI_CLIENT_ID)))
+      clientId = `warrant-cli-${randomDigits(10)}.apps.warrant.local`;
     await r.oauthClients.put({
-      clientId: CLI_CLIENT_ID,
+      clientId,
       secretSha256: sha256Hex(clientSecret),
       displayName: "Warrant CLI",
     });
@@ -157,14 +162,14 @@ async function issueAdminCredential(store: Datastore, file: string, tokenUri: st
     await r.refreshTokens.put({
       tokenSha256: sha256Hex(refreshToken),
       subject: `user:${ADMIN_EMAIL}`,
-      clientId: CLI_CLIENT_ID,
+      clientId,
       scopes: ADMIN_SCOPES,
       createTime: new Date().toISOString(),
     });
   });
   const credential = {
     type: "authorized_user",
-    client_id: CLI_CLIENT_ID,
+    client_id: clientId,
     client_secret: clientSecret,
     refresh_token: refreshToken,
     token_uri: tokenUri,

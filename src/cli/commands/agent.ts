@@ -29,6 +29,15 @@ export default command({
       help: "Where to serve (default 127.0.0.1:8081).",
     },
     {
+      name: "control-plane",
+      type: "string",
+      metavar: "URL[,URL…]",
+      help:
+        "The control plane's node(s) (default the configured endpoint, or WARRANT_CONTROL_PLANE). With several " +
+        "nodes serving one installation (docs/deployment.md), calls go to one and move to the next when it " +
+        "cannot be reached or answers 502, 503 or 504, so tokens keep flowing while a node is down.",
+    },
+    {
       name: "enrollment-token",
       type: "string",
       metavar: "TOKEN",
@@ -61,6 +70,7 @@ export default command({
   examples: [
     "TOKEN=$(warrant compute instances issue-enrollment-token demo-vm --zone us-central1-a --format='value(enrollmentToken)')",
     "warrant agent --instance demo-vm --zone us-central1-a --listen 127.0.0.5:8081 --enrollment-token $TOKEN",
+    "warrant agent --instance demo-vm --zone us-central1-a --control-plane=http://warrant-1:8080,http://warrant-2:8080 --enrollment-token $TOKEN",
   ],
   async run(ctx) {
     const { parseFaults } = await import("../../agent/faults.js");
@@ -83,8 +93,19 @@ export default command({
     const rate = ctx.str("mints-per-second");
     if (rate !== undefined && !(Number(rate) > 0))
       throw new UsageError("argument --mints-per-second: a positive number.");
+    const controlPlanes = (ctx.str("control-plane") ?? ctx.rt.env.WARRANT_CONTROL_PLANE ?? "")
+      .split(",")
+      .map((u) => u.trim())
+      .filter(Boolean);
+    for (const u of controlPlanes)
+      if (!/^https?:\/\/[^/]+\/?$/.test(u))
+        throw new UsageError(`argument --control-plane: expected http(s)://HOST:PORT URLs, got '${u}'.`);
+    const [first, ...others] = controlPlanes.length
+      ? controlPlanes.map((u) => u.replace(/\/$/, ""))
+      : [ctx.session.endpoint()];
     const agent = await startAgent({
-      controlPlaneUrl: ctx.session.endpoint(),
+      controlPlaneUrl: first!,
+      ...(others.length ? { otherControlPlaneUrls: others } : {}),
       enrollmentToken: token,
       expectInstance: `zones/${ctx.str("zone")}/instances/${ctx.str("instance")}`,
       host: m[1]!.replace(/^\[|\]$/g, ""),

@@ -118,6 +118,7 @@ export default command({
     const datastore = get<string | undefined>("datastore");
     const auditMaxBytes = get<number>("audit-max-size");
     const auditMaxFiles = get<number>("audit-max-files");
+    const blobDir = get<string | undefined>("blob-dir");
     const { startServer, StateDirLocked, StateDirFull, DatastoreUnavailable } = await loadServer();
     const logging = {
       format:
@@ -139,6 +140,7 @@ export default command({
         enforcement,
         connectionLimits,
         ...(datastore !== undefined ? { datastore } : {}),
+        ...(blobDir ? { blobDir: resolve(cwd, blobDir) } : {}),
         ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),
         ...(get<boolean>("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),

@@ -8,9 +8,12 @@
  * - Within one process transactions queue before taking a pooled connection, so waiting writers
  *   never starve the reads of connections.
  * - Migrations are forward-only and applied by one server at a time, under a session advisory lock.
+ * - A change feed: each write transaction NOTIFYs the documents it changed on commit, and `watch`
+ *   LISTENs, so every server sharing the store can drop what it cached (server/cluster-sync.ts).
  */
 import pg from "pg";
 import {
+  type ChangeListener,
   type Datastore,
   type DocumentStore,
   type Documents,
@@ -18,6 +21,8 @@ import {
   type IndexedKind,
   type Kind,
   type ListOptions,
+  type Row,
+  type StoreChange,
   StoreUnavailable,
   UniqueViolation,
   uniqueValueOf,
@@ -49,7 +54,14 @@ export const PG_MIGRATIONS: Record<number, string> = {
 /** Advisory-lock namespaces (the second key is the schema's hash, so stores in one database don't contend). */
 const MIGRATION_LOCK = 0x5741_5201;
 const WRITE_LOCK = 0x5741_5202;
-const SERVER_LOCK = 0x5741_5203;
+
+/**
+ * The change feed's NOTIFY payload limit is 8000 bytes; a transaction that wrote more than fits
+ * sends "*" (everything may have changed) instead of its list.
+ */
+const MAX_NOTIFY_PAYLOAD = 7_500;
+/** How long the change feed waits before connecting again after losing its session. */
+const FEED_RETRY_MS = 1_000;
 
 /** Something that runs a query: the pool (committed reads) or a transaction's client. */
 type Queryable = Pick<pg.PoolClient, "query">;
@@ -92,7 +104,11 @@ export function explainPgError(err: unknown, where: string): Error {
 }
 
 class PgDocuments implements DocumentStore {
-  constructor(private readonly q: () => Queryable) {}
+  constructor(
+    private readonly q: () => Queryable,
+    /** Told of each document a transaction writes or deletes (the change feed). */
+    private readonly changed: (kind: Kind, key: string) => void = () => {},
+  ) {}
 
   async get<K extends Kind>(kind: K, key: string): Promise<Documents[K] | undefined> {
     const r = await this.q().query<{ value: string }>(
@@ -139,6 +155,7 @@ class PgDocuments implements DocumentStore {
         [kind, key, parent ?? null, JSON.stringify(value), Date.now(), unique],
       ),
     );
+    this.changed(kind, key);
   }
 
   async insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean> {
@@ -150,11 +167,13 @@ class PgDocuments implements DocumentStore {
         [kind, key, parent ?? null, JSON.stringify(value), Date.now(), unique],
       ),
     );
+    if (r.rowCount === 1) this.changed(kind, key);
     return r.rowCount === 1;
   }
 
   async delete(kind: Kind, key: string): Promise<boolean> {
     const r = await this.q().query("DELETE FROM documents WHERE kind = $1 AND key = $2", [kind, key]);
+    if (r.rowCount === 1) this.changed(kind, key);
     return r.rowCount === 1;
   }
 }
@@ -236,8 +255,10 @@ export class PostgresDatastore implements Datastore {
   /** Reads in flight: close() waits for them before it ends the pool. */
   private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
-  /** The session holding the one-server lock (claimServer). */
-  private serverSession: pg.Client | undefined;
+  /** The change feed: listeners, and the session that LISTENs while there are any. */
+  private readonly listeners = new Set<ChangeListener>();
+  private feedSession: pg.Client | undefined;
+  private feedStarting: Promise<void> | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -245,6 +266,8 @@ export class PostgresDatastore implements Datastore {
     readonly where: string,
     private readonly url: string,
     private readonly log: (line: string) => void,
+    /** The NOTIFY channel of this store (one per schema, so installations sharing a database don't mix). */
+    readonly channel: string,
   ) {
     this.reads = new PgDocuments(() => pool);
   }
@@ -269,74 +292,18 @@ export class PostgresDatastore implements Datastore {
       await pool.end().catch(() => undefined);
       throw explainPgError(err, where);
     }
+    let channel: string;
     try {
       await migratePostgres(client, where);
+      const h = await client.query<{ h: number }>("SELECT hashtext(current_schema()) AS h");
+      channel = `warrant_changes_${String(h.rows[0]?.h ?? 0).replace("-", "n")}`;
     } catch (err) {
       client.release();
       await pool.end().catch(() => undefined);
       throw explainPgError(err, where);
     }
     client.release();
-    return new PostgresDatastore(pool, where, url, log);
-  }
-
-  /**
-   * Holds a session advisory lock for as long as this store is open: each server caches IAM
-   * policies in memory, so one server per database until those caches learn of other nodes' writes.
-   * The lock goes with the session, so a killed server never blocks the next one.
-   */
-  async claimServer(): Promise<void> {
-    const session = new pg.Client({ connectionString: this.url, application_name: "warrant serve" });
-    session.on("error", (err) => {
-      if (this.closed) return;
-      this.log(
-        `datastore: lost the PostgreSQL session holding the one-server lock (${this.where}): ${err.message}; claiming it again`,
-      );
-      this.serverSession = undefined;
-      void this.reclaim();
-    });
-    try {
-      await session.connect();
-      const got = await session.query<{ ok: boolean }>(
-        "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
-        [SERVER_LOCK],
-      );
-      if (!got.rows[0]?.ok) {
-        const holder = await session.query<{ addr: string | null; since: Date | null }>(
-          `SELECT host(a.client_addr) AS addr, a.backend_start AS since
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1
-              AND l.objid = hashtext(current_schema())::oid AND l.objsubid = 2`,
-          [SERVER_LOCK],
-        );
-        const h = holder.rows[0];
-        throw new Error(
-          `another \`warrant serve\` already uses this datastore${
-            h ? ` (connected from ${h.addr ?? "a local socket"} since ${h.since?.toISOString()})` : ""
-          }: one server per database for now, as each caches IAM policies in memory (docs/datastore.md#limits)`,
-        );
-      }
-    } catch (err) {
-      await session.end().catch(() => undefined);
-      throw explainPgError(err, this.where);
-    }
-    this.serverSession = session;
-  }
-
-  /** After a lost session: claims the lock again every 5 s until it holds it or the store closes. */
-  private async reclaim(): Promise<void> {
-    while (!this.closed && !this.serverSession) {
-      await new Promise((r) => setTimeout(r, 5_000).unref());
-      if (this.closed) return;
-      try {
-        await this.claimServer();
-        this.log(`datastore: holds the one-server lock of ${this.where} again`);
-      } catch (err) {
-        const message = (err as Error).message;
-        this.log(`datastore: could not claim the one-server lock of ${this.where} again: ${message}`);
-        if (/another `warrant serve`/.test(message)) return;
-      }
-    }
+    return new PostgresDatastore(pool, where, url, log, channel);
   }
 
   private track<T>(read: () => Promise<T>): Promise<T> {
@@ -359,6 +326,20 @@ export class PostgresDatastore implements Datastore {
   list<K extends Kind>(kind: K, options?: ListOptions) {
     return this.track(() => this.reads.list(kind, options));
   }
+  dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]> {
+    return this.track(async () => {
+      const r = await this.pool.query<{ key: string; parent: string | null; value: string }>(
+        `SELECT key, parent, value FROM documents WHERE kind = $1 ${after === undefined ? "" : "AND key > $3"}
+          ORDER BY key LIMIT $2`,
+        after === undefined ? [kind, limit] : [kind, limit, after],
+      );
+      return r.rows.map((row) => ({
+        key: row.key,
+        parent: row.parent,
+        value: JSON.parse(row.value) as Documents[K],
+      }));
+    });
+  }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
   }
@@ -379,10 +360,22 @@ export class PostgresDatastore implements Datastore {
         throw explainPgError(err, this.where);
       }
       let broken = false;
+      const changes = new Map<string, StoreChange>();
       try {
         await client.query("BEGIN");
         await client.query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", [WRITE_LOCK]);
-        const result = await fn(new PgDocuments(() => client));
+        const result = await fn(
+          new PgDocuments(
+            () => client,
+            (kind, key) => changes.set(`${kind}\u0000${key}`, { kind, key }),
+          ),
+        );
+        // Delivered to every listening session when (and only if) the transaction commits.
+        if (changes.size) {
+          let payload = JSON.stringify([...changes.values()].map((c) => [c.kind, c.key]));
+          if (Buffer.byteLength(payload) > MAX_NOTIFY_PAYLOAD) payload = "*";
+          await client.query("SELECT pg_notify($1, $2)", [this.channel, payload]);
+        }
         await client.query("COMMIT");
         return result;
       } catch (err) {
@@ -401,18 +394,104 @@ export class PostgresDatastore implements Datastore {
     return next;
   }
 
+  /**
+   * The change feed: a dedicated session LISTENs on the store's channel; each committed write
+   * transaction (of any process) NOTIFYs the documents it changed. When that session is lost, it
+   * connects again every second and then tells listeners `null` (changes may have been missed).
+   */
+  watch(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    if (!this.feedSession && !this.feedStarting) this.feedStarting = this.listen(false);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Resolves once the feed's session is listening (tests, and a node that must not miss a change). */
+  async feedReady(): Promise<void> {
+    while (!this.closed && !this.feedSession) {
+      await (this.feedStarting ?? new Promise((r) => setTimeout(r, 50)));
+    }
+  }
+
+  private emit(changes: readonly StoreChange[] | null) {
+    for (const l of this.listeners) {
+      try {
+        l(changes);
+      } catch (err) {
+        this.log(`datastore: a change-feed listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async listen(reconnecting: boolean): Promise<void> {
+    while (!this.closed) {
+      const session = new pg.Client({ connectionString: this.url, application_name: "warrant change feed" });
+      let lost = false;
+      const onLost = (err?: Error) => {
+        if (lost) return;
+        lost = true;
+        // Before it was established, the connecting loop below sees the failure and retries.
+        if (this.feedSession !== session) return;
+        this.feedSession = undefined;
+        session.end().catch(() => undefined);
+        if (this.closed) return;
+        this.log(
+          `datastore: lost the change-feed session of ${this.where}${err ? `: ${err.message}` : ""}; listening again`,
+        );
+        if (!this.feedStarting) this.feedStarting = this.listen(true);
+      };
+      session.on("error", onLost);
+      session.on("end", () => onLost());
+      session.on("notification", (n) => {
+        if (n.channel !== this.channel) return;
+        if (!n.payload || n.payload === "*") return this.emit(null);
+        try {
+          const pairs = JSON.parse(n.payload) as [Kind, string][];
+          this.emit(pairs.map(([kind, key]) => ({ kind, key })));
+        } catch {
+          this.emit(null);
+        }
+      });
+      try {
+        await session.connect();
+        await session.query(`LISTEN ${this.channel}`);
+        if (this.closed || lost) {
+          await session.end().catch(() => undefined);
+          continue;
+        }
+        this.feedSession = session;
+        this.feedStarting = undefined;
+        // Whatever committed while no session listened is unknown: everything may have changed.
+        if (reconnecting) {
+          this.log(`datastore: listening for changes on ${this.where} again`);
+          this.emit(null);
+        }
+        return;
+      } catch (err) {
+        lost = true;
+        await session.end().catch(() => undefined);
+        if (this.closed) break;
+        this.log(
+          `datastore: cannot listen for changes on ${this.where}: ${explainPgError(err, this.where).message}`,
+        );
+        reconnecting = true;
+        await new Promise((r) => setTimeout(r, FEED_RETRY_MS).unref());
+      }
+    }
+    this.feedStarting = undefined;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.listeners.clear();
+    const feed = this.feedSession;
+    this.feedSession = undefined;
+    await feed?.end().catch(() => undefined);
     await this.queue;
     await Promise.allSettled([...this.inflight]);
     await this.pool.end();
-    if (this.serverSession) {
-      await this.serverSession
-        .query("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", [SERVER_LOCK])
-        .catch(() => undefined);
-      await this.serverSession.end().catch(() => undefined);
-    }
   }
 }
 

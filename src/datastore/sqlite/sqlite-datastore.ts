@@ -15,6 +15,7 @@ import {
   type IndexedKind,
   type Kind,
   type ListOptions,
+  type Row,
   UNIQUE_INDEXES,
   UniqueViolation,
   uniqueValueOf,
@@ -206,6 +207,18 @@ export class SqliteDatastore implements Datastore {
 
   get<K extends Kind>(kind: K, key: string) {
     return this.reads.get(kind, key);
+  }
+  async dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]> {
+    const rows = this.reader
+      .prepare<(string | number)[], { key: string; parent: string | null; value: string }>(
+        `SELECT key, parent, value FROM documents WHERE kind = ? ${after === undefined ? "" : "AND key > ?"} ORDER BY key LIMIT ?`,
+      )
+      .all(...(after === undefined ? [kind, limit] : [kind, after, limit]));
+    return rows.map((row) => ({
+      key: row.key,
+      parent: row.parent,
+      value: JSON.parse(row.value) as Documents[K],
+    }));
   }
   getUnique<K extends IndexedKind>(kind: K, value: string) {
     return this.reads.getUnique(kind, value);

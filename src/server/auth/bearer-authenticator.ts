@@ -132,6 +132,10 @@ export class BearerAuthenticator implements Authenticator {
   }
 
   private async accessToken(token: string, digest: string): Promise<Caller> {
+    const signedBy = headerKid(token);
+    // Signed by a key this node does not trust yet: maybe another node has just rotated.
+    if (signedBy !== undefined && this.keyRing.verificationKey(signedBy) === undefined)
+      await this.keyRing.refreshFor(signedBy);
     let kid = "";
     const claims = await verifyAccessToken(token, this.issuer, (k) => {
       kid = k;
@@ -197,5 +201,15 @@ export class BearerAuthenticator implements Authenticator {
     };
     this.verified.set(digest, { claims: Object.freeze(claims), kid, selfSigned: true });
     return this.caller(claims);
+  }
+}
+
+/** The `kid` of a JWT's header, or undefined when it has none (the verifier then refuses it). */
+function headerKid(token: string): string | undefined {
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
+    return typeof header?.kid === "string" ? header.kid : undefined;
+  } catch {
+    return undefined;
   }
 }

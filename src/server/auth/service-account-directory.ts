@@ -1,8 +1,9 @@
 /**
  * An in-memory view of service accounts and their public keys for the token hot paths (token
  * endpoint, bearer verification). Entries are served from memory for at most `ttlMs`, and
- * dropped at once when this process changes them, so a disabled or deleted account (or key) is
- * refused immediately by this node and within `ttlMs` by any other node sharing the datastore.
+ * dropped at once when this process changes them or the datastore's change feed says another node
+ * did (cluster-sync.ts), so a disabled or deleted account (or key) is refused at once by every node;
+ * `ttlMs` bounds staleness should a change notice ever be missed.
  */
 import type { KeyObject } from "node:crypto";
 import { createPublicKey } from "node:crypto";
@@ -27,6 +28,8 @@ export class ServiceAccountDirectory {
   private readonly keysByAccount = new Map<string, Cached<UsableKey[]>>();
   private readonly keysById = new Map<string, Cached<UsableKey | undefined>>();
   private readonly projectNumbers = new Map<string, string>();
+  /** Bumped on every invalidation, so a read that raced one never caches what it read. */
+  private generation = 0;
 
   constructor(
     private readonly repos: Repositories,
@@ -41,8 +44,9 @@ export class ServiceAccountDirectory {
     const k = email.toLowerCase();
     const c = this.accounts.get(k);
     if (this.fresh(c)) return c.value;
+    const g = this.generation;
     const value = await this.repos.serviceAccounts.get(k);
-    this.accounts.set(k, { value, at: Date.now() });
+    if (g === this.generation) this.accounts.set(k, { value, at: Date.now() });
     return value;
   }
 
@@ -57,8 +61,9 @@ export class ServiceAccountDirectory {
     const k = email.toLowerCase();
     const c = this.keysByAccount.get(k);
     if (this.fresh(c)) return c.value;
+    const g = this.generation;
     const value = (await this.repos.serviceAccountKeys.list(k)).filter((x) => !x.disabled).map(usable);
-    this.keysByAccount.set(k, { value, at: Date.now() });
+    if (g === this.generation) this.keysByAccount.set(k, { value, at: Date.now() });
     return value;
   }
 
@@ -66,9 +71,10 @@ export class ServiceAccountDirectory {
   async key(keyId: string): Promise<UsableKey | undefined> {
     const c = this.keysById.get(keyId);
     if (this.fresh(c)) return c.value;
+    const g = this.generation;
     const k = await this.repos.serviceAccountKeys.get(keyId);
     const value = k && !k.disabled ? usable(k) : undefined;
-    this.keysById.set(keyId, { value, at: Date.now() });
+    if (g === this.generation) this.keysById.set(keyId, { value, at: Date.now() });
     return value;
   }
 
@@ -83,11 +89,27 @@ export class ServiceAccountDirectory {
 
   /** Called after this process changed the account or any of its keys. */
   invalidate(email: string, keyId?: string) {
+    this.generation++;
     const k = email.toLowerCase();
     this.accounts.delete(k);
     this.keysByAccount.delete(k);
     if (keyId) this.keysById.delete(keyId);
     else for (const [id, c] of this.keysById) if (c.value?.key.email === k) this.keysById.delete(id);
+  }
+
+  /** Another node changed a key (the change feed names only its id): drop it and every key list. */
+  invalidateKey(keyId: string) {
+    this.generation++;
+    this.keysById.delete(keyId);
+    this.keysByAccount.clear();
+  }
+
+  /** Changes may have been missed (or the periodic re-read): drop everything but project numbers. */
+  invalidateAll() {
+    this.generation++;
+    this.accounts.clear();
+    this.keysByAccount.clear();
+    this.keysById.clear();
   }
 }
 

@@ -20,6 +20,8 @@ const MAX_ENTRIES = 10_000;
 export class UserDirectory {
   private readonly users = new Map<string, Cached<User | undefined>>();
   private readonly clients = new Map<string, Cached<OAuthClient | undefined>>();
+  /** Bumped on every invalidation, so a read that raced one never caches what it read. */
+  private generation = 0;
 
   constructor(
     private readonly repos: Repositories,
@@ -34,29 +36,39 @@ export class UserDirectory {
     const k = email.toLowerCase();
     const c = this.users.get(k);
     if (this.fresh(c)) return c.value;
+    const g = this.generation;
     const value = await this.repos.users.get(k);
     if (this.users.size > MAX_ENTRIES) this.users.clear();
-    this.users.set(k, { value, at: Date.now() });
+    if (g === this.generation) this.users.set(k, { value, at: Date.now() });
     return value;
   }
 
   async client(clientId: string): Promise<OAuthClient | undefined> {
     const c = this.clients.get(clientId);
     if (this.fresh(c)) return c.value;
+    const g = this.generation;
     const value = await this.repos.oauthClients.get(clientId);
     if (this.clients.size > MAX_ENTRIES) this.clients.clear();
-    this.clients.set(clientId, { value, at: Date.now() });
+    if (g === this.generation) this.clients.set(clientId, { value, at: Date.now() });
     return value;
   }
 
   /** Called after this process changed the user (or any credential issued to them). */
   invalidateUser(email: string) {
+    this.generation++;
     const k = email.toLowerCase();
     this.users.delete(k);
     for (const [id, c] of this.clients) if (c.value?.subject === `user:${k}`) this.clients.delete(id);
   }
 
   invalidateClient(clientId: string) {
+    this.generation++;
     this.clients.delete(clientId);
+  }
+
+  invalidateAll() {
+    this.generation++;
+    this.users.clear();
+    this.clients.clear();
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Authorization for every API: the token's scopes must admit the permission, and IAM must grant
  * it on the resource through the policies of the resource and its ancestors. Policies and custom
- * roles are cached in memory (this process owns its datastore), so a check costs no query once
- * warm; every write through `PolicyService` keeps the cache current.
+ * roles are cached in memory, so a check costs no query once warm; every write through
+ * `PolicyService` keeps this node's cache current, and the datastore's change feed (cluster-sync.ts)
+ * drops entries other nodes changed.
  */
 import type { Datastore } from "../../datastore/datastore.js";
 import { type Repositories, repositories } from "../../datastore/repositories.js";
@@ -81,6 +82,12 @@ export class AccessControl {
     this.denies.delete(resource);
   }
 
+  /** Another node changed a deny policy: drop every cached one. */
+  allDenyPoliciesChanged() {
+    this.generation++;
+    this.denies.clear();
+  }
+
   async denyPoliciesOf(resource: string): Promise<readonly StoredDenyPolicy[]> {
     const cached = this.denies.get(resource);
     if (cached) return cached;
@@ -96,6 +103,21 @@ export class AccessControl {
     const index = new GroupIndex(await this.repos.groups.all());
     if (generation === this.generation) this.groupIndex = index;
     return index;
+  }
+
+  /** Another node changed the policy: drop it, so the next check reads the committed one. */
+  forgetPolicy(resource: string) {
+    this.generation++;
+    this.policies.delete(resource);
+  }
+
+  /** Changes may have been missed (or the periodic re-read): drop every cached policy and role. */
+  forgetAll() {
+    this.generation++;
+    this.policies.clear();
+    this.roles = null;
+    this.groupIndex = null;
+    this.denies.clear();
   }
 
   private async roleResolver(): Promise<RoleResolver> {

@@ -3,7 +3,9 @@
  * name, so no object name can reach outside the data directory). Bytes stream into `tmp/`, are
  * checksummed on the way, fsynced, and renamed into `blobs/` before the object's metadata commits:
  * a crash mid-upload leaves at most a temp file (cleared at start) or an unreferenced blob (swept),
- * never a visible partial object.
+ * never a visible partial object. The directory may be shared by several nodes (`--blob-dir` on a
+ * shared filesystem): metadata lives in the datastore, so a blob becomes visible on every node when
+ * its object's metadata commits.
  */
 import { randomBytes } from "node:crypto";
 import type { WriteStream } from "node:fs";
@@ -24,6 +26,14 @@ export interface BlobSums {
 /** Free space kept in reserve by default: uploads that would eat into it are refused (503). */
 export const DEFAULT_STORAGE_RESERVE_BYTES = 64 * 1024 * 1024;
 
+/** In a shared blob directory, another node's temp files older than this are a crashed node's. */
+export const SHARED_TMP_MAX_AGE_MS = 24 * 3600_000;
+/**
+ * In a shared blob directory the start-up sweep spares blobs and session files younger than this:
+ * another node may have just published a blob whose metadata is about to commit.
+ */
+export const SHARED_SWEEP_MARGIN_MS = 3600_000;
+
 /** Bytes available to this process on the filesystem holding `dir`. */
 export async function freeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
@@ -41,16 +51,30 @@ export class BlobStore {
     readonly root: string,
     /** Free space (bytes) that uploads may not take: the datastore, audit log and OS need room too. */
     readonly reserveBytes = DEFAULT_STORAGE_RESERVE_BYTES,
+    /**
+     * Other nodes use the directory too (`--blob-dir`): each writes temp files in a directory of its
+     * own under `tmp/`, and only temp files older than a day are cleared at start.
+     */
+    readonly shared = false,
   ) {
     this.blobsDir = join(root, "blobs");
-    this.tmpDir = join(root, "tmp");
+    this.tmpDir = shared ? join(root, "tmp", BlobStore.newId()) : join(root, "tmp");
     this.uploadsDir = join(root, "uploads");
   }
 
   /** Creates the directories and drops temp files of uploads a previous process did not finish. */
   async init() {
     for (const d of [this.blobsDir, this.uploadsDir]) await mkdir(d, { recursive: true, mode: 0o700 });
-    await rm(this.tmpDir, { recursive: true, force: true });
+    if (this.shared) {
+      // Another node's uploads in flight are in its own temp directory: leave all but stale ones.
+      const tmpRoot = join(this.root, "tmp");
+      await mkdir(tmpRoot, { recursive: true, mode: 0o700 });
+      for (const d of await readdir(tmpRoot).catch(() => [] as string[])) {
+        const s = await stat(join(tmpRoot, d)).catch(() => null);
+        if (s && s.mtimeMs < Date.now() - SHARED_TMP_MAX_AGE_MS)
+          await rm(join(tmpRoot, d), { recursive: true, force: true });
+      }
+    } else await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
   }
 

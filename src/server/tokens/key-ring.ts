@@ -28,12 +28,18 @@ export const DEFAULT_ROTATION_POLICY: RotationPolicy = {
   retireAfterSeconds: 3600 + 120,
 };
 
+/** How often a token signed by an unknown key may make the ring re-read the datastore. */
+export const MISS_RELOAD_INTERVAL_MS = 1_000;
+
 export class RotationRefused extends Error {
   override name = "RotationRefused";
 }
 
 export class KeyRing {
   private keys = new Map<string, SigningKey>();
+  /** Reloads started and the latest applied: a slow reload never replaces a newer one's view. */
+  private reloadsStarted = 0;
+  private reloadApplied = 0;
 
   private constructor(
     private readonly store: Datastore,
@@ -58,12 +64,15 @@ export class KeyRing {
 
   /** Re-reads the ring from the datastore (rotations by another node or `warrant admin keys rotate`). */
   async reload(): Promise<void> {
+    const seq = ++this.reloadsStarted;
     const stored = await repositories(this.store).signingKeys.all();
     const next = new Map<string, SigningKey>();
     for (const s of stored) {
       const loaded = this.keys.get(s.kid);
       next.set(s.kid, loaded ? { ...loaded, ...meta(s) } : loadSigningKey(s, this.masterKey));
     }
+    if (seq < this.reloadApplied) return;
+    this.reloadApplied = seq;
     this.keys = next;
   }
 
@@ -79,6 +88,24 @@ export class KeyRing {
     return k && k.state !== "staged" ? k.publicKey : undefined;
   }
 
+  /**
+   * For a token whose key this ring does not (yet) trust: another node may have just rotated, and
+   * its change notice not arrived. Re-reads the ring, at most once a second however many such tokens
+   * arrive (an unknown kid costs an attacker nothing, so it must cost the datastore little).
+   */
+  async refreshFor(kid: string): Promise<void> {
+    if (this.verificationKey(kid)) return;
+    if (this.missReload) return this.missReload;
+    if (Date.now() - this.lastMissReload < MISS_RELOAD_INTERVAL_MS) return;
+    this.lastMissReload = Date.now();
+    this.missReload = this.reload().finally(() => {
+      this.missReload = undefined;
+    });
+    return this.missReload;
+  }
+  private lastMissReload = 0;
+  private missReload: Promise<void> | undefined;
+
   /** Every published key: staged, primary, secondary. */
   all(): SigningKey[] {
     return [...this.keys.values()];
@@ -87,10 +114,16 @@ export class KeyRing {
   /** One rotation step: staged → primary → secondary, retire expired secondaries, stage a new key. */
   async rotate(
     now = Date.now(),
+    options: { onlyIfDue?: boolean } = {},
   ): Promise<{ promoted: string; demoted?: string; retired: string[]; staged: string }> {
     const result = await this.store.transaction(async (tx) => {
       const r = repositories(tx);
       const stored = await r.signingKeys.all();
+      // Scheduled rotations: nodes sharing the store tick independently, and write transactions are
+      // serialized (an advisory lock on PostgreSQL), so the first to find it due rotates and the
+      // others, re-checking here, find it done: one rotation per installation.
+      if (options.onlyIfDue && !rotationDue(stored, now, this.policy))
+        throw new RotationRefused("a rotation is not due (another node rotated)");
       const plan = planRotation(stored, now, this.policy);
       if (typeof plan === "string") throw new RotationRefused(plan);
       const at = new Date(now).toISOString();
@@ -117,7 +150,7 @@ export class KeyRing {
     const stored = await repositories(this.store).signingKeys.all();
     if (rotationDue(stored, now, this.policy)) {
       try {
-        await this.rotate(now);
+        await this.rotate(now, { onlyIfDue: true });
         return;
       } catch (err) {
         if (!(err instanceof RotationRefused)) throw err;
