@@ -23,7 +23,9 @@ export type Kind =
   | "object-version"
   | "upload-session"
   | "enrollment"
-  | "user";
+  | "user"
+  | "workload-identity-pool"
+  | "workload-identity-pool-provider";
 
 export interface ListOptions {
   /** Only documents filed under this parent key. */

@@ -5,6 +5,7 @@
 import type { Instance, Operation } from "../domain/compute/instance.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
+import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
 import type { Project } from "../domain/project.js";
 import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
 import type { ServiceAccountKey } from "../domain/service-account-key.js";
@@ -326,6 +327,28 @@ export function repositories(s: DocumentStore) {
       get: (sha: string) => s.get<EnrollmentRecord>("enrollment", sha),
       put: (e: EnrollmentRecord) => s.put("enrollment", e.tokenSha256, e),
       delete: (sha: string) => s.delete("enrollment", sha),
+    },
+    /** Keyed by resource name (`projects/NUMBER/locations/global/workloadIdentityPools/ID`), filed under the project number. */
+    workloadIdentityPools: {
+      get: (name: string) => s.get<WorkloadIdentityPool>("workload-identity-pool", name),
+      list: async (projectNumber: string) =>
+        (await s.list<WorkloadIdentityPool>("workload-identity-pool", { parent: projectNumber })).map(
+          (r) => r.value,
+        ),
+      insert: (p: WorkloadIdentityPool) => s.insert("workload-identity-pool", p.name, p, p.projectNumber),
+      put: (p: WorkloadIdentityPool) => s.put("workload-identity-pool", p.name, p, p.projectNumber),
+    },
+    /** Keyed by resource name, filed under their pool's resource name. */
+    workloadIdentityPoolProviders: {
+      get: (name: string) => s.get<WorkloadIdentityPoolProvider>("workload-identity-pool-provider", name),
+      list: async (pool: string) =>
+        (await s.list<WorkloadIdentityPoolProvider>("workload-identity-pool-provider", { parent: pool })).map(
+          (r) => r.value,
+        ),
+      insert: (pool: string, p: WorkloadIdentityPoolProvider) =>
+        s.insert("workload-identity-pool-provider", p.name, p, pool),
+      put: (pool: string, p: WorkloadIdentityPoolProvider) =>
+        s.put("workload-identity-pool-provider", p.name, p, pool),
     },
     signingKeys: {
       all: async () => (await s.list<StoredSigningKey>("signing-key")).map((r) => r.value),

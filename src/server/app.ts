@@ -29,6 +29,7 @@ import { registerCompute } from "./api/compute/instances.js";
 import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
+import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
@@ -38,11 +39,13 @@ import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
 import { registerUploads } from "./api/storage/uploads.js";
+import { registerSts } from "./api/sts/sts.js";
 import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
+import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import { lockStateDir } from "./state-lock.js";
 
@@ -326,6 +329,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       changes,
       objects,
     };
+    const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
     const authenticator = new BearerAuthenticator(
       keyRing,
       tokenIssuer,
@@ -336,6 +340,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
         ...ownOrigins,
         ...GOOGLE_API_HOSTS.filter((h) => h.endsWith(".googleapis.com")).map((h) => `https://${h}`),
       ]),
+      workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
     registerRevoke(router, deps, authenticator);
@@ -355,6 +360,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
+    registerWorkloadIdentityPools(router, deps, (name) => workloadIdentity.poolChanged(name));
+    registerSts(router, deps, workloadIdentity, authenticator);
     registerUsers(router, deps);
     registerCompute(router, deps);
     httpDeps.authenticator = authenticator;
