@@ -196,6 +196,15 @@ export default command({
         "Other URLs clients reach this server at (e.g. https://warrant.example.com); self-signed JWTs and " +
         "jwt-bearer assertions may name them as their audience. Default WARRANT_EXTERNAL_URL.",
     },
+    {
+      name: "id-token-issuer",
+      type: "string",
+      metavar: "URL",
+      help:
+        "The iss of the ID tokens this server issues and of its discovery document (default " +
+        "https://accounts.google.com, so Google's verifiers accept them; or WARRANT_ID_TOKEN_ISSUER). Set it to " +
+        "this server's own URL to make it an OIDC issuer another Warrant's workload identity pool can trust.",
+    },
   ],
   examples: [
     "warrant serve",
@@ -252,6 +261,9 @@ export default command({
     const reserveRaw = ctx.str("storage-reserve") ?? (env.WARRANT_STORAGE_RESERVE || undefined);
     const storageReserveBytes = reserveRaw === undefined ? undefined : parseSize(reserveRaw);
     const externalUrls = parseExternalUrls(ctx.str("external-url") ?? env.WARRANT_EXTERNAL_URL);
+    const idTokenIssuer = ctx.str("id-token-issuer") ?? (env.WARRANT_ID_TOKEN_ISSUER || undefined);
+    if (idTokenIssuer !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(idTokenIssuer))
+      throw new UsageError(`argument --id-token-issuer: '${idTokenIssuer}' is not an http(s) URL.`);
     const { startServer, StateDirLocked, StateDirFull } = await loadServer();
     let server: RunningServer;
     try {
@@ -267,6 +279,7 @@ export default command({
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
         ...(externalUrls.length ? { externalUrls } : {}),
+        ...(idTokenIssuer !== undefined ? { idTokenIssuer } : {}),
         ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),
         ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
