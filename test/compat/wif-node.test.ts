@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { Storage } from "@google-cloud/storage";
 import { GoogleAuth } from "google-auth-library";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
@@ -127,6 +128,39 @@ describe("Node google-auth-library: external_account credentials against Warrant
     const refused = await list(credFile(SA), SA_BUCKET);
     assert.equal(refused.status, 403, JSON.stringify(refused));
     assert.match(refused.error!, /getAccessToken/);
+  });
+
+  test("@google-cloud/storage (its own google-auth-library 9.x): getBuckets lists the project's buckets for the set, refuses others", async () => {
+    const set = `principalSet://iam.googleapis.com/${fed.pool}/attribute.repository/org/app`;
+    const policy = await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} });
+    const bindings = [...policy.body.bindings, { role: "roles/storage.bucketViewer", members: [set] }];
+    const put = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", {
+      body: { policy: { ...policy.body, bindings } },
+    });
+    assert.equal(put.status, 200, put.text);
+    const storage = new Storage({
+      credentials: credFile() as never,
+      apiEndpoint: h.url,
+      useAuthWithCustomEndpoint: true,
+      projectId: "demo-project",
+    });
+    writeFileSync(
+      tokenFile,
+      await issuer.sign({ sub: "repo:org/app", aud: fed.audience, repository: "org/app" }),
+    );
+    const [buckets] = await storage.getBuckets();
+    assert.deepEqual(buckets.map((b) => b.name).sort(), [ALLOWED, SA_BUCKET].sort());
+    writeFileSync(
+      tokenFile,
+      await issuer.sign({ sub: "repo:org/other", aud: fed.audience, repository: "org/other" }),
+    );
+    const other = new Storage({
+      credentials: credFile() as never,
+      apiEndpoint: h.url,
+      useAuthWithCustomEndpoint: true,
+      projectId: "demo-project",
+    });
+    await assert.rejects(other.getBuckets(), (err: { code?: number }) => err.code === 403);
   });
 
   test("a subject token for another audience: the library surfaces STS's invalid_grant with the reason", async () => {
