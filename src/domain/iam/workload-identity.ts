@@ -135,8 +135,11 @@ function celProblem(expr: string, what: string): string | null {
   }
 }
 
-/** Checks a JWKS document given inline: `{"keys":[{kty RSA|EC, kid, …}]}`. */
-export function parseJwks(text: string): JsonWebKeySet | string {
+/**
+ * Checks a JWKS document: `{"keys":[{kty RSA|EC, kid, …}]}`. Given inline (`lenient` false) every key
+ * must be usable; fetched from an issuer (`lenient`), keys of other types are skipped.
+ */
+export function parseJwks(text: string, lenient = false): JsonWebKeySet | string {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

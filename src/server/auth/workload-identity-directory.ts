@@ -29,6 +29,8 @@ interface CachedKeys {
 export class WorkloadIdentityDirectory {
   private readonly pools = new Map<string, { active: boolean; uid?: string; at: number }>();
   private readonly keys = new Map<string, CachedKeys>();
+  /** A failed fetch is remembered briefly: STS requests must not turn into a flood of outbound fetches. */
+  private readonly failures = new Map<string, { error: ProviderKeysUnavailable; at: number }>();
 
   constructor(
     private readonly repos: Repositories,
@@ -36,6 +38,7 @@ export class WorkloadIdentityDirectory {
       poolTtlMs?: number;
       keysTtlMs?: number;
       refetchMs?: number;
+      failureTtlMs?: number;
       fetchTimeoutMs?: number;
     } = {},
   ) {}
@@ -76,7 +79,23 @@ export class WorkloadIdentityDirectory {
     const fresh = hit && now - hit.fetchedAt < (this.opts.keysTtlMs ?? 300_000);
     const mayRefetch = !hit || now - hit.fetchedAt >= (this.opts.refetchMs ?? 30_000);
     if (hit && fresh && !(refresh && mayRefetch)) return hit.keys;
-    const keys = await this.fetchKeys(p.oidc.issuerUri);
+    const failed = this.failures.get(cacheKey);
+    if (failed && now - failed.at < (this.opts.failureTtlMs ?? 10_000)) {
+      if (hit) return hit.keys;
+      throw failed.error;
+    }
+    let keys: JsonWebKeySet;
+    try {
+      keys = await this.fetchKeys(p.oidc.issuerUri);
+    } catch (err) {
+      if (!(err instanceof ProviderKeysUnavailable)) throw err;
+      if (this.failures.size > 10_000) this.failures.clear();
+      this.failures.set(cacheKey, { error: err, at: now });
+      // A stale key set is better than none while the issuer is unreachable.
+      if (hit) return hit.keys;
+      throw err;
+    }
+    this.failures.delete(cacheKey);
     // One entry per provider: an older etag's keys go.
     for (const k of this.keys.keys()) if (k.startsWith(`${p.name}#`)) this.keys.delete(k);
     this.keys.set(cacheKey, { keys, fetchedAt: now });
@@ -121,7 +140,7 @@ export class WorkloadIdentityDirectory {
     // An https issuer's keys come over https too.
     if (parsed.protocol !== new URL(issuer).protocol && parsed.protocol !== "https:")
       throw new ProviderKeysUnavailable(`${discovery}: jwks_uri must use ${new URL(issuer).protocol}`);
-    const jwks = parseJwks(JSON.stringify(await this.fetchJson(jwksUri)));
+    const jwks = parseJwks(JSON.stringify(await this.fetchJson(jwksUri)), true);
     if (typeof jwks === "string") throw new ProviderKeysUnavailable(jwks.replace("oidc.jwksJson", jwksUri));
     return jwks;
   }
