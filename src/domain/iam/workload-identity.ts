@@ -146,9 +146,12 @@ export function parseJwks(text: string, lenient = false): JsonWebKeySet | string
   } catch {
     return "oidc.jwksJson is not valid JSON.";
   }
-  const keys = (doc as { keys?: unknown })?.keys;
+  let keys = (doc as { keys?: unknown })?.keys;
+  const usable = (k: unknown) =>
+    k !== null && typeof k === "object" && ["RSA", "EC"].includes((k as { kty?: unknown }).kty as string);
+  if (lenient && Array.isArray(keys)) keys = keys.filter(usable);
   if (!Array.isArray(keys) || keys.length === 0)
-    return 'oidc.jwksJson must be {"keys": [...]} with at least one key.';
+    return 'oidc.jwksJson must be {"keys": [...]} with at least one RSA or EC key.';
   for (const k of keys) {
     if (k === null || typeof k !== "object") return "oidc.jwksJson: each key must be an object.";
     const { kty, kid } = k as Record<string, unknown>;
