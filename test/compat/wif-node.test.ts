@@ -5,12 +5,13 @@
  * impersonation (roles/iam.workloadIdentityUser). Warrant's `create-cred-config` output is the file.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Storage } from "@google-cloud/storage";
 import { GoogleAuth } from "google-auth-library";
+import { credConfig } from "../../src/cli/commands/iam/workload-identity-pools/create-cred-config.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
 import { bindOnBucket, createBucket, createFederation, type Federation } from "../support/wif.js";
@@ -161,6 +162,41 @@ describe("Node google-auth-library: external_account credentials against Warrant
       projectId: "demo-project",
     });
     await assert.rejects(other.getBuckets(), (err: { code?: number }) => err.code === 403);
+  });
+
+  test("URL- and executable-sourced subject tokens, from create-cred-config's files", async () => {
+    const token = await issuer.sign({ sub: "repo:org/app", aud: fed.audience, repository: "org/app" });
+    const audience = fed.audience.replace("//iam.googleapis.com/", "");
+    issuer.serveSubjectToken(token);
+    const byUrl = credConfig({
+      audience,
+      endpoint: h.url,
+      url: `${issuer.url}/subject-token`,
+      headers: { Metadata: "True" },
+      format: { type: "json", fieldName: "id_token" },
+    });
+    assert.deepEqual(await list(byUrl, ALLOWED), { status: 200, names: ["hello.txt"] });
+    assert.ok(issuer.requests.includes("/subject-token"), "the library fetched the token from the URL");
+
+    const script = join(dir, "get-token.sh");
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    writeFileSync(
+      script,
+      `#!/bin/sh\nprintf '%s' '${JSON.stringify({ version: 1, success: true, token_type: "urn:ietf:params:oauth:token-type:jwt", id_token: token, expiration_time: exp })}'\n`,
+    );
+    chmodSync(script, 0o755);
+    const byExe = credConfig({
+      audience,
+      endpoint: h.url,
+      executable: { command: script },
+      serviceAccount: SA,
+    });
+    process.env.GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES = "1";
+    try {
+      assert.deepEqual(await list(byExe, SA_BUCKET), { status: 200, names: ["hello.txt"] });
+    } finally {
+      delete process.env.GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES;
+    }
   });
 
   test("a subject token for another audience: the library surfaces STS's invalid_grant with the reason", async () => {

@@ -21,6 +21,8 @@ export interface Issuer {
   /** A key pair the issuer does not publish. */
   rogue: KeyLike;
   requests: string[];
+  /** Serves `token` as `{"id_token": …}` at `/subject-token` to requests with `Metadata: True` (URL-sourced credentials). */
+  serveSubjectToken(token: string): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function startIssuer(): Promise<Issuer> {
   ];
   const requests: string[] = [];
   let url = "";
+  let served = "";
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? "");
     const send = (body: unknown) => {
@@ -47,6 +50,8 @@ export async function startIssuer(): Promise<Issuer> {
         id_token_signing_alg_values_supported: ["RS256", "ES256"],
       });
     if (req.url === "/jwks") return send({ keys });
+    if (req.url === "/subject-token" && req.headers.metadata === "True" && served)
+      return send({ id_token: served });
     res.writeHead(404).end();
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
@@ -56,6 +61,9 @@ export async function startIssuer(): Promise<Issuer> {
     jwks: () => ({ keys }),
     requests,
     rogue: rogue.privateKey,
+    serveSubjectToken: (token) => {
+      served = token;
+    },
     async sign(claims, opts = {}) {
       const alg = opts.alg ?? "RS256";
       const now = Math.floor(Date.now() / 1000);
