@@ -101,6 +101,19 @@ describe("warrant iam workload-identity-pools", () => {
       "roles/storage.objectViewer",
       `principalSet://iam.googleapis.com/${pool}/*`,
     );
+    const explained = await runCli(
+      [
+        "iam",
+        "explain",
+        `--member=principal://iam.googleapis.com/${pool}/subject/job-1`,
+        "--permission=storage.objects.list",
+        "--resource=projects/_/buckets/wif-cli-bucket",
+        `--state-dir=${h.stateDir}`,
+      ],
+      { env: { HOME: dir }, cwd: dir },
+    );
+    assert.equal(explained.code, 0, explained.stdout + explained.stderr);
+    assert.match(explained.stdout, /ALLOWED/);
     const list = async () => {
       const auth = new GoogleAuth({
         keyFilename: join(dir, "cred.json"),
