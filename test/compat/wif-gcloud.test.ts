@@ -174,8 +174,54 @@ describe("gcloud with workload identity federation through Warrant's proxy", { s
     r = await as("evil/app", ["storage", "ls"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /invalid_grant|attribute condition/);
+
+    // With --service-account: login records the account; each command exchanges, then impersonates
+    // through iamcredentials.googleapis.com.
+    const sa = "wif-gcloud-sa@demo-project.iam.gserviceaccount.com";
+    const c = await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
+      body: { accountId: "wif-gcloud-sa" },
+    });
+    assert.equal(c.status, 200, c.text);
+    const saPolicy = await h.call("POST", `/v1/projects/demo-project/serviceAccounts/${sa}:setIamPolicy`, {
+      body: { policy: { bindings: [{ role: "roles/iam.workloadIdentityUser", members: [set] }] } },
+    });
+    assert.equal(saPolicy.status, 200, saPolicy.text);
+    await createBucket(h, "wif-gcloud-sa-bucket");
+    await bindOnBucket(h, "wif-gcloud-sa-bucket", "roles/storage.objectViewer", `serviceAccount:${sa}`);
+    const saCred = join(dir, "sa-cred.json");
+    r = await gcloud(
+      [
+        "iam",
+        "workload-identity-pools",
+        "create-cred-config",
+        `${pool}/providers/gc-oidc`,
+        `--service-account=${sa}`,
+        `--credential-source-file=${tokenFile}`,
+        `--output-file=${saCred}`,
+      ],
+      admin,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    writeFileSync(
+      tokenFile,
+      `${await issuer.sign({ sub: "repo:org/app", aud: cred.audience, repository: "org/app" })}\n`,
+    );
+    const saConfig = { CLOUDSDK_CONFIG: mkdtempSync(join(dir, "fed-sa-")) };
+    r = await gcloud(["auth", "login", `--cred-file=${saCred}`], saConfig);
+    assert.equal(r.code, 0, r.stderr);
+    r = await gcloud(["storage", "ls", "gs://wif-gcloud-sa-bucket"], saConfig);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^gs:\/\/wif-gcloud-sa-bucket\/hello\.txt$/m);
+    r = await gcloud(["auth", "list", "--format=value(account)"], saConfig);
+    assert.match(r.stdout, new RegExp(`^${sa}$`, "m"));
+
     const stats = h.server.proxyStats!().intercepted;
-    for (const host of ["sts.googleapis.com", "iam.googleapis.com", "storage.googleapis.com"])
+    for (const host of [
+      "sts.googleapis.com",
+      "iam.googleapis.com",
+      "iamcredentials.googleapis.com",
+      "storage.googleapis.com",
+    ])
       assert.ok((stats[host] ?? 0) >= 1, `${host}: ${JSON.stringify(stats)}`);
   });
 });

@@ -107,3 +107,22 @@ export async function createBucket(h: Harness, name: string) {
   });
   if (o.status !== 200) throw new Error(o.text);
 }
+
+/**
+ * The STS refusals in audit.log, once at least `atLeast` are there: the audit sink appends
+ * asynchronously, so a test polls (up to 5 s) rather than reading right after the responses.
+ */
+export async function refusedExchanges(h: Harness, atLeast: number): Promise<Record<string, unknown>[]> {
+  const { readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const entries = readFileSync(join(h.stateDir, "audit.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.kind === "token" && e.grant === "token-exchange" && e.outcome === "refused");
+    if (entries.length >= atLeast || Date.now() > deadline) return entries;
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}
