@@ -365,5 +365,19 @@ describe("workload identity federation", () => {
     const stopped = await use();
     assert.equal(stopped.status, 401, stopped.text);
     assert.match(stopped.text, /disabled or deleted/);
+    // Deleted (after re-enabling): refused at STS and for tokens alike; undelete restores both.
+    r = await h.call("PATCH", `${wipBase()}/off-pool?updateMask=disabled`, { body: { disabled: false } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await use()).status, 403, "enabled again: the token authenticates");
+    r = await h.call("DELETE", `${wipBase()}/off-pool`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await use()).status, 401);
+    r = await h.call("PATCH", `${wipBase()}/off-pool/providers/off-oidc?updateMask=disabled`, {
+      body: { disabled: false },
+    });
+    assert.equal(r.status, 200, r.text);
+    const deleted = await mint();
+    assert.equal((deleted.body as { error: string }).error, "invalid_target");
+    assert.match(deleted.text, /off-pool is deleted/);
   });
 });
