@@ -49,7 +49,12 @@ export function subjectTokenHeader(token: string): { alg: string; kid: string } 
   if (Buffer.byteLength(token) > MAX_SUBJECT_TOKEN_BYTES)
     throw new SubjectTokenRejected(`the subject token is larger than ${MAX_SUBJECT_TOKEN_BYTES} bytes`);
   const parts = token.split(".");
-  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p)))
+  // One token, one spelling: non-canonical base64url (spare bits set) is refused, so a token cannot
+  // be altered while its signature still verifies.
+  if (
+    parts.length !== 3 ||
+    parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p) || Buffer.from(p, "base64url").toString("base64url") !== p)
+  )
     throw new SubjectTokenRejected("the subject token is not a compact signed JWT");
   const header = part(parts[0]!);
   if (!header) throw new SubjectTokenRejected("the subject token's header is not a JSON object");
