@@ -81,4 +81,45 @@ describe("STS key fetches are bounded", () => {
       await new Promise((ok) => down.close(ok));
     }
   });
+
+  test("an issuer streaming an endless discovery document is cut off at 256 KiB", async () => {
+    let sent = 0;
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (sent < 64 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return res.once("drain", pump);
+        }
+        res.end();
+      };
+      res.on("close", () => {
+        sent = Number.POSITIVE_INFINITY;
+      });
+      pump();
+    });
+    await new Promise<void>((ok) => endless.listen(0, "127.0.0.1", ok));
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}`;
+    try {
+      const p = await h.call(
+        "POST",
+        `${wipBase()}/flood-pool/providers?workloadIdentityPoolProviderId=endless-oidc`,
+        {
+          body: { attributeMapping: { "google.subject": "assertion.sub" }, oidc: { issuerUri: url } },
+        },
+      );
+      assert.equal(p.status, 200, p.text);
+      const audience = `//iam.googleapis.com/${p.body.response.name as string}`;
+      const r = await exchange(h, {
+        audience,
+        subject_token: await issuer.sign({ iss: url, sub: "x", aud: audience }),
+      });
+      assert.equal(r.status, 400, r.text);
+      assert.match((r.body as { error_description: string }).error_description, /larger than 262144 bytes/);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((ok) => endless.close(ok));
+    }
+  });
 });

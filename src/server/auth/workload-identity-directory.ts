@@ -114,9 +114,23 @@ export class WorkloadIdentityDirectory {
       throw new ProviderKeysUnavailable(`could not fetch ${url}: ${(err as Error).message}`);
     }
     if (res.status !== 200) throw new ProviderKeysUnavailable(`${url} answered ${res.status}`);
-    const text = await res.text();
-    if (Buffer.byteLength(text) > MAX_DISCOVERY_BYTES)
-      throw new ProviderKeysUnavailable(`${url} is too large`);
+    // Read at most MAX_DISCOVERY_BYTES: an issuer cannot make this server buffer without bound.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body ?? []) {
+        size += (chunk as Uint8Array).byteLength;
+        if (size > MAX_DISCOVERY_BYTES) {
+          await res.body?.cancel().catch(() => {});
+          throw new ProviderKeysUnavailable(`${url} is larger than ${MAX_DISCOVERY_BYTES} bytes`);
+        }
+        chunks.push(Buffer.from(chunk as Uint8Array));
+      }
+    } catch (err) {
+      if (err instanceof ProviderKeysUnavailable) throw err;
+      throw new ProviderKeysUnavailable(`could not read ${url}: ${(err as Error).message}`);
+    }
+    const text = Buffer.concat(chunks).toString("utf8");
     try {
       return JSON.parse(text);
     } catch {
