@@ -108,17 +108,36 @@ async function measureHttp(load: LoadChild, c: HttpCase, warmupMs: number): Prom
   };
 }
 
+/** A response as the client saw it: status, headers (lower-case names), body. */
+interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
 /** One request, to check a case answers 200 before it is measured. */
-async function probe(c: HttpCase): Promise<string> {
+async function probe(c: HttpCase): Promise<Answer> {
   const res = await fetch(c.url, {
     method: c.method,
     headers: c.headers,
     ...(c.bodies ? { body: c.bodies[0] } : {}),
   });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${c.id}: probe answered ${res.status}: ${text.slice(0, 300)}`);
-  return text;
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`${c.id}: probe answered ${res.status}: ${body.slice(0, 300)}`);
+  return { status: res.status, headers: [...res.headers], body };
 }
+
+/** Headers node:http writes by itself, or whose value differs per request. */
+const AUTOMATIC = new Set(["date", "connection", "keep-alive", "transfer-encoding"]);
+const PER_REQUEST = new Set(["x-request-id"]);
+
+/** Everything a client sees but the values that differ per request: two servers answer alike. */
+const comparable = (a: Answer) =>
+  `${a.status}\n${a.headers
+    .filter(([k]) => !AUTOMATIC.has(k))
+    .map(([k, v]) => `${k}: ${PER_REQUEST.has(k) ? "*" : v}`)
+    .sort()
+    .join("\n")}\n\n${a.body}`;
 
 // ---------- setup ----------
 
@@ -198,16 +217,15 @@ async function setUpWarrant(stateDir: string) {
 }
 
 /** Baseline A: node:http answering the same bytes Warrant answers for GET /v1/projects/demo-project. */
-async function startBare(body: string) {
+/** A bare node:http server answering every request with Warrant's answer: same headers, same bytes. */
+async function startBare(answer: Answer) {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of answer.headers) if (!AUTOMATIC.has(k)) headers[k] = v;
+  const body = answer.body;
   const server = createServer((req, res) => {
     req.resume();
     req.on("end", () => {
-      res.writeHead(200, {
-        "Content-Type": "application/json; charset=UTF-8",
-        "Content-Length": Buffer.byteLength(body),
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-      });
+      res.writeHead(answer.status, headers);
       res.end(body);
     });
   });
@@ -347,9 +365,9 @@ async function main() {
         bodies: w.assertions,
       },
     ];
-    const projectBody = await probe(cases[0]!);
+    const projectAnswer = await probe(cases[0]!);
     for (const c of cases.slice(1)) await probe(c);
-    const bare = await startBare(projectBody);
+    const bare = await startBare(projectAnswer);
     closers.push(bare.close);
     // Same request as the admin GET (same path and Authorization header), same response bytes.
     cases.unshift({
@@ -361,7 +379,11 @@ async function main() {
       method: "GET",
       headers: adminAuth,
     });
-    await probe(cases[0]!);
+    const bareAnswer = await probe(cases[0]!);
+    if (comparable(bareAnswer) !== comparable(projectAnswer))
+      throw new Error(
+        `baseline A does not answer what Warrant answers:\n${comparable(bareAnswer)}\n---\n${comparable(projectAnswer)}`,
+      );
 
     let peerStatus: Record<string, unknown>;
     const outcome = await startPeer();
@@ -396,9 +418,9 @@ async function main() {
         },
       ];
       try {
-        const jwt = JSON.parse(await probe(peerCases[0]!)) as { access_token: string };
+        const jwt = JSON.parse((await probe(peerCases[0]!)).body) as { access_token: string };
         const claims = decodeJwt(jwt.access_token);
-        const opaque = JSON.parse(await probe(peerCases[1]!)) as { access_token: string };
+        const opaque = JSON.parse((await probe(peerCases[1]!)).body) as { access_token: string };
         if (opaque.access_token.split(".").length === 3) throw new Error("the opaque variant answered a JWT");
         cases.push(...peerCases);
         peerStatus = {

@@ -65,7 +65,8 @@ function bare(dir: string): Server {
       stat(file)
         .then(async (s) => {
           res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": s.size });
-          await pipeline(createReadStream(file), res);
+          // The blob store reads 256 KiB at a time (src/server/storage/blob-store.ts): so does the baseline.
+          await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), res);
         })
         .catch(fail);
       return;

@@ -57,6 +57,8 @@ export interface RunningAgent {
   credentialExpiresAt(): number;
   /** Whether the control plane has refused the credential: the agent must be re-enrolled. */
   credentialRefused(): boolean;
+  /** Token cache hits, misses (mints started), single-flight joins and 429s since it started. */
+  stats(): { hits: number; misses: number; joins: number; rateLimited: number };
   close(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let wake = new Set<() => void>();
   const cache = new TokenCache(o.refreshMarginSeconds ?? 300, o.tokenCacheEntries);
   const limiter = new RateLimiter(o.mintsPerSecond ?? 50);
+  let rateLimited = 0;
   const faults = faultInjector(o.faults);
 
   function apply(next: InstanceView) {
@@ -217,17 +220,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
             const t = await cp.token(plan.email, plan.scopes);
             return { token: t.access_token, expiresAt: t.expires_at };
           })
-          .then(tokenAnswer, (err: unknown) =>
-            err instanceof RateLimited
-              ? text(429, "Too many token requests; retry later.", { "Retry-After": "1" })
-              : mintError(err),
-          );
+          .then(tokenAnswer, (err: unknown) => {
+            if (!(err instanceof RateLimited)) return mintError(err);
+            rateLimited++;
+            return text(429, "Too many token requests; retry later.", { "Retry-After": "1" });
+          });
       },
       async identity(account, audience, format, licenses) {
         const problem = tokenProblem(view, account);
         if (problem) return text(problem.status, problem.message);
-        if (!limiter.take())
+        if (!limiter.take()) {
+          rateLimited++;
           return text(429, "Too many identity requests; retry later.", { "Retry-After": "1" });
+        }
         try {
           const { token } = await cp.identity(account, audience, format, licenses);
           return { status: 200, contentType: TEXT, body: token };
@@ -275,6 +280,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     agentId: () => cp.agentId,
     credentialExpiresAt: () => cp.expireTime,
     credentialRefused: () => cp.refused !== undefined,
+    stats: () => ({ hits: cache.hits, misses: cache.mints, joins: cache.joins, rateLimited }),
     async close() {
       stop.abort();
       await new Promise<void>((ok) => {

@@ -19,7 +19,11 @@ export class TokenCache {
   /** In least-recently-used order: a hit moves its entry to the end. */
   private readonly entries = new Map<string, CachedToken>();
   private readonly inflight = new Map<string, Promise<CachedToken>>();
+  /** Mints started (cache misses). */
   mints = 0;
+  /** Requests answered from the cache, and requests that joined a mint in flight (for metrics). */
+  hits = 0;
+  joins = 0;
 
   constructor(
     private readonly refreshMarginSeconds = 300,
@@ -45,6 +49,7 @@ export class TokenCache {
     }
     this.entries.delete(key);
     this.entries.set(key, e);
+    this.hits++;
     return e;
   }
 
@@ -52,7 +57,8 @@ export class TokenCache {
     const hit = this.peek(key);
     if (hit) return hit;
     let p = this.inflight.get(key);
-    if (!p) {
+    if (p) this.joins++;
+    else {
       this.mints++;
       p = mint().then(
         (t) => {

@@ -22,7 +22,6 @@ import {
   serviceAccountResource,
 } from "../domain/resources.js";
 import { bucketResource } from "../domain/storage/bucket.js";
-import type { Installation } from "../server/bootstrap.js";
 import { displayPolicy } from "../server/iam/account-members.js";
 import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
 import { CliError, UsageError } from "./errors.js";
@@ -225,7 +224,7 @@ export async function explainOffline(
   const store = await openReadOnlyStore(stateDir, EXPLAIN_ERROR_EXIT);
   try {
     const repos = repositories(store);
-    const installation = await repos.meta.get<Installation>("installation");
+    const installation = await repos.meta.get("installation");
     if (!installation)
       throw new CliError(
         `The datastore of ${stateDir} has no installation yet.`,

@@ -7,7 +7,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { DocumentStore, Entry, Kind, ListOptions } from "../datastore/datastore.js";
+import type {
+  DocumentStore,
+  Documents,
+  Entry,
+  IndexedKind,
+  Kind,
+  ListOptions,
+} from "../datastore/datastore.js";
 import { SqliteDocuments } from "../datastore/sqlite/sqlite-datastore.js";
 import { CliError } from "./errors.js";
 
@@ -24,12 +31,16 @@ export class ReadOnlyStore implements DocumentStore {
     this.docs = new SqliteDocuments(this.db);
   }
 
-  get<T>(kind: Kind, key: string): Promise<T | undefined> {
-    return this.docs.get<T>(kind, key);
+  get<K extends Kind>(kind: K, key: string): Promise<Documents[K] | undefined> {
+    return this.docs.get(kind, key);
   }
 
-  list<T>(kind: Kind, o: ListOptions = {}): Promise<Entry<T>[]> {
-    return this.docs.list<T>(kind, o);
+  getUnique<K extends IndexedKind>(kind: K, value: string): Promise<Documents[K] | undefined> {
+    return this.docs.getUnique(kind, value);
+  }
+
+  list<K extends Kind>(kind: K, o: ListOptions = {}): Promise<Entry<Documents[K]>[]> {
+    return this.docs.list(kind, o);
   }
 
   put(): Promise<void> {

@@ -2,30 +2,105 @@
  * The datastore seam. Warrant's state is a set of JSON documents, each identified by a kind and a
  * key and optionally filed under a parent key (for listing). The interface is async and
  * transaction-shaped so that SQLite (embedded, default) and PostgreSQL (scale-out) implement the
- * same contract; nothing backend-specific crosses it. Typed access lives in `repositories.ts`.
+ * same contract; nothing backend-specific crosses it. Each kind has one record type (`Documents`),
+ * so reads come back typed; domain-shaped access lives in `repositories.ts`.
  */
-export type Kind =
-  | "meta"
-  | "project"
-  | "service-account"
-  | "deleted-service-account"
-  | "service-account-key"
-  | "instance"
-  | "policy"
-  | "custom-role"
-  | "operation"
-  | "oauth-client"
-  | "refresh-token"
-  | "signing-key"
-  | "agent"
-  | "bucket"
-  | "object"
-  | "object-version"
-  | "upload-session"
-  | "enrollment"
-  | "user"
-  | "workload-identity-pool"
-  | "workload-identity-pool-provider";
+import type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
+import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { Policy } from "../domain/iam/policy.js";
+import type { Role } from "../domain/iam/roles.js";
+import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
+import type { Installation } from "../domain/installation.js";
+import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
+import type { Project } from "../domain/project.js";
+import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
+import type { ServiceAccountKey } from "../domain/service-account-key.js";
+import type { Bucket } from "../domain/storage/bucket.js";
+import type { StoredObject } from "../domain/storage/object.js";
+import type { UploadSession } from "../domain/storage/upload-session.js";
+import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
+import type { User } from "../domain/user.js";
+
+/**
+ * Every kind of document and the record type stored under it. This is the one place that lists
+ * kinds: add a line here (and, if it needs a lookup by a second unique value, one in
+ * `UNIQUE_INDEXES`) and every backend stores it.
+ */
+export interface Documents {
+  meta: MetaDocuments[keyof MetaDocuments];
+  project: Project;
+  "service-account": ServiceAccount;
+  "deleted-service-account": DeletedServiceAccount;
+  "service-account-key": ServiceAccountKey;
+  instance: Instance;
+  policy: Policy;
+  "custom-role": Role;
+  operation: Operation;
+  "oauth-client": OAuthClient;
+  "refresh-token": RefreshTokenRecord;
+  "signing-key": StoredSigningKey;
+  agent: AgentRecord;
+  bucket: Bucket;
+  object: StoredObject;
+  "object-version": StoredObject;
+  "upload-session": UploadSession;
+  enrollment: EnrollmentRecord;
+  user: User;
+  "workload-identity-pool": WorkloadIdentityPool;
+  "workload-identity-pool-provider": WorkloadIdentityPoolProvider;
+}
+
+/** The installation-wide singletons stored under kind `meta`, by key. */
+export interface MetaDocuments {
+  installation: Installation;
+  /** Set once legacy IAM members have been bound to unique ids. */
+  "members-bound-to-unique-ids": boolean;
+  /** In-process agent addresses, instance id → address. */
+  "agent-addresses": Record<string, string>;
+}
+
+export type Kind = keyof Documents;
+
+/**
+ * Kinds that can also be fetched by a second value, unique within the kind (an index, not a scan).
+ * Backends store the value beside the document and refuse a write that would duplicate it
+ * (`UniqueViolation`).
+ */
+export const UNIQUE_INDEXES = {
+  "service-account": (sa: ServiceAccount) => sa.uniqueId,
+} satisfies { [K in Kind]?: (value: Documents[K]) => string | undefined };
+
+export type IndexedKind = keyof typeof UNIQUE_INDEXES;
+
+/** The unique secondary value a document is indexed under, if its kind has one. */
+export function uniqueValueOf<K extends Kind>(kind: K, value: Documents[K]): string | null {
+  const index = (UNIQUE_INDEXES as { [k: string]: ((v: Documents[K]) => string | undefined) | undefined })[
+    kind
+  ];
+  return index?.(value) ?? null;
+}
+
+/**
+ * The store cannot be reached (a networked backend down, or refusing connections): the server's
+ * condition, not a bug — requests get 503 with Retry-After. Its message is for the log only.
+ */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailable";
+  }
+}
+
+/** A write would give a second document of its kind the same unique secondary value. */
+export class UniqueViolation extends Error {
+  constructor(
+    readonly kind: Kind,
+    readonly value: string,
+  ) {
+    super(`another ${kind} document already has the unique value ${JSON.stringify(value)}`);
+    this.name = "UniqueViolation";
+  }
+}
 
 export interface ListOptions {
   /** Only documents filed under this parent key. */
@@ -46,12 +121,14 @@ export interface Entry<T> {
 }
 
 export interface DocumentStore {
-  get<T>(kind: Kind, key: string): Promise<T | undefined>;
-  list<T>(kind: Kind, options?: ListOptions): Promise<Entry<T>[]>;
+  get<K extends Kind>(kind: K, key: string): Promise<Documents[K] | undefined>;
+  /** The document of `kind` whose unique secondary value (see `UNIQUE_INDEXES`) is `value`. */
+  getUnique<K extends IndexedKind>(kind: K, value: string): Promise<Documents[K] | undefined>;
+  list<K extends Kind>(kind: K, options?: ListOptions): Promise<Entry<Documents[K]>[]>;
   /** Creates or replaces. */
-  put<T>(kind: Kind, key: string, value: T, parent?: string): Promise<void>;
+  put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<void>;
   /** Creates only; returns false (and changes nothing) when the key exists. */
-  insert<T>(kind: Kind, key: string, value: T, parent?: string): Promise<boolean>;
+  insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean>;
   /** Returns whether a document was deleted. */
   delete(kind: Kind, key: string): Promise<boolean>;
 }
@@ -64,5 +141,10 @@ export interface Datastore extends DocumentStore {
    * Calls outside a transaction see only committed data.
    */
   transaction<T>(fn: (tx: DocumentStore) => Promise<T>): Promise<T>;
+  /**
+   * For stores shared over a network: makes this process the store's one server until close(), or
+   * rejects naming the server that already is. (SQLite needs none: the state-directory lock.)
+   */
+  claimServer?(): Promise<void>;
   close(): Promise<void>;
 }

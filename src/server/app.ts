@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { resolve } from "node:path";
 import type { Datastore } from "../datastore/datastore.js";
+import { describeDatastore, openDatastore } from "../datastore/open.js";
 import { repositories } from "../datastore/repositories.js";
 import { SqliteDatastore } from "../datastore/sqlite/sqlite-datastore.js";
 import { isDiskFull, Unavailable } from "../domain/errors.js";
@@ -31,6 +32,7 @@ import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerMetrics } from "./api/metrics/metrics.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
@@ -47,6 +49,8 @@ import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import { bootstrap } from "./bootstrap.js";
+import { type Logger, lineLogger } from "./log.js";
+import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
 
 export { StateDirLocked } from "./state-lock.js";
@@ -69,9 +73,19 @@ import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
   stateDir: string;
+  /**
+   * Where state lives: `postgres://…` for PostgreSQL (docs/datastore.md); default the embedded
+   * SQLite file `<state-dir>/warrant.db`.
+   */
+  datastore?: string;
   host: string;
   port: number;
   log?: (line: string) => void;
+  /**
+   * The structured log (`warrant serve`): a line per request with its request id, and the parts'
+   * messages as records. Free-text messages go to `log` instead when that is given too.
+   */
+  logger?: Logger;
   /** Lifetime of issued access tokens (default 3600 s; shorter for tests). */
   accessTokenLifetimeSeconds?: number;
   enforcement?: EnforcementMode;
@@ -107,6 +121,11 @@ export interface ServeOptions {
   externalUrls?: string[];
   /** How long an agent credential works unless its agent renews it (default 3600 s). */
   agentCredentialLifetimeSeconds?: number;
+  /**
+   * `GET /metrics` without a credential from loopback (default true); false: every caller needs
+   * monitoring.timeSeries.list on the organization (behind a reverse proxy on the same host).
+   */
+  metricsLoopbackOpen?: boolean;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
   storageReserveBytes?: number;
 }
@@ -120,6 +139,8 @@ export const KEY_RING_TICK_MS = 30_000;
 
 export interface RunningServer {
   url: string;
+  /** Where state lives, fit to print: the SQLite file, or the PostgreSQL URL without its password. */
+  datastore: string;
   /** host:port of each instance's metadata server, by instance resource name. */
   metadataServers(): Record<string, string>;
   /** Every registered API route, with its declared authorization (route-authz.ts). */
@@ -137,6 +158,8 @@ export interface RunningServer {
   caBundleFile?: string;
   /** The API port's connections held, and those refused, shed or timed out so far. */
   connectionStats(): GovernorStats;
+  /** Reopens `audit.log` by name (SIGHUP after logrotate moved it). */
+  reopenLogs(): Promise<void>;
   /** Drains (up to `drainMs`, default the drainTimeoutMs option), then stops and removes server.json. */
   close(drainMs?: number): Promise<void>;
 }
@@ -184,6 +207,14 @@ export class StateDirFull extends Error {
   }
 }
 
+/** The configured datastore could not be opened: unreachable, refused, not Warrant's, or too new. */
+export class DatastoreUnavailable extends Error {
+  constructor(spec: string, cause: Error) {
+    super(`Cannot open the datastore ${describeDatastore(spec)}: ${cause.message}`, { cause });
+    this.name = "DatastoreUnavailable";
+  }
+}
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   try {
     return await start(opts);
@@ -195,7 +226,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 }
 
 async function start(opts: ServeOptions): Promise<RunningServer> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log =
+    opts.log ?? (opts.logger ? lineLogger(opts.logger) : (line: string) => process.stderr.write(`${line}\n`));
   const stateDir = resolve(opts.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const free = await freeBytes(stateDir);
@@ -210,8 +242,29 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const adminCredentialFile = resolve(stateDir, ADMIN_CREDENTIAL_FILE);
   let store: Datastore;
   let audit: FileAuditSink;
+  // Its sources exist further down; until then they report nothing.
+  let supervisorRef: AgentSupervisor | undefined;
+  let governorRef: ConnectionGovernor | undefined;
+  const metrics = new ServerMetrics({
+    connections: () => governorRef?.stats() ?? { connections: 0, refused: 0, shed: 0, timedOut: 0 },
+    metadataServers: () => supervisorRef?.stats() ?? {},
+    auditWriteErrors: () => audit?.writeErrors ?? 0,
+  });
   try {
-    store = new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    const opened: Datastore = opts.datastore
+      ? await openDatastore(opts.datastore, { log })
+          .then(async (s) => {
+            await s.claimServer?.().catch(async (err) => {
+              await s.close();
+              throw err;
+            });
+            return s;
+          })
+          .catch((err: Error) => {
+            throw new DatastoreUnavailable(opts.datastore!, err);
+          })
+      : new SqliteDatastore(resolve(stateDir, "warrant.db"));
+    store = metrics.measuring(opened);
     audit = new FileAuditSink(resolve(stateDir, "audit.log"));
   } catch (err) {
     lock.release();
@@ -230,6 +283,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       busy.headers,
     );
   });
+  governorRef = governor;
+  /** Audit entries, also counted (tokens issued) by the metrics. */
+  const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
   try {
@@ -239,10 +295,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const httpDeps: HttpServerDeps = {
       router,
       authenticator: { authenticate: async () => null },
-      audit,
+      audit: audited,
       log,
+      metrics,
       enforcement,
       lifecycle,
+      ...(opts.logger ? { logger: opts.logger } : {}),
     };
     const http: Server = createHttpServer(httpDeps);
     httpDeps.closeReason = (socket) => governor.closeReason(socket);
@@ -292,8 +350,15 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const masterKey = loadMasterKey(stateDir, opts.masterKey ?? process.env.WARRANT_MASTER_KEY);
     const keyRing = await KeyRing.open(store, masterKey, { ...DEFAULT_ROTATION_POLICY, ...opts.keyRotation });
     // Rotate on schedule, retire expired keys, and pick up rotations made elsewhere.
+    // Background users of the datastore, awaited on close before the datastore closes.
+    const background = new Set<Promise<unknown>>();
+    const inBackground = (p: Promise<unknown>) => {
+      background.add(p);
+      const done = () => background.delete(p);
+      p.then(done, done);
+    };
     const ringTimer = setInterval(() => {
-      keyRing.tick().catch((err) => log(`key ring: ${(err as Error).message}`));
+      inBackground(keyRing.tick().catch((err) => log(`key ring: ${(err as Error).message}`)));
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
@@ -306,10 +371,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const objects = new ObjectService(store, blobs);
     const startedAt = Date.now();
     // Blobs a crash left without an object; in the background, and only those older than this start.
-    objects
-      .sweep(startedAt)
-      .then((n) => n && log(`storage: removed ${n} unreferenced blob(s) left by an interrupted run`))
-      .catch((err) => log(`storage: sweep failed: ${(err as Error).message}`));
+    inBackground(
+      objects
+        .sweep(startedAt)
+        .then((n) => n && log(`storage: removed ${n} unreferenced blob(s) left by an interrupted run`))
+        .catch((err) => log(`storage: sweep failed: ${(err as Error).message}`)),
+    );
     const deps: ServerDeps = {
       store,
       repos: repositories(store),
@@ -325,7 +392,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       ownOrigins,
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
-      audit,
+      audit: audited,
       changes,
       objects,
     };
@@ -364,6 +431,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerSts(router, deps, workloadIdentity, authenticator);
     registerUsers(router, deps);
     registerCompute(router, deps);
+    registerMetrics(router, deps, metrics, opts.metricsLoopbackOpen !== false);
     httpDeps.authenticator = authenticator;
 
     const writeInfo = (agents: Record<string, string>) =>
@@ -383,6 +451,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       log,
       onChange: writeInfo,
     });
+    supervisorRef = supervisor;
     let agentsRunning = opts.agents === false;
     const withinDeadline = async (check: Promise<unknown>) =>
       Promise.race([
@@ -407,6 +476,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     let closing: Promise<void> | undefined;
     return {
       url,
+      datastore: opts.datastore ? describeDatastore(opts.datastore) : resolve(stateDir, "warrant.db"),
       stateDir,
       metadataServers: () => supervisor.addresses(),
       routes: () => router.all(),
@@ -415,6 +485,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       defaultProject: installation.defaultProject,
       ...tlsInfo,
       ...(proxy ? { proxyStats: proxy.stats } : {}),
+      reopenLogs: () => audit.reopen(),
       close(drainMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) {
         closing ??= (async () => {
           // Drain: /readyz and new requests answer 503, no new connection is accepted, and
@@ -438,6 +509,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
             governor.close();
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
+          await Promise.allSettled([...background]);
           await blobs.close();
           await store.close();
           await audit.close();

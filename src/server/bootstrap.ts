@@ -12,6 +12,7 @@ import { CLOUD_PLATFORM, SCOPE_PREFIX } from "../domain/compute/scopes.js";
 import { boundMember } from "../domain/iam/members.js";
 import { addBinding, emptyPolicy, newEtag, type Policy } from "../domain/iam/policy.js";
 import { newComputeId, newProjectNumber, newUniqueId, randomDigits } from "../domain/ids.js";
+import type { Installation } from "../domain/installation.js";
 import { newClientSecret, newRefreshToken, sha256Hex } from "../domain/oauth/secrets.js";
 import type { Project } from "../domain/project.js";
 import { organizationResource, projectResource } from "../domain/resources.js";
@@ -20,7 +21,7 @@ import {
   makeServiceAccount,
   serviceAccountEmail,
 } from "../domain/service-account.js";
-import { makeUser, type User } from "../domain/user.js";
+import { makeUser } from "../domain/user.js";
 import { bindLegacyMembers } from "./iam/account-members.js";
 
 export const ADMIN_EMAIL = "admin@warrant.local";
@@ -31,11 +32,7 @@ export const DEMO_INSTANCE = "demo-vm";
 export const DEMO_ZONE = "us-central1-a";
 export const ADMIN_SCOPES = [CLOUD_PLATFORM, "openid", `${SCOPE_PREFIX}userinfo.email`];
 
-export interface Installation {
-  organizationId: string;
-  createdAt: string;
-  defaultProject: string;
-}
+export type { Installation } from "../domain/installation.js";
 
 function policyWith(bindings: [string, string][]): Policy {
   let p: Omit<Policy, "etag"> = emptyPolicy();
@@ -50,7 +47,7 @@ export async function bootstrap(
 ): Promise<Installation> {
   const installation = await store.transaction(async (tx) => {
     const r = repositories(tx);
-    const existing = await r.meta.get<Installation>("installation");
+    const existing = await r.meta.get("installation");
     if (existing) {
       // State from before the user directory: the administrator joins it, dated from the installation
       // so that the tokens it already holds stay valid.
@@ -138,8 +135,8 @@ const MEMBERS_BOUND = "members-bound-to-unique-ids";
 /** Once, for state from before unique-id binding: users get unique ids, policy members get bound. */
 async function bindMembersToUniqueIds(tx: DocumentStore) {
   const r = repositories(tx);
-  if (await r.meta.get<boolean>(MEMBERS_BOUND)) return;
-  for (const { value: user } of await tx.list<User>("user"))
+  if (await r.meta.get(MEMBERS_BOUND)) return;
+  for (const { value: user } of await tx.list("user"))
     if (!user.uniqueId) await r.users.put({ ...user, uniqueId: newUniqueId() });
   await bindLegacyMembers(tx);
   await r.meta.put(MEMBERS_BOUND, true);

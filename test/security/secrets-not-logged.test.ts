@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { importPKCS8, SignJWT } from "jose";
+import { createLogger } from "../../src/server/log.js";
 import { type Harness, startHarness } from "../support/harness.js";
 
 const P = "demo-project";
@@ -33,7 +34,11 @@ describe("attack: secrets in logs", () => {
   };
 
   before(async () => {
-    h = await startHarness({ log: (l) => serverLog.push(l) });
+    // The free-text log and the structured one (a line per request, at debug level) both.
+    h = await startHarness({
+      log: (l) => serverLog.push(l),
+      logger: createLogger({ format: "json", level: "trace", out: { write: (l) => serverLog.push(l) } }),
+    });
     const admin = JSON.parse(readFileSync(h.server.adminCredentialFile, "utf8"));
     keep("admin refresh token", admin.refresh_token);
     keep("admin client secret", admin.client_secret);
@@ -177,6 +182,10 @@ describe("attack: secrets in logs", () => {
     const audit = readFileSync(file, "utf8");
     const log = serverLog.join("\n");
     assert.ok(audit.split("\n").length > 20, "the workload was audited");
+    assert.ok(
+      serverLog.filter((l) => l.includes('"msg":"request"')).length >= 10,
+      `request lines were logged: ${serverLog.length} lines, e.g. ${serverLog.slice(0, 2).join(" | ")}`,
+    );
     assert.equal(secrets.size, 17, "every secret of the workload was collected");
     for (const [name, value] of secrets) {
       // A JWT's signature alone would let nothing be replayed, but its header+payload could be a token.

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { RunningServer } from "../../server/app.js";
 import type { EnforcementMode } from "../../server/iam/access-control.js";
+import type { LogFormat, LogLevel } from "../../server/log.js";
 import { CliError, UsageError } from "../errors.js";
 import { warrantExports } from "../shell.js";
 import { command } from "../spec.js";
@@ -45,6 +46,42 @@ export function parseSize(raw: string): number {
   if (!m || unit === undefined)
     throw new UsageError(`argument --storage-reserve: expected a size like 64MiB, 1GiB or 0, got '${raw}'.`);
   return Number(m[1]) * unit;
+}
+
+/** `--datastore`, else WARRANT_DATASTORE_URL: a postgres:// URL, or undefined for the embedded SQLite file. */
+export function parseDatastore(flag: string | undefined, env: string | undefined): string | undefined {
+  const [value, from] = flag !== undefined ? [flag, "argument --datastore"] : [env, "WARRANT_DATASTORE_URL"];
+  if (value === undefined || value.trim() === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value.trim());
+  } catch {}
+  if (!url || (url.protocol !== "postgres:" && url.protocol !== "postgresql:"))
+    throw new UsageError(
+      `${from}: expected a postgres:// URL, got '${value.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")}'.`,
+      "Use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or leave it unset for the embedded SQLite file.",
+    );
+  if (url.pathname.length <= 1)
+    throw new UsageError(`${from}: the URL names no database (postgres://USER@HOST:PORT/DATABASE).`);
+  return value.trim();
+}
+
+const LOG_FORMATS: readonly LogFormat[] = ["json", "text"];
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `--log-format` (else WARRANT_LOG_FORMAT, else text on a terminal and json otherwise) and `--log-level`. */
+export function parseLogging(
+  format: string | undefined,
+  level: string | undefined,
+  stdoutIsTTY: boolean,
+): { format: LogFormat; level: LogLevel } {
+  const f = format || (stdoutIsTTY ? "text" : "json");
+  if (!(LOG_FORMATS as readonly string[]).includes(f))
+    throw new UsageError(`argument --log-format: '${f}' is not one of: ${LOG_FORMATS.join(", ")}.`);
+  const l = (level || "info").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l))
+    throw new UsageError(`argument --log-level: '${level}' is not one of: ${LOG_LEVELS.join(", ")}.`);
+  return { format: f as LogFormat, level: l as LogLevel };
 }
 
 const ENFORCEMENT_MODES: readonly EnforcementMode[] = ["enforce", "audit-only", "off"];
@@ -95,9 +132,10 @@ export default command({
     "in the state directory, so a restart on the same directory keeps everything. While it runs, " +
     "<state-dir>/server.json tells other `warrant` commands where it is. Ctrl-C (SIGINT) or SIGTERM " +
     "stops it cleanly: it stops accepting connections, lets requests in flight finish (up to --drain-timeout), " +
-    "flushes the audit log and removes server.json; a second signal exits at once. /healthz and /readyz answer " +
-    "health probes (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, WARRANT_HOST, WARRANT_PORT and " +
-    "WARRANT_ENFORCEMENT. --enforcement=audit-only lets every call through but logs those that scopes or " +
+    "flushes the audit log and removes server.json; a second signal exits at once. SIGHUP reopens audit.log " +
+    "(after logrotate moved it). /healthz and /readyz answer " +
+    "health probes, GET /metrics Prometheus metrics (docs/operations.md). Settings fall back to WARRANT_STATE_DIR, " +
+    "WARRANT_HOST, WARRANT_PORT, WARRANT_ENFORCEMENT and WARRANT_DATASTORE_URL. --enforcement=audit-only lets every call through but logs those that scopes or " +
     "IAM would deny (to try policies out before enforcing them); --enforcement=off checks nothing.",
   flags: [
     { name: "host", type: "string", help: "Interface to listen on (default WARRANT_HOST or 127.0.0.1)." },
@@ -189,6 +227,37 @@ export default command({
         "upload that would eat into it is refused with 503 and Retry-After. Default WARRANT_STORAGE_RESERVE.",
     },
     {
+      name: "datastore",
+      type: "string",
+      metavar: "URL",
+      help:
+        "Keep state in PostgreSQL instead of <state-dir>/warrant.db: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE " +
+        "(migrated forward on start; see docs/datastore.md). Default WARRANT_DATASTORE_URL, else the embedded SQLite file.",
+    },
+    {
+      name: "metrics-require-permission",
+      type: "boolean",
+      help:
+        "GET /metrics: require monitoring.timeSeries.list on the organization from every caller, loopback too " +
+        "(by default a scraper on the same host needs no credential). Use it behind a reverse proxy on this host.",
+    },
+    {
+      name: "log-format",
+      type: "string",
+      metavar: "FORMAT",
+      help:
+        "json: one JSON object per line on stdout (the default when stdout is not a terminal; the banner then " +
+        "goes to stderr); text: the same records as readable lines (the default on a terminal). Default WARRANT_LOG_FORMAT.",
+    },
+    {
+      name: "log-level",
+      type: "string",
+      metavar: "LEVEL",
+      help:
+        "fatal, error, warn, info (default), debug, trace or silent. Every request is logged at debug (info for " +
+        "4xx, error for 5xx), with its request id. Default WARRANT_LOG_LEVEL.",
+    },
+    {
       name: "external-url",
       type: "string",
       metavar: "URL[,URL…]",
@@ -212,6 +281,7 @@ export default command({
     "warrant serve --port 0   # any free port; other commands find it via .warrant/server.json",
     "warrant serve --enforcement=audit-only   # allow everything, log what would be denied",
     "warrant serve --tls --proxy   # HTTPS on the API port, and the interception proxy",
+    "warrant serve --datastore=postgres://warrant@db.internal:5432/warrant   # state in PostgreSQL",
   ],
   async run(ctx) {
     const { env, cwd, stdout, stderr } = ctx.rt;
@@ -264,16 +334,28 @@ export default command({
     const idTokenIssuer = ctx.str("id-token-issuer") ?? (env.WARRANT_ID_TOKEN_ISSUER || undefined);
     if (idTokenIssuer !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(idTokenIssuer))
       throw new UsageError(`argument --id-token-issuer: '${idTokenIssuer}' is not an http(s) URL.`);
-    const { startServer, StateDirLocked, StateDirFull } = await loadServer();
+    const datastore = parseDatastore(ctx.str("datastore"), env.WARRANT_DATASTORE_URL);
+    const { startServer, StateDirLocked, StateDirFull, DatastoreUnavailable } = await loadServer();
+    const logging = parseLogging(
+      ctx.str("log-format") ?? env.WARRANT_LOG_FORMAT,
+      ctx.str("log-level") ?? env.WARRANT_LOG_LEVEL,
+      (stdout as { isTTY?: boolean }).isTTY === true,
+    );
+    const { createLogger } = await import("../../server/log.js");
+    const logger = createLogger({ ...logging, out: stdout });
+    // In JSON, stdout holds log records only: the banner goes to stderr.
+    const banner = logging.format === "json" ? stderr : stdout;
     let server: RunningServer;
     try {
       server = await startServer({
         stateDir,
         host,
         port,
-        log: (line) => stderr.write(line + "\n"),
+        logger,
+        ...(ctx.bool("metrics-require-permission") ? { metricsLoopbackOpen: false } : {}),
         enforcement,
         connectionLimits,
+        ...(datastore !== undefined ? { datastore } : {}),
         ...(drainSeconds !== undefined ? { drainTimeoutMs: drainSeconds * 1000 } : {}),
         ...(ctx.bool("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
@@ -301,15 +383,21 @@ export default command({
       if (e instanceof StateDirLocked)
         throw new CliError(e.message, "Each state directory is served by one `warrant serve` at a time.");
       if (e instanceof StateDirFull) throw new CliError(e.message);
+      if (e instanceof DatastoreUnavailable)
+        throw new CliError(
+          e.message,
+          "Check --datastore (or WARRANT_DATASTORE_URL): the server must be up, the database must exist, and the user may log in; see docs/datastore.md.",
+        );
       if (code === "EACCES")
         throw new CliError(`Not allowed to listen on ${host}:${port}.`, "Use a port above 1024.");
       throw e;
     }
     const warning = enforcementWarning(enforcement);
     if (warning) stderr.write(`${warning}\n`);
-    stdout.write(
+    banner.write(
       `Warrant is serving at ${server.url}\n` +
         `  state directory:   ${server.stateDir}\n` +
+        (datastore !== undefined ? `  datastore:         ${server.datastore}\n` : "") +
         `  admin credential:  ${server.adminCredentialFile}\n` +
         `  default project:   ${server.defaultProject}\n` +
         (server.httpsUrl ? `  HTTPS:             ${server.httpsUrl} (CA: ${server.caFile})\n` : "") +
@@ -330,6 +418,14 @@ export default command({
         "\nPress Ctrl-C to stop.\n",
     );
 
+    // logrotate's postrotate: the audit log is reopened by name, nothing is lost.
+    const reopen = () => {
+      server.reopenLogs().then(
+        () => logger.info("SIGHUP: reopened audit.log"),
+        (err) => logger.error({ err }, "SIGHUP: could not reopen audit.log"),
+      );
+    };
+    process.on("SIGHUP", reopen);
     const signal = await new Promise<NodeJS.Signals>((done) => {
       process.once("SIGINT", () => done("SIGINT"));
       process.once("SIGTERM", () => done("SIGTERM"));
@@ -340,6 +436,7 @@ export default command({
     process.once("SIGINT", force);
     process.once("SIGTERM", force);
     await server.close();
+    process.removeListener("SIGHUP", reopen);
     process.removeListener("SIGINT", force);
     process.removeListener("SIGTERM", force);
     stderr.write("Stopped.\n");

@@ -7,11 +7,23 @@
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { Datastore, DocumentStore, Entry, Kind, ListOptions } from "../datastore.js";
+import {
+  type Datastore,
+  type DocumentStore,
+  type Documents,
+  type Entry,
+  type IndexedKind,
+  type Kind,
+  type ListOptions,
+  UNIQUE_INDEXES,
+  UniqueViolation,
+  uniqueValueOf,
+} from "../datastore.js";
 
-const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-const MIGRATIONS: Record<number, string> = {
+/** Forward-only: version N is reached by applying migration N to version N-1. Never edit a shipped one. */
+export const MIGRATIONS: Record<number, string> = {
   1: `
     CREATE TABLE documents (
       kind   TEXT NOT NULL,
@@ -23,21 +35,55 @@ const MIGRATIONS: Record<number, string> = {
     ) WITHOUT ROWID;
     CREATE INDEX documents_by_parent ON documents (kind, parent, key);
   `,
+  // A unique secondary value per document (UNIQUE_INDEXES), e.g. a service account's unique id.
+  2: `
+    ALTER TABLE documents ADD COLUMN unique_value TEXT;
+    UPDATE documents SET unique_value = json_extract(value, '$.uniqueId') WHERE kind = 'service-account';
+    CREATE UNIQUE INDEX documents_by_unique_value ON documents (kind, unique_value) WHERE unique_value IS NOT NULL;
+  `,
 };
+
+/** Applies the migrations after the database's version up to `target` in one transaction. */
+export function migrateSqlite(db: Db, file: string, target = SCHEMA_VERSION): void {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = db.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
+  let version = row?.version ?? 0;
+  if (version > SCHEMA_VERSION)
+    throw new Error(
+      `${file} was written by a newer Warrant (schema ${version}, this build knows ${SCHEMA_VERSION}); upgrade Warrant.`,
+    );
+  const apply = db.transaction(() => {
+    while (version < target) {
+      version++;
+      db.exec(MIGRATIONS[version]!);
+    }
+    db.exec("DELETE FROM schema_version");
+    db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(version);
+  });
+  apply();
+}
+
+function hasUniqueColumn(db: Db): boolean {
+  return db
+    .prepare<[], { name: string }>("PRAGMA table_info(documents)")
+    .all()
+    .some((c) => c.name === "unique_value");
+}
 
 type Db = Database.Database;
 
 function statements(db: Db) {
   return {
-    get: db.prepare<[string, string], { value: string }>(
-      "SELECT value FROM documents WHERE kind = ? AND key = ?",
+    getUnique: db.prepare<[string, string], { value: string }>(
+      "SELECT value FROM documents WHERE kind = ? AND unique_value = ?",
     ),
     put: db.prepare(
-      `INSERT INTO documents (kind, key, parent, value, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, value = excluded.value, updated_at = excluded.updated_at`,
+      `INSERT INTO documents (kind, key, parent, value, updated_at, unique_value) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, value = excluded.value,
+         updated_at = excluded.updated_at, unique_value = excluded.unique_value`,
     ),
     insert: db.prepare(
-      "INSERT INTO documents (kind, key, parent, value, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      "INSERT INTO documents (kind, key, parent, value, updated_at, unique_value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING",
     ),
     delete: db.prepare("DELETE FROM documents WHERE kind = ? AND key = ?"),
   };
@@ -45,22 +91,40 @@ function statements(db: Db) {
 
 /** Documents over one SQLite connection (also used read-only by offline CLI commands). */
 export class SqliteDocuments implements DocumentStore {
-  private readonly stmts: ReturnType<typeof statements>;
   /** Prepared once per distinct query shape (there are at most 2^5 of them). */
   private readonly listStatements = new Map<
     string,
     Database.Statement<(string | number)[], { key: string; value: string }>
   >();
+  private readonly stmts: ReturnType<typeof statements> | undefined;
+  private readonly getStatement: Database.Statement<[string, string], { value: string }>;
   constructor(private readonly db: Db) {
-    this.stmts = statements(db);
+    this.getStatement = db.prepare("SELECT value FROM documents WHERE kind = ? AND key = ?");
+    // A read-only view of a database from before schema 2 has no unique_value column: it scans.
+    this.stmts = hasUniqueColumn(db) ? statements(db) : undefined;
   }
 
-  async get<T>(kind: Kind, key: string): Promise<T | undefined> {
-    const row = this.stmts.get.get(kind, key);
-    return row ? (JSON.parse(row.value) as T) : undefined;
+  private get s(): ReturnType<typeof statements> {
+    if (!this.stmts)
+      throw new Error("the datastore's schema is older than this build; start `warrant serve` to migrate it");
+    return this.stmts;
   }
 
-  async list<T>(kind: Kind, o: ListOptions = {}): Promise<Entry<T>[]> {
+  async get<K extends Kind>(kind: K, key: string): Promise<Documents[K] | undefined> {
+    const row = this.getStatement.get(kind, key);
+    return row ? (JSON.parse(row.value) as Documents[K]) : undefined;
+  }
+
+  async getUnique<K extends IndexedKind>(kind: K, value: string): Promise<Documents[K] | undefined> {
+    if (!this.stmts) {
+      const index = UNIQUE_INDEXES[kind];
+      return (await this.list(kind)).find((e) => index(e.value) === value)?.value;
+    }
+    const row = this.stmts.getUnique.get(kind, value);
+    return row ? (JSON.parse(row.value) as Documents[K]) : undefined;
+  }
+
+  async list<K extends Kind>(kind: K, o: ListOptions = {}): Promise<Entry<Documents[K]>[]> {
     const where = ["kind = ?"];
     const args: (string | number)[] = [kind];
     if (o.parent !== undefined) {
@@ -91,19 +155,27 @@ export class SqliteDocuments implements DocumentStore {
       this.listStatements.set(sql, stmt);
     }
     const rows = stmt.all(...args);
-    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as Documents[K] }));
   }
 
-  async put<T>(kind: Kind, key: string, value: T, parent?: string): Promise<void> {
-    this.stmts.put.run(kind, key, parent ?? null, JSON.stringify(value), Date.now());
+  async put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<void> {
+    const unique = uniqueValueOf(kind, value);
+    uniquely(kind, unique, () =>
+      this.s.put.run(kind, key, parent ?? null, JSON.stringify(value), Date.now(), unique),
+    );
   }
 
-  async insert<T>(kind: Kind, key: string, value: T, parent?: string): Promise<boolean> {
-    return this.stmts.insert.run(kind, key, parent ?? null, JSON.stringify(value), Date.now()).changes === 1;
+  async insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean> {
+    const unique = uniqueValueOf(kind, value);
+    return (
+      uniquely(kind, unique, () =>
+        this.s.insert.run(kind, key, parent ?? null, JSON.stringify(value), Date.now(), unique),
+      ).changes === 1
+    );
   }
 
   async delete(kind: Kind, key: string): Promise<boolean> {
-    return this.stmts.delete.run(kind, key).changes === 1;
+    return this.s.delete.run(kind, key).changes === 1;
   }
 }
 
@@ -125,42 +197,26 @@ export class SqliteDatastore implements Datastore {
     this.writer.pragma("busy_timeout = 5000");
     this.writer.pragma("foreign_keys = ON");
     if (fresh) chmodSync(file, 0o600);
-    this.migrate();
+    migrateSqlite(this.writer, file);
     this.reader = file === ":memory:" ? this.writer : new Database(file, { readonly: true });
     this.reader.pragma("busy_timeout = 5000");
     this.writes = new SqliteDocuments(this.writer);
     this.reads = new SqliteDocuments(this.reader);
   }
 
-  private migrate(): void {
-    this.writer.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    const row = this.writer.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
-    let version = row?.version ?? 0;
-    if (version > SCHEMA_VERSION)
-      throw new Error(
-        `${this.file} was written by a newer Warrant (schema ${version}, this build knows ${SCHEMA_VERSION}); upgrade Warrant.`,
-      );
-    const apply = this.writer.transaction(() => {
-      while (version < SCHEMA_VERSION) {
-        version++;
-        this.writer.exec(MIGRATIONS[version]!);
-      }
-      this.writer.exec("DELETE FROM schema_version");
-      this.writer.prepare("INSERT INTO schema_version (version) VALUES (?)").run(version);
-    });
-    apply();
+  get<K extends Kind>(kind: K, key: string) {
+    return this.reads.get(kind, key);
   }
-
-  get<T>(kind: Kind, key: string) {
-    return this.reads.get<T>(kind, key);
+  getUnique<K extends IndexedKind>(kind: K, value: string) {
+    return this.reads.getUnique(kind, value);
   }
-  list<T>(kind: Kind, options?: ListOptions) {
-    return this.reads.list<T>(kind, options);
+  list<K extends Kind>(kind: K, options?: ListOptions) {
+    return this.reads.list(kind, options);
   }
-  put<T>(kind: Kind, key: string, value: T, parent?: string) {
+  put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
   }
-  insert<T>(kind: Kind, key: string, value: T, parent?: string) {
+  insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.insert(kind, key, value, parent));
   }
   delete(kind: Kind, key: string) {
@@ -191,5 +247,16 @@ export class SqliteDatastore implements Datastore {
     await this.queue;
     if (this.reader !== this.writer) this.reader.close();
     this.writer.close();
+  }
+}
+
+/** Runs a write, turning a duplicate unique secondary value into `UniqueViolation`. */
+function uniquely<R>(kind: Kind, unique: string | null, write: () => R): R {
+  try {
+    return write();
+  } catch (err) {
+    if (unique !== null && (err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE")
+      throw new UniqueViolation(kind, unique);
+    throw err;
   }
 }

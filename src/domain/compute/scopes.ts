@@ -21,6 +21,8 @@ const STORAGE_ADMIN = s(["devstorage.full_control", "cloud-platform"]);
 const COMPUTE_READ = s(["compute.readonly", "compute", "cloud-platform.read-only", "cloud-platform"]);
 const COMPUTE_WRITE = s(["compute", "cloud-platform"]);
 const IAM_CREDENTIALS = s(["iam", "cloud-platform"]);
+const MONITORING_READ = s(["monitoring.read", "monitoring", "cloud-platform.read-only", "cloud-platform"]);
+const MONITORING_WRITE = s(["monitoring", "cloud-platform"]);
 const PLATFORM_READ = s(["cloud-platform.read-only", "cloud-platform"]);
 const PLATFORM_WRITE = s(["cloud-platform"]);
 
@@ -35,6 +37,7 @@ export function scopesAdmitting(permission: string): readonly string[] {
     return read ? STORAGE_READ : STORAGE_WRITE;
   }
   if (service === "compute") return read ? COMPUTE_READ : COMPUTE_WRITE;
+  if (service === "monitoring") return read ? MONITORING_READ : MONITORING_WRITE;
   // actAs is checked while attaching an account to a VM, within a Compute call.
   if (permission === "iam.serviceAccounts.actAs") return COMPUTE_WRITE;
   if (

@@ -53,6 +53,11 @@ export class AgentSupervisor {
     return Object.fromEntries([...this.agents].map(([k, v]) => [k, `${v.agent.host}:${v.agent.port}`]));
   }
 
+  /** Each running agent's token cache and rate-limit counters, by instance resource name. */
+  stats(): Record<string, ReturnType<RunningAgent["stats"]>> {
+    return Object.fromEntries([...this.agents].map(([k, v]) => [k, v.agent.stats()]));
+  }
+
   sync(): Promise<void> {
     this.syncing = this.syncing
       .then(() => this.reconcile())
@@ -120,7 +125,7 @@ export class AgentSupervisor {
   private async addressFor(i: Instance): Promise<string> {
     return this.store.transaction(async (tx) => {
       const r = repositories(tx);
-      const table = (await r.meta.get<Record<string, string>>("agent-addresses")) ?? {};
+      const table = (await r.meta.get("agent-addresses")) ?? {};
       if (table[i.id]) return table[i.id]!;
       const taken = new Set(Object.values(table));
       for (let n = 2; n < 1 << 16; n++) {

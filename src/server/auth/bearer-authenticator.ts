@@ -16,6 +16,7 @@ import { principalFromMember, serviceAccountPrincipal, userPrincipal } from "../
 import { parseScopes } from "../../domain/oauth/assertion.js";
 import {
   ACCESS_TOKEN_TYP,
+  type AccessTokenClaims,
   CLOCK_TOLERANCE_S,
   InvalidToken,
   verifyAccessToken,
@@ -27,6 +28,7 @@ import type { Authenticator } from "../http/server.js";
 import type { KeyRing } from "../tokens/key-ring.js";
 import type { ServiceAccountDirectory } from "./service-account-directory.js";
 import type { UserDirectory } from "./user-directory.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 import type { WorkloadIdentityDirectory } from "./workload-identity-directory.js";
 
 export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
@@ -35,6 +37,9 @@ const FEDERATED_SUB =
 export const MAX_BEARER_BYTES = 8192;
 
 export class BearerAuthenticator implements Authenticator {
+  /** Signatures already verified on this node (the per-request checks still run on every hit). */
+  private readonly verified = new VerifiedTokenCache();
+
   constructor(
     private readonly keyRing: KeyRing,
     private readonly issuer: string,
@@ -61,14 +66,8 @@ export class BearerAuthenticator implements Authenticator {
   async verify(token: string): Promise<Caller> {
     if (token.length > MAX_BEARER_BYTES) throw Unauthenticated.invalid("the bearer token is too large");
     try {
-      let typ: unknown;
-      try {
-        typ = decodeProtectedHeader(token).typ;
-      } catch {
-        throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
-      }
-      const caller =
-        typ === ACCESS_TOKEN_TYP ? await this.accessToken(token) : await this.selfSignedJwt(token);
+      const digest = VerifiedTokenCache.digest(token);
+      const caller = (await this.cached(digest)) ?? (await this.uncached(token, digest));
       if (caller.principal.kind === "user") {
         const uid = await this.checkUser(caller.principal.email, caller.token!);
         return { ...caller, principal: userPrincipal(caller.principal.email, [], uid) };
@@ -118,8 +117,49 @@ export class BearerAuthenticator implements Authenticator {
     return user?.uniqueId;
   }
 
-  private async accessToken(token: string): Promise<Caller> {
-    const claims = await verifyAccessToken(token, this.issuer, (kid) => this.keyRing.verificationKey(kid));
+  private async uncached(token: string, digest: string): Promise<Caller> {
+    let typ: unknown;
+    try {
+      typ = decodeProtectedHeader(token).typ;
+    } catch {
+      throw new InvalidToken("the bearer token is not a Warrant access token or a signed JWT");
+    }
+    return typ === ACCESS_TOKEN_TYP ? this.accessToken(token, digest) : this.selfSignedJwt(token, digest);
+  }
+
+  /**
+   * A token verified before, still within its lifetime and signed by a key still trusted: the
+   * installation's key ring for access tokens, an enabled key of a live account for self-signed JWTs.
+   */
+  private async cached(digest: string): Promise<Caller | undefined> {
+    const nowSeconds = Date.now() / 1000;
+    const hit = this.verified.get(digest, nowSeconds);
+    if (hit === undefined) return undefined;
+    const lifetime = claimProblem(
+      { iat: hit.claims.iat, exp: hit.claims.exp },
+      { nowSeconds, toleranceSeconds: CLOCK_TOLERANCE_S },
+    );
+    if (lifetime !== null) return undefined;
+    const trusted = hit.selfSigned
+      ? (await this.directory.key(hit.kid)) !== undefined
+      : this.keyRing.verificationKey(hit.kid) !== undefined;
+    return trusted ? this.caller(hit.claims) : undefined;
+  }
+
+  private async accessToken(token: string, digest: string): Promise<Caller> {
+    let kid = "";
+    const claims = await verifyAccessToken(token, this.issuer, (k) => {
+      kid = k;
+      return this.keyRing.verificationKey(k);
+    });
+    const caller = this.caller(claims);
+    // Shared by every later request presenting this token: nothing may change it.
+    Object.freeze(claims.scopes);
+    this.verified.set(digest, { claims: Object.freeze(claims), kid });
+    return caller;
+  }
+
+  private caller(claims: AccessTokenClaims): Caller {
     const federated = FEDERATED_SUB.exec(claims.sub);
     if (federated) {
       if (claims.via !== "sts" || !claims.federated)
@@ -140,7 +180,7 @@ export class BearerAuthenticator implements Authenticator {
     return { principal, token: claims };
   }
 
-  private async selfSignedJwt(token: string): Promise<Caller> {
+  private async selfSignedJwt(token: string, digest: string): Promise<Caller> {
     const { kid, alg } = decodeProtectedHeader(token);
     if (alg !== "RS256" || typeof kid !== "string") throw new InvalidToken("unsupported token");
     const key = await this.directory.key(kid);
@@ -175,18 +215,17 @@ export class BearerAuthenticator implements Authenticator {
     // Keys are deleted with their account, so a key made before keys recorded their account's
     // unique id belongs to the live account of its e-mail.
     const uid = key.key.uniqueId ?? (await this.directory.account(email))?.uniqueId;
-    return {
-      principal: serviceAccountPrincipal(email),
-      token: {
-        sub: `serviceAccount:${email}`,
-        ...(uid !== undefined ? { uid } : {}),
-        scopes,
-        azp: email,
-        jti: `${kid}:${iat}`,
-        iat,
-        exp,
-        via: "self-signed-jwt",
-      },
+    const claims: AccessTokenClaims = {
+      sub: `serviceAccount:${email}`,
+      ...(uid !== undefined ? { uid } : {}),
+      scopes: Object.freeze(scopes) as string[],
+      azp: email,
+      jti: `${kid}:${iat}`,
+      iat,
+      exp,
+      via: "self-signed-jwt",
     };
+    this.verified.set(digest, { claims: Object.freeze(claims), kid, selfSigned: true });
+    return this.caller(claims);
   }
 }

@@ -66,8 +66,11 @@ const STS_TOKEN =
   "STS token exchange (RFC 8693): the subject token in the body is the credential, verified against the named provider's keys, issuer, audience, expiry and attribute condition; its outcome is audited as a token event.";
 const STS_INTROSPECT =
   "RFC 7662 introspection: answers only about the token passed in the body (active, subject, expiry), as Google's STS does, for clients that name the account from it.";
+const METRICS =
+  "Prometheus scrape: a caller on the same host (loopback) reads the metrics without a credential; any other caller needs monitoring.timeSeries.list on the organization, which the handler checks (src/server/api/metrics/metrics.ts). Counts and latencies only, no names of resources beyond route templates, permissions and instance names.";
 
 const table: Record<string, RouteAuthz> = {
+  "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
   "POST /oauth2/v4/token": { exempt: TOKEN_ENDPOINT },
   "POST /revoke": { exempt: REVOKE },

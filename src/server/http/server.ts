@@ -12,6 +12,7 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { Duplex } from "node:stream";
+import { StoreUnavailable } from "../../datastore/datastore.js";
 import {
   ApiError,
   diskFull,
@@ -22,7 +23,8 @@ import {
   Unavailable,
 } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
-import type { Caller, RequestContext } from "./context.js";
+import type { Logger } from "../log.js";
+import type { AuthzCheck, Caller, RequestContext } from "./context.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { guardDeclaredAuthorization } from "./route-authz.js";
 import type { Router } from "./router.js";
@@ -49,6 +51,21 @@ export interface HttpServerDeps {
   lifecycle?: Lifecycle;
   /** Why the server itself closed a connection (limits, timeouts), if it did. */
   closeReason?: (socket: Duplex) => string | undefined;
+  /**
+   * The structured log: one line per request (debug below 400, info for 4xx, error for 5xx, with
+   * the stack of an unexpected error). Without it, only unexpected errors are logged, to `log`.
+   */
+  logger?: Logger;
+  /** Counts each request by route and status, and its failed checks (src/server/metrics.ts). */
+  metrics?: {
+    request(
+      method: string,
+      route: string | undefined,
+      status: number,
+      seconds: number,
+      checks: AuthzCheck[],
+    ): void;
+  };
 }
 
 /** Audited status of a request whose client closed the connection before the response was complete. */
@@ -115,10 +132,44 @@ export function sendJson(
   res.end(res.req.method === "HEAD" ? undefined : text);
 }
 
-export function sendError(res: ServerResponse, err: ApiError, explain: boolean) {
+/** The `@type` of the error detail that carries the request id, as Google's APIs send it. */
+export const REQUEST_INFO_TYPE = "type.googleapis.com/google.rpc.RequestInfo";
+
+/**
+ * Google's error JSON for `err`: `error.details` carries a `google.rpc.RequestInfo` with the
+ * request id (quoted by users, found in the audit log and the server log); `explanation` on request.
+ */
+export function errorBody(err: ApiError, requestId: string | undefined, explain: boolean) {
   const body = err.toJSON() as { error: Record<string, unknown> };
+  if (requestId !== undefined) body.error.details = [{ "@type": REQUEST_INFO_TYPE, requestId }];
   if (explain && err.explanation !== undefined) body.error.explanation = err.explanation;
-  sendJson(res, err.code, body, err.headers);
+  return body;
+}
+
+export function sendError(res: ServerResponse, err: ApiError, explain: boolean, requestId?: string) {
+  sendJson(res, err.code, errorBody(err, requestId, explain), err.headers);
+}
+
+/** `X-Request-Id` values accepted from clients: short, and nothing that could break a log line. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** W3C trace context: version-traceid-parentid-flags; the trace id names the request. */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(?:-|$)/;
+const NULL_TRACE = "0".repeat(32);
+
+/**
+ * The request's id: the client's `X-Request-Id` when well-formed, else the trace id of a valid
+ * `traceparent`, else a fresh UUID. It is the caller's word, not a secret: it only ties the
+ * response, the audit entry and the log lines of one request together.
+ */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  if (typeof given === "string" && CLIENT_REQUEST_ID.test(given)) return given;
+  const trace = req.headers.traceparent;
+  if (typeof trace === "string") {
+    const m = TRACEPARENT.exec(trace);
+    if (m && m[1] !== NULL_TRACE) return m[1]!;
+  }
+  return randomUUID();
 }
 
 function baseUrlOf(req: IncomingMessage, fixed?: string): string {
@@ -172,12 +223,18 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   }
   const started = process.hrtime.bigint();
   const delivered = trackDelivery(res);
-  const requestId = randomUUID();
+  const requestId = requestIdOf(req);
+  res.setHeader("X-Request-Id", requestId);
   let url: URL;
   try {
     url = new URL(req.url ?? "/", "http://internal");
   } catch {
-    sendError(res, new ApiError(400, "INVALID_ARGUMENT", "badRequest", "Malformed request URL."), false);
+    sendError(
+      res,
+      new ApiError(400, "INVALID_ARGUMENT", "badRequest", "Malformed request URL."),
+      false,
+      requestId,
+    );
     return;
   }
   const explain = url.searchParams.get("explain") === "true" || req.headers["x-warrant-explain"] === "true";
@@ -194,6 +251,9 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
   };
   let status = 500;
   let error: string | undefined;
+  let routePath: string | undefined;
+  /** An unexpected error (a bug, not a client's mistake): logged once, with its stack. */
+  let failure: unknown;
   // Probes are answered in every phase, and not audited: a probe a second would drown the log.
   if ((req.method === "GET" || req.method === "HEAD") && HEALTH_PATHS.has(url.pathname)) {
     await health(lifecycle, url.pathname, res).catch(() => {
@@ -221,6 +281,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
         { headers: { Allow: [...new Set(match.allowed)].join(", ") } },
       );
     ctx.params = match.params;
+    routePath = match.route.path;
     // `off` makes no checks at all, so there is nothing to hold the route to.
     if (deps.enforcement !== "off") guardDeclaredAuthorization(match.route, ctx, deps.log);
     if (match.route.auth !== "none") {
@@ -246,15 +307,25 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       res.destroy();
     } else {
       // A full disk is the server's condition, not a bug: 503 with Retry-After, whatever the write path.
-      const apiErr = err instanceof ApiError ? err : isDiskFull(err) ? diskFull() : null;
-      if (!apiErr)
+      // So is a datastore that cannot be reached: 503 with Retry-After; the details go to the log only.
+      const apiErr =
+        err instanceof ApiError
+          ? err
+          : isDiskFull(err)
+            ? diskFull()
+            : err instanceof StoreUnavailable
+              ? new Unavailable("The service is temporarily unavailable; retry shortly.", 5)
+              : null;
+      const unexpected = !(err instanceof ApiError) && !isDiskFull(err);
+      if (unexpected && deps.logger) failure = err;
+      else if (unexpected)
         deps.log(
           `request ${requestId} ${req.method} ${url.pathname} failed: ${(err as Error)?.stack ?? err}`,
         );
       const out = apiErr ?? new Internal(`Internal error encountered. Request id: ${requestId}.`);
       status = out.code;
       error = `${out.status}: ${out.message}`;
-      if (!res.headersSent) sendError(res, out, explain);
+      if (!res.headersSent) sendError(res, out, explain, requestId);
       else res.destroy();
     }
   } finally {
@@ -275,5 +346,38 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       ...(deps.enforcement && deps.enforcement !== "enforce" ? { enforcement: deps.enforcement } : {}),
       ...(error ? { error } : {}),
     });
+    deps.metrics?.request(req.method ?? "GET", routePath, status, ms / 1000, ctx.checks);
+    if (deps.logger) logRequest(deps.logger, ctx, status, ms, routePath, error, failure);
   }
+}
+
+function logRequest(
+  logger: Logger,
+  ctx: RequestContext,
+  status: number,
+  ms: number,
+  route: string | undefined,
+  error: string | undefined,
+  failure: unknown,
+): void {
+  const level = status >= 500 ? "error" : status >= 400 ? "info" : "debug";
+  if (!logger.isLevelEnabled(level)) return;
+  const denied = ctx.checks
+    .filter((c) => !c.allowed)
+    .map((c) => ({ permission: c.permission, resource: c.resource, denial: c.denial }));
+  logger[level](
+    {
+      reqId: ctx.requestId,
+      method: ctx.req.method,
+      route: route ?? null,
+      // The path only: query strings can carry tokens.
+      path: ctx.url.pathname,
+      status,
+      ms: Math.round(ms * 10) / 10,
+      principal: memberOf(ctx.caller.principal),
+      ...(denied.length ? { denied } : {}),
+      ...(failure !== undefined ? { err: failure } : error ? { error } : {}),
+    },
+    "request",
+  );
 }

@@ -119,7 +119,7 @@ export async function claimPendingMembers(
   const r = repositories(tx);
   const pending = `${type}:${email.toLowerCase()}`;
   const changed = new Map<string, Policy>();
-  for (const { key, value } of await tx.list<Policy>("policy")) {
+  for (const { key, value } of await tx.list("policy")) {
     if (!value.bindings.some((b) => b.members.includes(pending))) continue;
     const next: Policy = {
       ...value,
@@ -145,7 +145,7 @@ export async function claimPendingMembers(
 export async function bindLegacyMembers(tx: DocumentStore): Promise<number> {
   const r = repositories(tx);
   let rewritten = 0;
-  for (const { key, value } of await tx.list<Policy>("policy")) {
+  for (const { key, value } of await tx.list("policy")) {
     let touched = false;
     const bindings: Binding[] = [];
     for (const b of value.bindings) {

@@ -17,6 +17,7 @@ import { readBody } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import { requireDeclaredChecks } from "../../http/route-authz.js";
 import type { Router } from "../../http/router.js";
+import { errorBody } from "../../http/server.js";
 import type { EnforcementMode } from "../../iam/access-control.js";
 
 /** Google's limit on calls in one batch request. */
@@ -128,8 +129,7 @@ export function batchHandler(
           err instanceof ApiError
             ? err
             : new Internal(`Internal error encountered. Request id: ${ctx.requestId}.`);
-        const body = apiErr.toJSON() as { error: Record<string, unknown> };
-        if (ctx.explain && apiErr.explanation !== undefined) body.error.explanation = apiErr.explanation;
+        const body = errorBody(apiErr, ctx.requestId, ctx.explain);
         return { status: apiErr.code, body, headers: apiErr.headers };
       }
     }
