@@ -125,6 +125,51 @@ describe("gcloud with workload identity federation through Warrant's proxy", { s
     );
     assert.equal(r.stdout, issuer.url, r.stderr);
 
+    // update-oidc sends unmasked fields (disabled:false) too: only the masked audiences change.
+    r = await gcloud(
+      [
+        "iam",
+        "workload-identity-pools",
+        "providers",
+        "update-oidc",
+        "gc-oidc",
+        "--location=global",
+        "--workload-identity-pool=gc-pool",
+        "--allowed-audiences=aud-a,aud-b",
+      ],
+      admin,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const updated = await h.call("GET", `/v1/${pool}/providers/gc-oidc`);
+    assert.deepEqual(updated.body.oidc.allowedAudiences, ["aud-a", "aud-b"]);
+    // The token below is for the provider's own name: give it back the default audiences.
+    const cleared = await h.call("PATCH", `/v1/${pool}/providers/gc-oidc?updateMask=oidc.allowedAudiences`, {
+      body: { oidc: { allowedAudiences: [] } },
+    });
+    assert.equal(cleared.status, 200, cleared.text);
+    // Delete and undelete a throwaway pool: gcloud parses the Operations.
+    r = await gcloud(["iam", "workload-identity-pools", "create", "gc-tmp", "--location=global"], admin);
+    assert.equal(r.code, 0, r.stderr);
+    r = await gcloud(
+      ["iam", "workload-identity-pools", "delete", "gc-tmp", "--location=global", "--quiet"],
+      admin,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    r = await gcloud(
+      [
+        "iam",
+        "workload-identity-pools",
+        "list",
+        "--location=global",
+        "--show-deleted",
+        "--format=value(name,state)",
+      ],
+      admin,
+    );
+    assert.match(r.stdout, /gc-tmp\s+DELETED/);
+    r = await gcloud(["iam", "workload-identity-pools", "undelete", "gc-tmp", "--location=global"], admin);
+    assert.equal(r.code, 0, r.stderr);
+
     // The principalSet may list the project's buckets and read this one.
     const set = `principalSet://iam.googleapis.com/${pool}/attribute.repository/org/app`;
     const policy = await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} });
