@@ -53,6 +53,11 @@ describe("workload identity federation", () => {
     const name = `projects/${fed.projectNumber}/locations/global/workloadIdentityPools/shape-pool`;
     assert.equal(create.body.response.name, name, "names use the project number");
     assert.match(create.body.name, new RegExp(`^${name}/operations/`));
+    const op = await h.call("GET", `/v1/${create.body.name}`);
+    assert.equal(op.status, 200, op.text);
+    assert.deepEqual(op.body, create.body, "the operation is readable by GET (polling clients)");
+    const missing = await h.call("GET", `/v1/${name}/operations/0123456789abcdef01234567`);
+    assert.equal(missing.status, 404);
     const byNumber = await h.call("GET", `/v1/${name}`);
     assert.equal(byNumber.status, 200, byNumber.text);
     assert.deepEqual(

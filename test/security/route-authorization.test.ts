@@ -225,6 +225,13 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
         path: `${wip}?workloadIdentityPoolId=walk-pool`,
         body: { displayName: "Walk" },
       }),
+      (r) => {
+        state.poolOperation = r.body.name;
+      },
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/operations/{operation}",
+      () => ({ method: "GET", path: `/v1/${state.poolOperation}` }),
     ],
     [
       "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools",
@@ -255,6 +262,13 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
           },
         },
       }),
+      (r) => {
+        state.providerOperation = r.body.name;
+      },
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}/operations/{operation}",
+      () => ({ method: "GET", path: `/v1/${state.providerOperation}` }),
     ],
     [
       "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers",

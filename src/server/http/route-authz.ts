@@ -143,6 +143,12 @@ const table: Record<string, RouteAuthz> = {
   [`DELETE ${wipProvider}/{provider}`]: {
     permission: "iam.googleapis.com/workloadIdentityPoolProviders.delete",
   },
+  [`GET ${wip}/{pool}/operations/{operation}`]: {
+    permission: "iam.googleapis.com/workloadIdentityPools.get",
+  },
+  [`GET ${wipProvider}/{provider}/operations/{operation}`]: {
+    permission: "iam.googleapis.com/workloadIdentityPoolProviders.get",
+  },
   [`POST ${wipProvider}/{provider}:undelete`]: {
     permission: "iam.googleapis.com/workloadIdentityPoolProviders.undelete",
   },

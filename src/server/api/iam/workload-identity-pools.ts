@@ -51,6 +51,12 @@ export const poolRef = (deps: ServerDeps, projectId: string, poolId: string): Re
     `projects/${projectId}/locations/global/workloadIdentityPools/${poolId}`,
   );
 
+/** How long a finished Operation stays readable by `GET` (polling clients such as Terraform). */
+export const OPERATION_TTL_MS = 15 * 60_000;
+const MAX_KEPT_OPERATIONS = 10_000;
+
+type PoolOperation = ReturnType<typeof operation>;
+
 function operation(resourceName: string, type: string, resource: unknown) {
   return {
     name: `${resourceName}/operations/${randomBytes(12).toString("hex")}`,
@@ -58,6 +64,27 @@ function operation(resourceName: string, type: string, resource: unknown) {
     done: true,
     response: { "@type": type, ...(resource as object) },
   };
+}
+
+/**
+ * Finished operations, kept in memory for OPERATION_TTL_MS (one server owns the datastore): every
+ * change applies synchronously, so an operation only ever reports `done` with its result.
+ */
+class RecentOperations {
+  private readonly ops = new Map<string, { op: PoolOperation; at: number }>();
+  keep(op: PoolOperation): PoolOperation {
+    const now = Date.now();
+    for (const [name, e] of this.ops) {
+      if (now - e.at < OPERATION_TTL_MS && this.ops.size < MAX_KEPT_OPERATIONS) break;
+      this.ops.delete(name);
+    }
+    this.ops.set(op.name, { op, at: now });
+    return op;
+  }
+  get(name: string): PoolOperation | undefined {
+    const e = this.ops.get(name);
+    return e && Date.now() - e.at < OPERATION_TTL_MS ? e.op : undefined;
+  }
 }
 
 /** `showDeleted=true` (Python sends `True`/`False`). */
@@ -97,6 +124,9 @@ export function registerWorkloadIdentityPools(
   onPoolChange: (name: string) => void = () => {},
 ) {
   const { access } = deps;
+  const recent = new RecentOperations();
+  const done = (resourceName: string, type: string, resource: unknown) =>
+    recent.keep(operation(resourceName, type, resource));
   const base = "/v1/projects/{project}/locations/{location}/workloadIdentityPools";
   const one = `${base}/{pool}`;
   const providers = `${one}/providers`;
@@ -150,7 +180,7 @@ export function registerWorkloadIdentityPools(
       throw new AlreadyExists(
         `Requested entity already exists: workload identity pool ${pool.name} (a deleted pool's id cannot be reused until it is purged).`,
       );
-    return operation(pool.name, POOL_TYPE, renderPool(stored));
+    return done(pool.name, POOL_TYPE, renderPool(stored));
   });
 
   router.add("GET", base, async (ctx) => {
@@ -175,7 +205,7 @@ export function registerWorkloadIdentityPools(
     const next = JSON.parse(JSON.stringify({ ...pool, ...changes })) as WorkloadIdentityPool;
     await deps.store.transaction((tx) => repositories(tx).workloadIdentityPools.put(next));
     onPoolChange(next.name);
-    return operation(next.name, POOL_TYPE, renderPool(next));
+    return done(next.name, POOL_TYPE, renderPool(next));
   });
 
   router.add("DELETE", one, async (ctx) => {
@@ -185,7 +215,7 @@ export function registerWorkloadIdentityPools(
     const next: WorkloadIdentityPool = { ...pool, state: "DELETED", expireTime: expireTime() };
     await deps.store.transaction((tx) => repositories(tx).workloadIdentityPools.put(next));
     onPoolChange(next.name);
-    return operation(next.name, POOL_TYPE, renderPool(next));
+    return done(next.name, POOL_TYPE, renderPool(next));
   });
 
   router.add("POST", `${one}:undelete`, async (ctx) => {
@@ -197,7 +227,7 @@ export function registerWorkloadIdentityPools(
     const next: WorkloadIdentityPool = { ...rest, state: "ACTIVE" };
     await deps.store.transaction((tx) => repositories(tx).workloadIdentityPools.put(next));
     onPoolChange(next.name);
-    return operation(next.name, POOL_TYPE, renderPool(next));
+    return done(next.name, POOL_TYPE, renderPool(next));
   });
 
   // Providers: authorized on the pool, which must exist (deleted pools still list their providers).
@@ -215,7 +245,7 @@ export function registerWorkloadIdentityPools(
     await deps.store.transaction((tx) =>
       repositories(tx).workloadIdentityPoolProviders.put(pool.name, clean),
     );
-    return operation(clean.name, PROVIDER_TYPE, renderProvider(clean));
+    return done(clean.name, PROVIDER_TYPE, renderProvider(clean));
   };
 
   router.add("POST", providers, async (ctx) => {
@@ -248,7 +278,7 @@ export function registerWorkloadIdentityPools(
     );
     if (!inserted)
       throw new AlreadyExists(`Requested entity already exists: workload identity pool provider ${p.name}.`);
-    return operation(p.name, PROVIDER_TYPE, renderProvider(clean));
+    return done(p.name, PROVIDER_TYPE, renderProvider(clean));
   });
 
   router.add("GET", providers, async (ctx) => {
@@ -285,6 +315,21 @@ export function registerWorkloadIdentityPools(
     if (p.state === "DELETED")
       throw new FailedPrecondition(`Workload identity pool provider ${p.name} is already deleted.`);
     return save(pool, { ...p, state: "DELETED", expireTime: expireTime(), etag: randomUUID() });
+  });
+
+  // Operations: readable for OPERATION_TTL_MS after the change, always done.
+  router.add("GET", `${one}/operations/{operation}`, async (ctx) => {
+    const pool = await loadPool(ctx, POOL_PERMISSION("get"));
+    const op = recent.get(`${pool.name}/operations/${ctx.params.operation}`);
+    if (!op) throw new NotFound(`Requested entity was not found: operation ${ctx.params.operation}.`);
+    return op;
+  });
+
+  router.add("GET", `${provider}/operations/{operation}`, async (ctx) => {
+    const { provider: p } = await loadProvider(ctx, PROVIDER_PERMISSION("get"));
+    const op = recent.get(`${p.name}/operations/${ctx.params.operation}`);
+    if (!op) throw new NotFound(`Requested entity was not found: operation ${ctx.params.operation}.`);
+    return op;
   });
 
   router.add("POST", `${provider}:undelete`, async (ctx) => {
