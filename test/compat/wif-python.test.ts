@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
 import { bindOnBucket, createBucket, createFederation, type Federation } from "../support/wif.js";
@@ -149,5 +150,87 @@ describe("Python google-auth identity_pool credentials against Warrant's STS", {
     // google.auth.exceptions.OAuthError, a RefreshError, carrying STS's error and reason.
     assert.equal(r!.error, "OAuthError", JSON.stringify(r));
     assert.match(r!.message!, /Error code invalid_grant: .*expired/s);
+  });
+});
+
+/**
+ * A file in the shape the real gcloud writes (token_url on sts.googleapis.com, impersonation on
+ * iamcredentials.googleapis.com), unchanged, through `serve --proxy`: Python only gets the
+ * environment `warrant env --proxy` prints.
+ */
+describe("Python google-auth: Google-hosted external_account URLs through serve --proxy", { skip }, () => {
+  let h: Harness;
+  let issuer: Issuer;
+  let fed: Federation;
+  let dir: string;
+  before(async () => {
+    h = await startHarness({ proxyPort: 0, agents: false });
+    issuer = await startIssuer();
+    fed = await createFederation(h, issuer);
+    await createBucket(h, SA_BUCKET);
+    const c = await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
+      body: { accountId: "wif-py-runner" },
+    });
+    assert.equal(c.status, 200, c.text);
+    const set = await h.call("POST", `/v1/projects/demo-project/serviceAccounts/${SA}:setIamPolicy`, {
+      body: {
+        policy: {
+          bindings: [
+            {
+              role: "roles/iam.workloadIdentityUser",
+              members: [`principalSet://iam.googleapis.com/${fed.pool}/*`],
+            },
+          ],
+        },
+      },
+    });
+    assert.equal(set.status, 200, set.text);
+    await bindOnBucket(h, SA_BUCKET, "roles/storage.objectViewer", `serviceAccount:${SA}`);
+    dir = mkdtempSync(join(tmpdir(), "wif-py-proxy-"));
+    writeFileSync(join(dir, "probe.py"), SCRIPT);
+  });
+  after(async () => {
+    await h.close();
+    await issuer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the STS exchange and the impersonation reach Warrant at Google's hosts", async () => {
+    const tokenFile = join(dir, "token.jwt");
+    writeFileSync(tokenFile, `${await issuer.sign({ sub: "job-9", aud: fed.audience })}\n`);
+    const credFile = join(dir, "cred.json");
+    writeFileSync(
+      credFile,
+      JSON.stringify({
+        universe_domain: "googleapis.com",
+        type: "external_account",
+        audience: fed.audience,
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        token_url: "https://sts.googleapis.com/v1/token",
+        credential_source: { file: tokenFile },
+        service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${SA}:generateAccessToken`,
+      }),
+    );
+    const r = await runCli(["env", "--proxy"], { env: { WARRANT_STATE_DIR: h.stateDir } });
+    const proxyEnv = Object.fromEntries(
+      [...r.stdout.matchAll(/^export ([A-Za-z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    const { stdout } = await promisify(execFile)(
+      PYTHON,
+      [join(dir, "probe.py"), credFile, `https://storage.googleapis.com/storage/v1/b/${SA_BUCKET}/o`],
+      {
+        env: { PATH: process.env.PATH, HOME: dir, PYTHONPATH: `${SDK}/lib/third_party`, ...proxyEnv },
+        timeout: 60_000,
+      },
+    );
+    const [out] = JSON.parse(stdout) as { status?: number; body?: { items?: { name: string }[] } }[];
+    assert.equal(out!.status, 200, stdout);
+    assert.deepEqual(
+      out!.body!.items!.map((i) => i.name),
+      ["hello.txt"],
+    );
+    const stats = h.server.proxyStats!().intercepted;
+    for (const host of ["sts.googleapis.com", "iamcredentials.googleapis.com", "storage.googleapis.com"])
+      assert.ok((stats[host] ?? 0) >= 1, `${host}: ${JSON.stringify(stats)}`);
   });
 });
