@@ -44,6 +44,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Called once if the control plane refuses the credential (revoked or expired). */
   onCredentialRefused?: () => void;
+  /** Test hook: the clock (ms) of the mint rate limiter. */
+  clock?: () => number;
+  /** Test hook: awaited by every token mint after the rate limit admits it, before it is asked for. */
+  beforeMint?: () => Promise<void>;
 }
 
 export interface RunningAgent {
@@ -91,7 +95,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   let localVersion = 0;
   let wake = new Set<() => void>();
   const cache = new TokenCache(o.refreshMarginSeconds ?? 300, o.tokenCacheEntries);
-  const limiter = new RateLimiter(o.mintsPerSecond ?? 50);
+  const limiter = new RateLimiter(o.mintsPerSecond ?? 50, undefined, o.clock);
   let rateLimited = 0;
   const faults = faultInjector(o.faults);
 
@@ -217,6 +221,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         return cache
           .get(plan.key, async () => {
             if (!limiter.take()) throw new RateLimited();
+            await o.beforeMint?.();
             const t = await cp.token(plan.email, plan.scopes);
             return { token: t.access_token, expiresAt: t.expires_at };
           })

@@ -97,14 +97,17 @@ export class TokenCache {
 /** Token bucket: `ratePerSecond` refill, `burst` capacity. */
 export class RateLimiter {
   private tokens: number;
-  private last = Date.now();
+  private last: number;
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst = ratePerSecond,
+    /** The clock (ms); tests inject one to drive refills exactly. */
+    private readonly clock: () => number = Date.now,
   ) {
     this.tokens = burst;
+    this.last = clock();
   }
-  take(now = Date.now()): boolean {
+  take(now = this.clock()): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
     this.last = now;
     if (this.tokens < 1) return false;

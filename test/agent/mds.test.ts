@@ -4,6 +4,7 @@ import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { startAgent } from "../../src/agent/agent.js";
 import { type Harness, startHarness } from "../support/harness.js";
+import { eventually } from "../support/poll.js";
 
 const FLAVOR = { "Metadata-Flavor": "Google" };
 const DEMO = "projects/demo-project/zones/us-central1-a/instances/demo-vm";
@@ -286,66 +287,149 @@ describe("metadata server tokens", () => {
     assert.equal(narrow.status, 200);
   });
 
-  test("200 concurrent cold requests cause one mint; over the limit uncached gets 429 while cached succeeds", async () => {
+  test("a stopped instance gets no token (503); a disabled account 403; enabled again, tokens flow", async () => {
+    const base = "/compute/v1/projects/demo-project/zones/us-central1-a/instances/demo-vm";
+    // The metadata server learns of each change asynchronously: wait for it, with a deadline.
+    const status = async (path: string) => (await get(path)).status;
+    assert.equal((await h.call("POST", `${base}/stop`)).status, 200);
+    const ro = `${tokenPath}?scopes=https://www.googleapis.com/auth/cloud-platform.read-only`;
+    await eventually(
+      "a stopped instance's token",
+      () => status(ro),
+      (s) => s === 503,
+    );
+    assert.equal((await h.call("POST", `${base}/start`)).status, 200);
+    assert.equal((await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}:disable`)).status, 200);
+    // Started again but its account disabled: 403, never a token.
+    await eventually(
+      "a disabled account's token",
+      () => status(tokenPath),
+      (s) => s !== 503,
+    );
+    assert.equal(await status(tokenPath), 403);
+    assert.equal((await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}:enable`)).status, 200);
+    await eventually(
+      "a re-enabled account's token",
+      () => status(tokenPath),
+      (s) => s === 200,
+    );
+  });
+});
+
+describe("metadata server token cache and mint limit (agent with an injected clock)", () => {
+  let h: Harness;
+  const tokenPath = "/computeMetadata/v1/instance/service-accounts/default/token";
+  const identity = (aud: string) =>
+    `/computeMetadata/v1/instance/service-accounts/default/identity?audience=${aud}`;
+  before(async () => {
+    // Hour-long tokens: nothing in these tests depends on how long a step takes.
+    h = await startHarness();
+  });
+  after(() => h.close());
+  const enroll = async () =>
+    (await h.call("POST", `/warrant/v1/${DEMO}:issueEnrollmentToken`)).body.enrollmentToken as string;
+
+  test("200 concurrent cold requests wait on one mint held open, and all get the token it made", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let minting = 0;
     const agent = await startAgent({
       controlPlaneUrl: h.url,
-      enrollmentToken: (await h.call("POST", `/warrant/v1/${DEMO}:issueEnrollmentToken`)).body
-        .enrollmentToken,
+      enrollmentToken: await enroll(),
       host: "127.0.0.1",
       port: 0,
       mintsPerSecond: 5,
-      refreshMarginSeconds: 4,
+      // The mint does not finish until all 200 requests are waiting for it.
+      beforeMint: async () => {
+        minting++;
+        await held;
+      },
     });
     try {
       const local = client(() => agent.url);
-      const answers = await Promise.all(Array.from({ length: 200 }, () => local(tokenPath)));
-      assert.ok(
-        answers.every((a) => a.status === 200),
+      const pending = Promise.all(Array.from({ length: 200 }, () => local(tokenPath)));
+      await eventually(
+        "200 requests waiting on the mint",
+        () => agent.cache.joins,
+        (n) => n >= 199,
+      );
+      assert.equal(minting, 1, "one mint started");
+      assert.equal(agent.cache.joins, 199, "the other 199 joined it");
+      release();
+      const answers = await pending;
+      assert.deepEqual(
+        [...new Set(answers.map((a) => a.status))],
+        [200],
         `statuses: ${answers.map((a) => a.status)}`,
       );
-      assert.equal(new Set(answers.map((a) => JSON.parse(a.body).access_token)).size, 1);
+      const tokens = new Set(answers.map((a) => JSON.parse(a.body).access_token));
+      assert.equal(tokens.size, 1, "one token for all");
       assert.equal(agent.cache.mints, 1, "single flight");
-      // Each distinct scope set is a cache miss; the bucket holds 5.
-      const statuses: number[] = [];
-      for (let i = 0; i < 12; i++) {
-        const r = await local(`${tokenPath}?scopes=https://www.googleapis.com/auth/cloud-platform,x${i}`);
-        statuses.push(r.status);
-        if (r.status === 429) {
-          assert.equal(r.flavor, "Google");
-        }
-      }
-      void statuses;
-      const limited = await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          local(`/computeMetadata/v1/instance/service-accounts/default/identity?audience=a${i}`),
-        ),
-      );
-      assert.ok(
-        limited.some((r) => r.status === 429),
-        `uncached mints over the limit get 429: ${limited.map((r) => r.status)}`,
-      );
-      const cached = await local(tokenPath);
-      assert.equal(cached.status, 200, "cached answers are never limited");
+      assert.equal(minting, 1);
+      // Afterwards the token is served from the cache: no new mint, the same access_token.
+      const again = await local(tokenPath);
+      assert.equal(again.status, 200);
+      assert.equal(JSON.parse(again.body).access_token, [...tokens][0]);
+      assert.equal(agent.cache.mints, 1);
+      assert.equal(minting, 1);
     } finally {
+      release();
       await agent.close();
     }
   });
 
-  test("a stopped instance gets no token (503); a disabled account 403; enabled again, tokens flow", async () => {
-    const base = "/compute/v1/projects/demo-project/zones/us-central1-a/instances/demo-vm";
-    await h.call("POST", `${base}/stop`);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(
-      (await get(`${tokenPath}?scopes=https://www.googleapis.com/auth/cloud-platform.read-only`)).status,
-      503,
-    );
-    await h.call("POST", `${base}/start`);
-    await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}:disable`);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await get(tokenPath)).status, 403);
-    await h.call("POST", `/v1/projects/-/serviceAccounts/${SA}:enable`);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await get(tokenPath)).status, 200);
+  test("mints over the limit get 429 in exactly the order the bucket says; cached tokens never do", async () => {
+    let now = 1_000_000;
+    const agent = await startAgent({
+      controlPlaneUrl: h.url,
+      enrollmentToken: await enroll(),
+      host: "127.0.0.1",
+      port: 0,
+      mintsPerSecond: 5, // a bucket of 5, refilled at one per 200 ms of the injected clock
+      clock: () => now,
+    });
+    try {
+      const local = client(() => agent.url);
+      const seq = async (paths: string[]) => {
+        const out: number[] = [];
+        for (const p of paths) {
+          const r = await local(p);
+          if (r.status === 429) {
+            assert.equal(r.flavor, "Google");
+            assert.equal(r.type, "application/text");
+          }
+          out.push(r.status);
+        }
+        return out;
+      };
+      const first = await local(tokenPath); // a cold token: one mint, 4 left
+      assert.equal(first.status, 200);
+      const token = JSON.parse(first.body).access_token;
+      // Every identity request mints (identity tokens are not cached).
+      const ids = (n: number, tag: string) => Array.from({ length: n }, (_, i) => identity(`${tag}${i}`));
+      assert.deepEqual(await seq(ids(6, "a")), [200, 200, 200, 200, 429, 429]);
+      // The bucket is empty, yet the cached token is served, the same one, without a mint.
+      const mints = agent.cache.mints;
+      for (let i = 0; i < 3; i++) {
+        const cached = await local(tokenPath);
+        assert.equal(cached.status, 200, "cached answers are never limited");
+        assert.equal(JSON.parse(cached.body).access_token, token);
+      }
+      assert.equal(agent.cache.mints, mints, "served from the cache");
+      now += 199; // not yet a whole token
+      assert.deepEqual(await seq(ids(1, "b")), [429]);
+      now += 1; // 200 ms: one token
+      assert.deepEqual(await seq(ids(2, "c")), [200, 429]);
+      now += 10_000; // refills cap at the burst of 5
+      assert.deepEqual(await seq(ids(6, "d")), [200, 200, 200, 200, 200, 429]);
+      const limited = await local(identity("e"));
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body, "Too many identity requests; retry later.\n");
+    } finally {
+      await agent.close();
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { type Harness, startHarness } from "../support/harness.js";
+import { eventually } from "../support/poll.js";
 
 // Forged, tampered and expired tokens: test/security/forged-token-signature.test.ts.
 
@@ -99,10 +100,13 @@ describe("authentication", () => {
     const { statSync } = await import("node:fs");
     assert.equal(statSync(h.server.adminCredentialFile).mode & 0o777, 0o600);
     const cred = JSON.parse(readFileSync(h.server.adminCredentialFile, "utf8"));
-    await h.call("GET", "/v1/projects?access_token=sneaky");
-    await new Promise((r) => setTimeout(r, 100));
-    const audit = readFileSync(`${h.stateDir}/audit.log`, "utf8");
-    assert.ok(audit.includes('"path":"/v1/projects"'));
+    await h.call("GET", "/v1/projects/audit-marker-project?access_token=sneaky");
+    // The audit line is written asynchronously: wait for this request's line, then read the log.
+    const audit = await eventually(
+      "the request audited",
+      () => readFileSync(`${h.stateDir}/audit.log`, "utf8"),
+      (log) => log.includes('"path":"/v1/projects/audit-marker-project"'),
+    );
     assert.ok(!audit.includes("sneaky"));
     assert.ok(!audit.includes(cred.refresh_token));
     assert.ok(!audit.includes(h.adminToken));

@@ -5,13 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness } from "../support/harness.js";
+import { CURL } from "../support/tools.js";
 
 const run = promisify(execFile);
-const CURL = ["/usr/bin/curl", "/bin/curl", "/usr/local/bin/curl"].find((p) => existsSync(p));
 const INSTANCE = "projects/demo-project/zones/us-central1-a/instances/demo-vm";
 const SA = "demo-sa@demo-project.iam.gserviceaccount.com";
 

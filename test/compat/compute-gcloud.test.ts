@@ -7,16 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness } from "../support/harness.js";
+import { GCLOUD, GCLOUD_MISSING } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 const ZONE = "us-central1-a";
 const BASE = `/compute/v1/projects/demo-project/zones/${ZONE}/instances`;
 const OPS_SA = "ops-sa@demo-project.iam.gserviceaccount.com";

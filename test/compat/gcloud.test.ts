@@ -5,16 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+import { GCLOUD, GCLOUD_MISSING } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 
 describe("gcloud against Warrant", { skip }, () => {
   let h: Harness;

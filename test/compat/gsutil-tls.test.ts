@@ -6,16 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness } from "../support/harness.js";
+import { GSUTIL, GSUTIL_MISSING } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GSUTIL = ["/usr/bin/gsutil", "/usr/lib/google-cloud-sdk/bin/gsutil"].find((p) => existsSync(p));
-const skip = GSUTIL ? false : "gsutil (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GSUTIL ? false : GSUTIL_MISSING;
 const VM = "projects/demo-project/zones/us-central1-a/instances/demo-vm";
 
 describe("gsutil over HTTPS (serve --tls)", { skip }, () => {

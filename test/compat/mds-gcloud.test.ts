@@ -5,17 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { type Harness, startHarness } from "../support/harness.js";
+import { GCLOUD, GCLOUD_MISSING } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 const SA = "demo-sa@demo-project.iam.gserviceaccount.com";
 const INSTANCE = "projects/demo-project/zones/us-central1-a/instances/demo-vm";
 const AUDIENCE = "https://aud.example.com";

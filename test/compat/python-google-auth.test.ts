@@ -5,19 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness } from "../support/harness.js";
+import { SDK_PYTHON, SDK_PYTHON_MISSING } from "../support/tools.js";
 
-const SDK = "/usr/lib/google-cloud-sdk";
-const PYTHON = `${SDK}/platform/bundledpythonunix/bin/python3`;
-const skip =
-  existsSync(PYTHON) && existsSync(`${SDK}/lib/third_party/google/auth`)
-    ? false
-    : "the Cloud SDK's bundled Python and google-auth are not installed here";
+const skip = SDK_PYTHON_MISSING;
+const SDK = SDK_PYTHON?.sdk ?? "";
+const PYTHON = SDK_PYTHON?.python ?? "";
 const SA = "demo-sa@demo-project.iam.gserviceaccount.com";
 
 const SCRIPT = `

@@ -1,0 +1,49 @@
+/**
+ * External tools the compatibility tests drive, found the way a shell finds them: on PATH, never at
+ * a hard-coded install path. A missing tool makes its tests skip with a reason that says what to
+ * install.
+ */
+import { accessSync, constants, existsSync, realpathSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+
+/** The absolute path of `name` on PATH, or undefined. */
+export function onPath(name: string, path = process.env.PATH ?? ""): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {}
+  }
+  return undefined;
+}
+
+export const GCLOUD = onPath("gcloud");
+export const GSUTIL = onPath("gsutil");
+export const CURL = onPath("curl");
+
+export const GCLOUD_MISSING = "gcloud is not on PATH (install the Google Cloud CLI)";
+export const GSUTIL_MISSING = "gsutil is not on PATH (install the Google Cloud CLI)";
+
+/**
+ * The Cloud SDK's Python and the google-auth it bundles, found from the gcloud on PATH (its real
+ * path is <sdk>/bin/gcloud): CLOUDSDK_PYTHON when set, else the SDK's bundled Python, else
+ * python3 on PATH.
+ */
+function findSdkPython(): { python: string; sdk: string } | string {
+  if (!GCLOUD) return `${GCLOUD_MISSING}; the tests use the google-auth bundled with it`;
+  const sdk = dirname(dirname(realpathSync(GCLOUD)));
+  if (!existsSync(join(sdk, "lib", "third_party", "google", "auth")))
+    return `the Cloud SDK at ${sdk} (from gcloud on PATH) has no bundled google-auth (lib/third_party/google/auth)`;
+  const bundled = join(sdk, "platform", "bundledpythonunix", "bin", "python3");
+  const python = process.env.CLOUDSDK_PYTHON || (existsSync(bundled) ? bundled : onPath("python3"));
+  if (!python) return `no Python for the Cloud SDK at ${sdk}: neither its bundled Python nor python3 on PATH`;
+  return { python, sdk };
+}
+
+const sdkPython = findSdkPython();
+/** The Python that runs the SDK's google-auth, and the SDK root; undefined when absent. */
+export const SDK_PYTHON = typeof sdkPython === "string" ? undefined : sdkPython;
+/** Why the Python google-auth tests skip, or false. */
+export const SDK_PYTHON_MISSING: string | false = typeof sdkPython === "string" ? sdkPython : false;
