@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -15,11 +15,11 @@ import { promisify } from "node:util";
 import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
+import { GCLOUD, GCLOUD_MISSING } from "../support/tools.js";
 import { bindOnBucket, createBucket, projectNumber } from "../support/wif.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 const BUCKET = "wif-gcloud-bucket";
 
 describe("gcloud with workload identity federation through Warrant's proxy", { skip }, () => {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -15,14 +15,12 @@ import { promisify } from "node:util";
 import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
+import { SDK_PYTHON, SDK_PYTHON_MISSING } from "../support/tools.js";
 import { bindOnBucket, createBucket, createFederation, type Federation } from "../support/wif.js";
 
-const SDK = "/usr/lib/google-cloud-sdk";
-const PYTHON = `${SDK}/platform/bundledpythonunix/bin/python3`;
-const skip =
-  existsSync(PYTHON) && existsSync(`${SDK}/lib/third_party/google/auth/identity_pool.py`)
-    ? false
-    : "the Cloud SDK's bundled Python and google-auth are not installed here";
+const skip = SDK_PYTHON_MISSING;
+const SDK = SDK_PYTHON?.sdk ?? "";
+const PYTHON = SDK_PYTHON?.python ?? "";
 const ALLOWED = "wif-py-allowed";
 const SA_BUCKET = "wif-py-sa";
 const SA = "wif-py-runner@demo-project.iam.gserviceaccount.com";
