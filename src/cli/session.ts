@@ -1,16 +1,19 @@
-import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { SignJWT } from "jose";
+import { safeUrl } from "../client/http.js";
 import {
+  AccessTokenCredential,
   AdcError,
   type Credential as ClientCredential,
+  ComputeCredential,
+  CredentialError,
   credentialFromFile,
   getApplicationDefault,
+  ImpersonatedCredential,
 } from "../client/index.js";
-import { ApiClient, apiErrorFrom, networkError, USER_AGENT } from "./api.js";
+import { ApiClient, networkError, USER_AGENT } from "./api.js";
 import { type Config, readConfig } from "./config.js";
-import { CliError } from "./errors.js";
+import { ApiError, CliError } from "./errors.js";
 import { isDebug, type Runtime } from "./io.js";
 
 export interface ServerInfo {
@@ -30,24 +33,6 @@ export interface ServerInfo {
   caFile?: string;
   caBundleFile?: string;
 }
-
-export interface AuthorizedUser {
-  type: "authorized_user";
-  client_id: string;
-  client_secret: string;
-  refresh_token: string;
-  token_uri?: string;
-  quota_project_id?: string;
-}
-
-export interface ServiceAccountKeyFile {
-  type: "service_account";
-  client_email: string;
-  private_key: string;
-  private_key_id: string;
-}
-
-export type Credential = AuthorizedUser | ServiceAccountKeyFile;
 
 export interface Source<T> {
   value: T;
@@ -88,45 +73,42 @@ export function serverAlive(info: ServerInfo): boolean | undefined {
   }
 }
 
-export function loadCredential(file: string): Credential {
-  let text: string;
+/**
+ * The credential in `file`, as a `warrant/client` credential whose grants go to `tokenUri` through
+ * `fetch`: the client library is the CLI's only implementation of key-file loading, the refresh-token
+ * grant and the jwt-bearer grant. Its errors become CLI errors with the CLI's hint.
+ */
+export async function loadCredential(
+  file: string,
+  opts: { tokenUri?: string; scopes?: string[]; fetch?: typeof fetch } = {},
+): Promise<ClientCredential> {
   try {
-    text = readFileSync(file, "utf8");
+    return await credentialFromFile(file, {
+      ...(opts.tokenUri ? { tokenUri: opts.tokenUri } : {}),
+      ...(opts.scopes ? { scopes: opts.scopes } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      // One attempt, as the CLI always made: a person at a terminal reruns the command.
+      retry: ONE_ATTEMPT,
+    });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    if (!(e instanceof CredentialError)) throw e;
     throw new CliError(
-      `Cannot read credential file ${file}` +
-        (code === "ENOENT" ? ": no such file." : `: ${(e as Error).message}`),
-      "Start a server with `warrant serve` (it writes the admin credential), or pass --credential-file / " +
-        "set WARRANT_CREDENTIAL_FILE to an authorized_user JSON file.",
+      e.message,
+      /^Cannot read credential file/.test(e.message)
+        ? "Start a server with `warrant serve` (it writes the admin credential), or pass --credential-file / " +
+            "set WARRANT_CREDENTIAL_FILE to an authorized_user JSON file."
+        : undefined,
     );
   }
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new CliError(`Credential file ${file} is not valid JSON.`);
-  }
-  if (data.type === "service_account") {
-    for (const k of ["client_email", "private_key", "private_key_id"]) {
-      if (typeof data[k] !== "string" || data[k] === "") {
-        throw new CliError(`Key file ${file} lacks the "${k}" field.`);
-      }
-    }
-    return data as unknown as ServiceAccountKeyFile;
-  }
-  if (data.type !== "authorized_user") {
-    throw new CliError(
-      `Credential file ${file} has type ${JSON.stringify(data.type)}; "authorized_user" and "service_account" are supported.`,
-    );
-  }
-  for (const k of ["client_id", "client_secret", "refresh_token"]) {
-    if (typeof data[k] !== "string" || data[k] === "") {
-      throw new CliError(`Credential file ${file} lacks the "${k}" field.`);
-    }
-  }
-  return data as unknown as AuthorizedUser;
 }
+
+/** The CLI's message for a token request that got no answer (the client's names the cause). */
+function unreachable(endpoint: string | undefined, e: CredentialError): CliError {
+  const m = /(?:cannot connect|request failed) \((.*)\)$/.exec(e.message);
+  return networkError(endpoint ?? "(no endpoint)", { cause: { code: m?.[1] ?? e.message } });
+}
+
+const ONE_ATTEMPT = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
 /** Resolves endpoint, credential and project lazily, and holds the per-process access token. */
 export class Session {
@@ -238,91 +220,112 @@ export class Session {
     return this.tokenPromise;
   }
 
+  /**
+   * The CLI's fetch for token requests: its user agent, and a DEBUG line per request. Injected into
+   * `warrant/client` credentials, so tests' runtimes see every request.
+   */
+  private readonly tokenFetch: typeof fetch = async (input, init) => {
+    const headers = new Headers(init?.headers);
+    if (!headers.has("user-agent")) headers.set("user-agent", USER_AGENT);
+    const res = await this.rt.fetch(input, { ...init, headers });
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    if (isDebug(this.rt.env))
+      this.rt.stderr.write(`DEBUG: ${init?.method ?? "GET"} ${safeUrl(url)} -> ${res.status}\n`);
+    return res;
+  };
+
   private async fetchToken(): Promise<string> {
-    const base = await this.fetchBaseToken();
+    const base = await this.baseCredential();
     const target =
       this.flag("impersonate-service-account") ?? this.rt.env.WARRANT_IMPERSONATE_SERVICE_ACCOUNT;
-    if (!target) return base;
+    if (!target) return this.tokenOf(base, this.endpointOrUndefined());
     // As gcloud: the active credential mints a short-lived token for the target account.
-    const res = await new ApiClient(this.endpoint(), async () => base, this.rt.fetch).request(
-      "POST",
-      `/v1/projects/-/serviceAccounts/${encodeURIComponent(target)}:generateAccessToken`,
-      { body: { scope: ["https://www.googleapis.com/auth/cloud-platform"] } },
-    );
-    const token = (res as { accessToken?: unknown }).accessToken;
-    if (typeof token !== "string") throw new CliError(`Impersonating ${target} returned no access token.`);
-    return token;
+    await this.tokenOf(base, this.endpointOrUndefined());
+    const impersonated = new ImpersonatedCredential({
+      source: base,
+      targetPrincipal: target,
+      iamCredentialsUrl: this.endpoint(),
+      fetch: this.tokenFetch,
+      retry: ONE_ATTEMPT,
+    });
+    return this.tokenOf(impersonated, this.endpoint(), target);
   }
 
-  /** The grant body for the credential file: refresh_token for a user, jwt-bearer for a key file. */
-  private async grantFor(cred: Credential): Promise<Record<string, string>> {
-    if (cred.type === "authorized_user")
-      return {
-        grant_type: "refresh_token",
-        client_id: cred.client_id,
-        client_secret: cred.client_secret,
-        refresh_token: cred.refresh_token,
-      };
-    const iat = Math.floor(Date.now() / 1000);
-    const assertion = await new SignJWT({ scope: "https://www.googleapis.com/auth/cloud-platform" })
-      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: cred.private_key_id })
-      .setIssuer(cred.client_email)
-      .setAudience("https://oauth2.googleapis.com/token")
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + 3600)
-      .sign(createPrivateKey(cred.private_key));
-    return { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion };
+  private endpointOrUndefined(): string | undefined {
+    try {
+      return this.endpoint();
+    } catch {
+      return undefined;
+    }
   }
 
-  private async fetchBaseToken(): Promise<string> {
+  /** The credential the CLI acts as before any impersonation, from WARRANT_ACCESS_TOKEN, a file or ADC. */
+  private async baseCredential(scopes?: string[], useFixedToken = true): Promise<ClientCredential> {
     const fixed = this.rt.env.WARRANT_ACCESS_TOKEN;
-    if (fixed) {
+    if (fixed && useFixedToken) {
       this.credentialSource = "WARRANT_ACCESS_TOKEN";
-      return fixed;
+      return new AccessTokenCredential(fixed, { from: "WARRANT_ACCESS_TOKEN" });
     }
     // No credential named and no local server's admin credential (or an instance's shell, which
     // asks for ADC): find one the way Google's tools do (GOOGLE_APPLICATION_CREDENTIALS, the ADC
     // file, the instance's metadata server).
-    if (this.usesAdc()) return this.adcToken();
+    if (this.usesAdc()) return this.adcCredentialFor(scopes);
     const file = this.credentialFile();
     this.credentialSource = file;
-    const cred = loadCredential(file);
-    const endpoint = this.endpoint();
-    const url = `${endpoint}/token`;
-    let res: Response;
+    let endpoint: string | undefined;
+    let noEndpoint: unknown;
     try {
-      res = await this.rt.fetch(url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          accept: "application/json",
-          "user-agent": USER_AGENT,
-        },
-        body: new URLSearchParams(await this.grantFor(cred)).toString(),
-      });
+      endpoint = this.endpoint();
     } catch (e) {
-      throw networkError(endpoint, e);
+      noEndpoint = e;
     }
-    if (isDebug(this.rt.env)) this.rt.stderr.write(`DEBUG: POST ${url} -> ${res.status}\n`);
-    if (!res.ok) {
-      const err = await apiErrorFrom(res, "POST", url);
+    // The grant goes to this CLI's endpoint, whatever token_uri the file names.
+    const credential = await loadCredential(file, {
+      ...(endpoint ? { tokenUri: `${endpoint}/token` } : {}),
+      fetch: this.tokenFetch,
+      ...(scopes ? { scopes } : {}),
+    });
+    if (noEndpoint) throw noEndpoint;
+    return credential;
+  }
+
+  /** A token of `credential`, with the CLI's messages for a refused or unreachable token request. */
+  private async tokenOf(credential: ClientCredential, endpoint?: string, target?: string): Promise<string> {
+    try {
+      return await credential.getAccessToken();
+    } catch (e) {
+      if (!(e instanceof CredentialError)) throw e;
+      if (credential instanceof ImpersonatedCredential) {
+        const url = `${endpoint}/v1/projects/-/serviceAccounts/${encodeURIComponent(target ?? "")}:generateAccessToken`;
+        if (e.status === undefined) throw unreachable(endpoint, e);
+        throw new ApiError(
+          e.status,
+          e.detail?.message ?? e.message,
+          e.detail?.status,
+          e.detail?.reason,
+          "POST",
+          url,
+        );
+      }
+      if (credential instanceof ComputeCredential || this.usesAdc())
+        throw new CliError(`Could not get an access token from ${this.credentialSource}: ${e.message}`);
+      if (e.status === undefined) throw unreachable(endpoint, e);
       throw new CliError(
-        `There was a problem refreshing your current auth tokens: ${err.httpStatus} ${err.message}`,
-        `The credential file ${file} was rejected by ${endpoint}. Check --credential-file / ` +
+        `There was a problem refreshing your current auth tokens: ${e.status} ${e.detail?.message ?? e.message}`,
+        `The credential file ${this.credentialFile()} was rejected by ${endpoint}. Check --credential-file / ` +
           'WARRANT_CREDENTIAL_FILE, or use the admin credential of the running server: `eval "$(warrant env)"`.',
       );
     }
-    const body = (await res.json().catch(() => ({}))) as { access_token?: unknown };
-    if (typeof body.access_token !== "string" || body.access_token === "") {
-      throw new CliError(`The token endpoint ${url} answered without an access_token.`);
-    }
-    return body.access_token;
   }
 
-  private async adcToken(): Promise<string> {
+  private async adcCredentialFor(scopes?: string[]): Promise<ClientCredential> {
     let adc: Awaited<ReturnType<typeof getApplicationDefault>>;
     try {
-      adc = await getApplicationDefault({ env: this.rt.env as NodeJS.ProcessEnv });
+      adc = await getApplicationDefault({
+        env: this.rt.env as NodeJS.ProcessEnv,
+        fetch: this.tokenFetch,
+        ...(scopes ? { scopes } : {}),
+      });
     } catch (e) {
       if (e instanceof AdcError)
         throw new CliError(
@@ -332,40 +335,31 @@ export class Session {
       throw new CliError((e as Error).message);
     }
     this.credentialSource = adc.source;
-    this.adcProjectId = adc.projectId;
-    this.adcCredential = adc.credential;
-    try {
-      return await adc.credential.getAccessToken();
-    } catch (e) {
-      throw new CliError(`Could not get an access token from ${adc.source}: ${(e as Error).message}`);
-    }
+    if (!scopes) this.adcProjectId = adc.projectId;
+    return adc.credential;
   }
 
-  /**
-   * The active credential as a `warrant/client` credential (for ID tokens): the named or admin
-   * credential file, else Application Default Credentials.
-   */
   /** Whether the CLI authenticates through Application Default Credentials rather than a file. */
   usesAdc(): boolean {
     if (this.explicitCredentialFile()) return false;
     return this.rt.env.WARRANT_CREDENTIAL_SOURCE === "adc" || !existsSync(this.credentialFile());
   }
 
+  /**
+   * The active credential as a `warrant/client` credential (for ID tokens, or tokens with other
+   * scopes): the named or admin credential file, else Application Default Credentials.
+   */
   async clientCredential(scopes?: string[]): Promise<ClientCredential> {
-    if (!this.usesAdc()) {
-      const file = this.credentialFile();
-      loadCredential(file); // validates, with the CLI's messages
-      return credentialFromFile(file, scopes ? { scopes } : {});
+    if (!scopes) {
+      this.clientCredentialPromise ??= this.baseCredential(undefined, false).then(async (c) => {
+        await this.tokenOf(c, this.endpointOrUndefined());
+        return c;
+      });
+      return this.clientCredentialPromise;
     }
-    if (scopes) {
-      const adc = await getApplicationDefault({ env: this.rt.env as NodeJS.ProcessEnv, scopes });
-      this.credentialSource = adc.source;
-      return adc.credential;
-    }
-    await this.adcToken();
-    return this.adcCredential!;
+    return this.baseCredential(scopes, false);
   }
-  private adcCredential?: ClientCredential;
+  private clientCredentialPromise?: Promise<ClientCredential>;
 
   /** The project ADC found (GOOGLE_CLOUD_PROJECT or the credential's), once a token was fetched. */
   adcProjectId?: string;

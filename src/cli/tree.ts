@@ -4,6 +4,7 @@ import auth from "./commands/auth/index.js";
 import ca from "./commands/ca/index.js";
 import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
+import doctor from "./commands/doctor.js";
 import env from "./commands/env.js";
 import { makeHelpCommand } from "./commands/help.js";
 import iam from "./commands/iam/index.js";
@@ -35,6 +36,7 @@ export const ROOT: GroupSpec = group({
     ca,
     admin,
     config,
+    doctor,
     makeHelpCommand(() => ROOT),
     version,
   ],

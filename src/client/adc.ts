@@ -25,6 +25,8 @@ export interface AdcOptions extends CredentialOptions {
   selfSignedJwt?: boolean;
   /** IAM Credentials base URL for impersonation files whose URL is not absolute. */
   iamCredentialsUrl?: string;
+  /** Token endpoint for key and user files, instead of each file's `token_uri`. */
+  tokenUri?: string;
 }
 
 export interface ApplicationDefault {
@@ -48,7 +50,7 @@ export async function credentialFromFile(file: string, opts: AdcOptions = {}): P
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CredentialError(
-      `Cannot read credential file ${file}: ${code === "ENOENT" ? "it does not exist" : (code ?? (err as Error).message)}.`,
+      `Cannot read credential file ${file}: ${code === "ENOENT" ? "no such file (it does not exist)" : (code ?? (err as Error).message)}.`,
       file,
     );
   }
@@ -74,15 +76,19 @@ export function credentialFromJson(json: unknown, opts: AdcOptions & { file?: st
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.scopes ? { scopes: opts.scopes } : {}),
     ...(opts.file ? { file: opts.file } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
   };
+  const tokenUri = opts.tokenUri ? { tokenUri: opts.tokenUri } : {};
   switch (type) {
     case "service_account":
       return new ServiceAccountCredential(json as ServiceAccountKeyFile, {
         ...common,
+        ...tokenUri,
         ...(opts.selfSignedJwt ? { selfSignedJwt: true } : {}),
       });
     case "authorized_user":
-      return new AuthorizedUserCredential(json as AuthorizedUserFile, common);
+      return new AuthorizedUserCredential(json as AuthorizedUserFile, { ...common, ...tokenUri });
     case "impersonated_service_account": {
       const f = json as {
         service_account_impersonation_url?: unknown;
@@ -154,6 +160,8 @@ export async function getApplicationDefault(opts: AdcOptions = {}): Promise<Appl
       ...(opts.scopes ? { scopes: opts.scopes } : {}),
       ...(opts.refreshMarginMs !== undefined ? { refreshMarginMs: opts.refreshMarginMs } : {}),
       ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.retry ? { retry: opts.retry } : {}),
       metadataUrl: metadataBaseUrl(env),
     });
     return withProject(c, `metadata server (${c.metadataUrl})`);

@@ -11,10 +11,20 @@ export class CredentialError extends Error {
     readonly where?: string,
     /** The HTTP status, when a server answered. */
     readonly status?: number,
+    /** What the server's error body said (Google's error shape), when it sent one. */
+    readonly detail?: ServerErrorDetail,
   ) {
     super(message);
     this.name = "CredentialError";
   }
+}
+
+/** The fields of a server's error body: never secrets, only what the server chose to say. */
+export interface ServerErrorDetail {
+  message: string;
+  /** Canonical status (PERMISSION_DENIED) or OAuth error code (invalid_grant). */
+  status?: string;
+  reason?: string;
 }
 
 export interface Attempt {

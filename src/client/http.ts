@@ -3,7 +3,7 @@
  * jittered exponential backoff on 429, 5xx and network errors (honouring `Retry-After`), and error
  * messages that say which URL answered what — without query strings, which may hold secrets.
  */
-import { CredentialError } from "./errors.js";
+import { CredentialError, type ServerErrorDetail } from "./errors.js";
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -28,6 +28,14 @@ export interface JsonRequest {
   retry?: RetryPolicy;
   /** Checks a successful response before its body is parsed (e.g. the metadata server's header). */
   accept?: (res: Response) => string | null;
+  /** The transport (default the global `fetch`): a caller's wrapper may add headers or log. */
+  fetch?: typeof fetch;
+}
+
+/** How a credential reaches its token source: an injected `fetch` and a retry policy. */
+export interface Transport {
+  fetch?: typeof fetch;
+  retry?: RetryPolicy;
 }
 
 /** Like `requestJson`, for endpoints that answer plain text (the metadata server's leaves). */
@@ -62,15 +70,23 @@ function retryAfterMs(res: Response): number | undefined {
 
 const retryable = (status: number) => status === 429 || status >= 500;
 
-/** The error text a Google-style server put in its body, if any, shortened. */
-function serverMessage(body: unknown): string | undefined {
+/** The error a Google-style server put in its body, if any: OAuth's or the API error envelope. */
+function serverDetail(body: unknown): ServerErrorDetail | undefined {
   if (!body || typeof body !== "object") return undefined;
   const b = body as { error?: unknown; error_description?: unknown };
-  if (typeof b.error_description === "string") return `${String(b.error)}: ${b.error_description}`;
-  if (typeof b.error === "string") return b.error;
+  if (typeof b.error_description === "string")
+    return { message: `${String(b.error)}: ${b.error_description}`, status: String(b.error) };
+  if (typeof b.error === "string") return { message: b.error, status: b.error };
   if (b.error && typeof b.error === "object") {
-    const m = (b.error as { message?: unknown }).message;
-    if (typeof m === "string") return m;
+    const e = b.error as { message?: unknown; status?: unknown; errors?: unknown };
+    if (typeof e.message === "string") {
+      const first = Array.isArray(e.errors) ? (e.errors[0] as { reason?: unknown } | undefined) : undefined;
+      return {
+        message: e.message,
+        ...(typeof e.status === "string" ? { status: e.status } : {}),
+        ...(typeof first?.reason === "string" ? { reason: first.reason } : {}),
+      };
+    }
   }
   return undefined;
 }
@@ -91,7 +107,7 @@ async function request(req: JsonRequest, as: "json" | "text"): Promise<unknown> 
   for (let attempt = 0; attempt < policy.attempts; attempt++) {
     let res: Response;
     try {
-      res = await fetch(req.url, {
+      res = await (req.fetch ?? fetch)(req.url, {
         method: req.method ?? (body !== undefined ? "POST" : "GET"),
         headers,
         ...(body !== undefined ? { body } : {}),
@@ -117,9 +133,14 @@ async function request(req: JsonRequest, as: "json" | "text"): Promise<unknown> 
       parseFailed = true;
     }
     if (!res.ok) {
-      const detail =
-        serverMessage(parsed) ?? (parseFailed ? describeNonJson(res, text) : `HTTP ${res.status}`);
-      lastError = new CredentialError(`${where} answered ${res.status}: ${detail}`, where, res.status);
+      const server = serverDetail(parsed);
+      const detail = server?.message ?? (parseFailed ? describeNonJson(res, text) : `HTTP ${res.status}`);
+      lastError = new CredentialError(
+        `${where} answered ${res.status}: ${detail}`,
+        where,
+        res.status,
+        server,
+      );
       if (!retryable(res.status) || attempt === policy.attempts - 1) throw lastError;
       await sleep(Math.min(policy.maxDelayMs, retryAfterMs(res) ?? backoff(policy, attempt)));
       continue;
@@ -143,8 +164,8 @@ function backoff(policy: RetryPolicy, attempt: number) {
 }
 
 function describeNetworkError(e: Error): string {
-  const code = (e.cause as { code?: string } | undefined)?.code;
-  return code ? `cannot connect (${code})` : `request failed (${e.message})`;
+  const cause = e.cause as { code?: string; message?: string } | undefined;
+  return cause?.code ? `cannot connect (${cause.code})` : `request failed (${cause?.message ?? e.message})`;
 }
 
 function describeNonJson(res: Response, text: string): string {

@@ -11,6 +11,7 @@ export {
   getApplicationDefault,
   wellKnownFile,
 } from "./adc.js";
+export { AccessTokenCredential, type AccessTokenOptions } from "./credentials/access-token.js";
 export { AuthorizedUserCredential, type AuthorizedUserFile } from "./credentials/authorized-user.js";
 export {
   ComputeCredential,
@@ -25,5 +26,5 @@ export {
   type ServiceAccountKeyFile,
   type ServiceAccountOptions,
 } from "./credentials/service-account.js";
-export { AdcError, CredentialError } from "./errors.js";
+export { AdcError, CredentialError, type ServerErrorDetail } from "./errors.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./http.js";

@@ -128,6 +128,12 @@ export interface ServeOptions {
   metricsLoopbackOpen?: boolean;
   /** Free bytes uploads must leave on the state directory's disk (default 64 MiB); less is a 503. */
   storageReserveBytes?: number;
+  /** Rotate audit.log at this size (default 100 MiB; 0: never, for logrotate). */
+  auditMaxBytes?: number;
+  /** Rotated audit files kept (default 10). */
+  auditMaxFiles?: number;
+  /** Also log every audit entry as a record of `logger` (`"msg":"audit"`), for a log shipper on stdout. */
+  auditToLog?: boolean;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -265,7 +271,15 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           })
       : new SqliteDatastore(resolve(stateDir, "warrant.db"));
     store = metrics.measuring(opened);
-    audit = new FileAuditSink(resolve(stateDir, "audit.log"));
+    // A copy for a log shipper: a record of its own, whatever the log level.
+    const auditLog = opts.auditToLog && opts.logger ? opts.logger.child({}, { level: "info" }) : undefined;
+    audit = new FileAuditSink(resolve(stateDir, "audit.log"), {
+      ...(opts.auditMaxBytes !== undefined ? { maxBytes: opts.auditMaxBytes } : {}),
+      ...(opts.auditMaxFiles !== undefined ? { maxFiles: opts.auditMaxFiles } : {}),
+      ...(auditLog
+        ? { copy: (entry: Record<string, unknown>) => auditLog.info({ audit: entry }, "audit") }
+        : {}),
+    });
   } catch (err) {
     lock.release();
     throw err;

@@ -1,15 +1,47 @@
-/** The audit log: one JSON line per API request (who, what, which checks, outcome). Never holds secrets. */
-import { createWriteStream, type WriteStream } from "node:fs";
+/**
+ * The audit log: one JSON line per API request (who, what, which checks, outcome). Never holds secrets.
+ * Rotated by size: when a line would take `audit.log` past `maxBytes`, it becomes `audit.log.1`
+ * (`.1` becomes `.2`, …) and the oldest beyond `maxFiles` is deleted. Renaming a file does not
+ * disturb the writes already queued on it, so no line is lost or split across files.
+ */
+import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } from "node:fs";
 import type { AuditSink } from "./http/server.js";
+
+export const DEFAULT_AUDIT_MAX_BYTES = 100 * 1024 * 1024;
+export const DEFAULT_AUDIT_MAX_FILES = 10;
+
+export interface AuditOptions {
+  /** Rotate before a line would take the file past this size; 0: never (logrotate and SIGHUP instead). */
+  maxBytes?: number;
+  /** Rotated files kept (`audit.log.1` … `audit.log.N`); older ones are deleted. */
+  maxFiles?: number;
+  /** Also hands each entry here (a copy on stdout for a log shipper). */
+  copy?: (entry: Record<string, unknown>) => void;
+}
 
 export class FileAuditSink implements AuditSink {
   private stream: WriteStream;
+  private size = 0;
   /** Lines lost to write errors (a full disk, say), for the metrics. */
   writeErrors = 0;
-  constructor(private readonly file: string) {
+  /** Rotations done, for the metrics and tests. */
+  rotations = 0;
+  private readonly maxBytes: number;
+  private readonly maxFiles: number;
+  constructor(
+    private readonly file: string,
+    private readonly opts: AuditOptions = {},
+  ) {
+    this.maxBytes = opts.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
+    this.maxFiles = Math.max(1, opts.maxFiles ?? DEFAULT_AUDIT_MAX_FILES);
     this.stream = this.open();
   }
   private open(): WriteStream {
+    try {
+      this.size = statSync(this.file).size;
+    } catch {
+      this.size = 0;
+    }
     const stream = createWriteStream(this.file, { flags: "a", mode: 0o600 });
     stream.on("error", () => {
       this.writeErrors++;
@@ -17,11 +49,39 @@ export class FileAuditSink implements AuditSink {
     return stream;
   }
   record(entry: Record<string, unknown>) {
+    this.opts.copy?.(entry);
     if (this.stream.destroyed) {
       this.writeErrors++;
       return;
     }
-    this.stream.write(`${JSON.stringify(entry)}\n`);
+    const line = `${JSON.stringify(entry)}\n`;
+    const bytes = Buffer.byteLength(line);
+    if (this.maxBytes > 0 && this.size > 0 && this.size + bytes > this.maxBytes) this.rotate();
+    this.size += bytes;
+    this.stream.write(line);
+  }
+  /** `audit.log` → `audit.log.1` → … → `audit.log.<maxFiles>` (deleted beyond), then a fresh file. */
+  private rotate() {
+    try {
+      rmSync(`${this.file}.${this.maxFiles}`, { force: true });
+      for (let i = this.maxFiles - 1; i >= 1; i--) {
+        try {
+          renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+        }
+      }
+      renameSync(this.file, `${this.file}.1`);
+    } catch {
+      // Could not rotate (permissions, a full disk): keep appending to the file we have.
+      this.writeErrors++;
+      return;
+    }
+    this.rotations++;
+    const old = this.stream;
+    this.stream = this.open();
+    // Its queued lines land in the renamed file, which its descriptor still points at.
+    old.end();
   }
   /**
    * Reopens the file by name (SIGHUP, after logrotate moved it): later lines go to a new file;

@@ -22,6 +22,8 @@ export interface AuthorizedUserFile {
 export interface AuthorizedUserOptions extends CredentialOptions {
   scopes?: string[];
   file?: string;
+  /** Where to trade the refresh token, instead of the file's `token_uri` (e.g. a chosen server). */
+  tokenUri?: string;
 }
 
 export class AuthorizedUserCredential extends Credential {
@@ -34,7 +36,10 @@ export class AuthorizedUserCredential extends Credential {
     super(opts);
     for (const field of ["client_id", "client_secret", "refresh_token"] as const)
       if (typeof userFile[field] !== "string" || !userFile[field])
-        throw new CredentialError(`${this.source}: an authorized_user file needs ${field}.`, opts.file);
+        throw new CredentialError(
+          `${this.source}: an authorized_user file needs ${field} (it lacks the "${field}" field).`,
+          opts.file,
+        );
   }
 
   get principal() {
@@ -46,13 +51,14 @@ export class AuthorizedUserCredential extends Credential {
   }
 
   get tokenUri() {
-    return this.userFile.token_uri || GOOGLE_TOKEN_URI;
+    return this.opts.tokenUri || this.userFile.token_uri || GOOGLE_TOKEN_URI;
   }
 
   protected async fetchAccessToken(): Promise<AccessToken> {
     const uri = this.tokenUri;
     const r = await requestJson<{ access_token?: unknown; expires_in?: unknown }>({
       url: uri,
+      ...this.transport,
       form: {
         grant_type: "refresh_token",
         client_id: this.userFile.client_id,

@@ -55,6 +55,7 @@ export class ComputeCredential extends Credential {
       url: `${this.metadataUrl}/computeMetadata/v1/${path}`,
       headers: { "Metadata-Flavor": "Google" },
       accept: requireFlavor,
+      ...this.transport,
       ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}),
     };
   }
@@ -84,6 +85,12 @@ export class ComputeCredential extends Credential {
   async getEmail(): Promise<string> {
     this.email ??= (await requestText(this.req(this.accountPath("email")))).trim();
     return this.email;
+  }
+
+  /** The OAuth scopes of the account's tokens, as the metadata server lists them. */
+  async getScopes(): Promise<string[]> {
+    const text = await requestText(this.req(this.accountPath("scopes")));
+    return text.split(/\s+/).filter(Boolean);
   }
 
   /** The instance's project id. */

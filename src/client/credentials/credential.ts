@@ -4,6 +4,7 @@
  * fresh token (and an ID token) from their source.
  */
 import { CredentialError } from "../errors.js";
+import type { RetryPolicy } from "../http.js";
 
 export interface AccessToken {
   token: string;
@@ -19,6 +20,10 @@ export interface CredentialOptions {
   refreshMarginMs?: number;
   /** Clock, for tests of expiry. */
   now?: () => number;
+  /** The `fetch` used for every request of this credential (default the global one). */
+  fetch?: typeof fetch;
+  /** Retries of token requests (default 4 attempts with jittered backoff; see http.ts). */
+  retry?: RetryPolicy;
 }
 
 export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
@@ -32,10 +37,16 @@ export abstract class Credential {
   fetches = 0;
   protected readonly margin: number;
   protected readonly now: () => number;
+  /** The transport options every request of the credential carries. */
+  protected readonly transport: { fetch?: typeof fetch; retry?: RetryPolicy };
 
   constructor(opts: CredentialOptions = {}) {
     this.margin = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
     this.now = opts.now ?? Date.now;
+    this.transport = {
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.retry ? { retry: opts.retry } : {}),
+    };
   }
 
   /** Who this credential acts as, when known without a request (e.g. a key file's account). */
@@ -95,7 +106,7 @@ export abstract class Credential {
     const send = async (token: string) => {
       const headers = new Headers(init.headers);
       headers.set("authorization", `Bearer ${token}`);
-      return fetch(input, { ...init, headers });
+      return (this.transport.fetch ?? fetch)(input, { ...init, headers });
     };
     const res = await send(await this.getAccessToken());
     const replayable = init.body === undefined || init.body === null || typeof init.body === "string";

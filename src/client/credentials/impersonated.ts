@@ -48,6 +48,7 @@ export class ImpersonatedCredential extends Credential {
     const url = this.url("generateAccessToken");
     const r = await requestJson<{ accessToken?: unknown; expireTime?: unknown }>({
       url,
+      ...this.transport,
       headers: { authorization: `Bearer ${await this.opts.source.getAccessToken()}` },
       json: {
         scope: this.opts.scopes?.length ? this.opts.scopes : [CLOUD_PLATFORM],
@@ -71,6 +72,7 @@ export class ImpersonatedCredential extends Credential {
     const url = this.url("generateIdToken");
     const r = await requestJson<{ token?: unknown }>({
       url,
+      ...this.transport,
       headers: { authorization: `Bearer ${await this.opts.source.getAccessToken()}` },
       json: { audience, delegates: this.delegates(), includeEmail: true },
     });

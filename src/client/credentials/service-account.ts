@@ -28,6 +28,8 @@ export interface ServiceAccountOptions extends CredentialOptions {
   audience?: string;
   /** Where the key came from, for messages. */
   file?: string;
+  /** Where to send the jwt-bearer grant, instead of the file's `token_uri` (e.g. a chosen server). */
+  tokenUri?: string;
 }
 
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -41,11 +43,12 @@ export class ServiceAccountCredential extends Credential {
     private readonly opts: ServiceAccountOptions = {},
   ) {
     super(opts);
-    if (typeof keyFile.client_email !== "string" || typeof keyFile.private_key !== "string")
-      throw new CredentialError(
-        `${this.source}: a service_account file needs client_email and private_key.`,
-        opts.file,
-      );
+    for (const field of ["client_email", "private_key"] as const)
+      if (typeof keyFile[field] !== "string" || !keyFile[field])
+        throw new CredentialError(
+          `${this.source}: a service_account file needs client_email and private_key (it lacks the "${field}" field).`,
+          opts.file,
+        );
     try {
       this.key = createPrivateKey(keyFile.private_key);
     } catch {
@@ -66,6 +69,7 @@ export class ServiceAccountCredential extends Credential {
   }
 
   private tokenUri(): string {
+    if (this.opts.tokenUri) return this.opts.tokenUri;
     if (!this.keyFile.token_uri)
       throw new CredentialError(
         `${this.source} has no token_uri; use selfSignedJwt or add one.`,
@@ -110,6 +114,7 @@ export class ServiceAccountCredential extends Credential {
     const assertion = this.signJwt(this.baseClaims({ aud: uri, scope: scopes.join(" ") }));
     const r = await requestJson<{ access_token?: unknown; expires_in?: unknown }>({
       url: uri,
+      ...this.transport,
       form: { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion },
     });
     if (typeof r.access_token !== "string")
@@ -122,6 +127,7 @@ export class ServiceAccountCredential extends Credential {
     const assertion = this.signJwt(this.baseClaims({ aud: uri, target_audience: audience }));
     const r = await requestJson<{ id_token?: unknown }>({
       url: uri,
+      ...this.transport,
       form: { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion },
     });
     if (typeof r.id_token !== "string") throw new CredentialError(`${uri} returned no id_token.`, uri);

@@ -23,6 +23,7 @@ import {
   Unavailable,
 } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
+import { keepAliveWithGrace } from "../../net/keep-alive.js";
 import type { Logger } from "../log.js";
 import type { AuthzCheck, Caller, RequestContext } from "./context.js";
 import type { Lifecycle } from "./lifecycle.js";
@@ -209,7 +210,7 @@ export function createHttpServer(deps: HttpServerDeps): Server {
   // Uploads of large objects may take long; a request is bounded by inactivity instead of length.
   server.requestTimeout = 0;
   server.timeout = 120_000;
-  server.keepAliveTimeout = 5_000;
+  keepAliveWithGrace(server);
   return server;
 }
 

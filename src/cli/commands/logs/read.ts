@@ -1,5 +1,5 @@
-import { open } from "node:fs/promises";
-import { join } from "node:path";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { CliError, UsageError } from "../../errors.js";
 import { command } from "../../spec.js";
 
@@ -26,9 +26,42 @@ export interface LogFilter {
   permission?: string;
   /** Only entries at or after this instant (epoch ms). */
   notBefore?: number;
+  /** Only entries before this instant (epoch ms). */
+  before?: number;
+  /** Only entries with this outcome (see RESULTS). */
+  result?: string;
+  requestId?: string;
+}
+
+/** `--result`: an outcome, or an HTTP status (`403`) or class (`4xx`). */
+export const RESULTS = ["allowed", "denied", "would-deny", "issued", "refused"] as const;
+
+function resultMatches(e: AuditEntry, result: string): boolean {
+  switch (result) {
+    case "allowed":
+      return !isDenied(e);
+    case "denied":
+      return isDenied(e);
+    case "would-deny":
+      return e.wouldDeny === true;
+    case "issued":
+    case "refused":
+      return e.kind === "token" && e.outcome === result;
+    default: {
+      if (e.kind !== "request" || typeof e.status !== "number") return false;
+      const m = /^([1-5])xx$/i.exec(result);
+      return m ? Math.floor(e.status / 100) === Number(m[1]) : e.status === Number(result);
+    }
+  }
 }
 
 const DEFAULT_LIMIT = 50;
+
+/** Tests stop `--follow` with this instead of a signal. */
+let followSignal: AbortSignal | undefined;
+export function setFollowSignal(signal: AbortSignal | undefined) {
+  followSignal = signal;
+}
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const COLUMNS = "time, kind, principal, what, result, denied";
 
@@ -89,6 +122,9 @@ function principalMatches(e: AuditEntry, wanted: string): boolean {
 export function matches(e: AuditEntry, f: LogFilter): boolean {
   if (f.kind !== undefined && e.kind !== f.kind) return false;
   if (f.notBefore !== undefined && Date.parse(e.time) < f.notBefore) return false;
+  if (f.before !== undefined && Date.parse(e.time) >= f.before) return false;
+  if (f.requestId !== undefined && e.requestId !== f.requestId) return false;
+  if (f.result !== undefined && !resultMatches(e, f.result)) return false;
   if (f.denied && !isDenied(e)) return false;
   if (f.wouldDeny && e.wouldDeny !== true) return false;
   if (f.permission !== undefined) {
@@ -156,40 +192,146 @@ function summarize(e: AuditEntry): Record<string, string> {
   return { time: e.time, kind: e.kind, principal: str(e.principal), what: "", result: "", denied: "" };
 }
 
+/**
+ * The audit files, oldest first: the rotated `audit.log.N` … `audit.log.1` (the server's size-based
+ * rotation), then `audit.log`.
+ */
+export async function auditFiles(file: string): Promise<string[]> {
+  const dir = dirname(file);
+  const base = basename(file);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    names = [];
+  }
+  const rotated = names
+    .map((n) => ({ n, m: new RegExp(`^${base.replace(/\./g, "\\.")}\\.(\\d+)$`).exec(n) }))
+    .filter((x) => x.m)
+    .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
+    .map((x) => join(dir, x.n));
+  return [...rotated, ...(names.includes(base) ? [file] : [])];
+}
+
+function noLog(file: string): CliError {
+  return new CliError(
+    `No audit log at ${file}.`,
+    "The Warrant server writes it (`warrant serve` appends every request and token to " +
+      "<state-dir>/audit.log). Pass --state-dir or set WARRANT_STATE_DIR to the server's state directory.",
+  );
+}
+
 async function readLog(
   file: string,
   filter: LogFilter,
   limit: number,
 ): Promise<{ entries: AuditEntry[]; malformed: number }> {
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(file, "r");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") {
-      throw new CliError(
-        `No audit log at ${file}.`,
-        "The Warrant server writes it (`warrant serve` appends every request and token to " +
-          "<state-dir>/audit.log). Pass --state-dir or set WARRANT_STATE_DIR to the server's state directory.",
-      );
-    }
-    throw new CliError(`Cannot read the audit log ${file}: ${(e as Error).message}`);
-  }
+  const files = await auditFiles(file);
+  if (files.length === 0) throw noLog(file);
   const ring = new Ring<AuditEntry>(limit);
   let malformed = 0;
-  try {
-    for await (const line of fh.readLines({ encoding: "utf8" })) {
-      if (line.trim() === "") continue;
-      const entry = parseEntry(line);
-      if (!entry) malformed++;
-      else if (matches(entry, filter)) ring.push(entry);
+  for (const f of files) {
+    let fh: FileHandle;
+    try {
+      fh = await open(f, "r");
+    } catch (e) {
+      // Rotated away between the listing and now: its lines are in the next file.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new CliError(`Cannot read the audit log ${f}: ${(e as Error).message}`);
     }
-  } catch (e) {
-    throw new CliError(`Cannot read the audit log ${file}: ${(e as Error).message}`);
-  } finally {
-    await fh.close().catch(() => {});
+    try {
+      for await (const line of fh.readLines({ encoding: "utf8" })) {
+        if (line.trim() === "") continue;
+        const entry = parseEntry(line);
+        if (!entry) malformed++;
+        else if (matches(entry, filter)) ring.push(entry);
+      }
+    } catch (e) {
+      throw new CliError(`Cannot read the audit log ${f}: ${(e as Error).message}`);
+    } finally {
+      await fh.close().catch(() => {});
+    }
   }
   return { entries: ring.newestFirst(), malformed };
+}
+
+/**
+ * Follows `file` as `tail -F` does: new complete lines as they are appended; when the file is
+ * replaced (the server rotated it, or logrotate moved it), the rest of the old one, then the new
+ * one from its start. Stops when `signal` aborts.
+ */
+export async function followLog(
+  file: string,
+  onLine: (line: string) => void,
+  signal: AbortSignal,
+  pollMs = 200,
+): Promise<void> {
+  let fh: FileHandle | undefined;
+  let ino: number | undefined;
+  let pos = 0;
+  let pending = "";
+  const buf = Buffer.alloc(64 * 1024);
+  const drain = async () => {
+    if (!fh) return;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      pending += buf.subarray(0, bytesRead).toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) if (l.trim() !== "") onLine(l);
+    }
+  };
+  const openAt = async (start: "end" | "start") => {
+    try {
+      const h = await open(file, "r");
+      const st = await h.stat();
+      fh = h;
+      ino = st.ino;
+      pos = start === "end" ? st.size : 0;
+      pending = "";
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      fh = undefined;
+      ino = undefined;
+    }
+  };
+  await openAt("end");
+  try {
+    while (!signal.aborted) {
+      await drain();
+      let current: number | undefined;
+      try {
+        current = (await stat(file)).ino;
+      } catch {
+        current = undefined;
+      }
+      if (current !== undefined && current !== ino) {
+        await drain();
+        await fh?.close().catch(() => {});
+        await openAt("start");
+        continue;
+      }
+      if (fh && current === ino) {
+        const st = await fh.stat();
+        if (st.size < pos) pos = 0; // truncated in place (copytruncate)
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, pollMs);
+        signal.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            r();
+          },
+          { once: true },
+        );
+      });
+    }
+  } finally {
+    await fh?.close().catch(() => {});
+  }
 }
 
 export default command({
@@ -201,7 +343,8 @@ export default command({
     "one `token` entry per token issued or refused. Filters combine with AND. Prints the newest --limit " +
     "matching entries, newest first, as a table; --format=json or yaml prints the entries as logged, and " +
     "field projections such as value(...) address the logged fields (time, principal, status, " +
-    "checks.permission, grant, outcome, subject, ...). Needs no running server.",
+    "checks.permission, grant, outcome, subject, ...). The rotated files audit.log.N … audit.log.1 are read " +
+    "too, oldest first. Needs no running server.",
   flags: [
     {
       name: "kind",
@@ -251,6 +394,36 @@ export default command({
       help: "Only entries at or after TIME (ISO 8601, e.g. 2025-01-31T12:00:00Z).",
     },
     {
+      name: "before",
+      type: "string",
+      metavar: "TIME",
+      help: "Only entries before TIME (ISO 8601); with --after or --since, a time range.",
+    },
+    {
+      name: "result",
+      type: "string",
+      metavar: "RESULT",
+      help:
+        "Only entries with this result: allowed, denied, would-deny, issued or refused (tokens), or an HTTP " +
+        "status (403) or class (4xx, 5xx) of a request.",
+    },
+    {
+      name: "request-id",
+      type: "string",
+      metavar: "ID",
+      help:
+        "Only entries of this request id (the X-Request-Id of the response, the requestId in an error's " +
+        "details, the reqId of the server's log line).",
+    },
+    {
+      name: "follow",
+      type: "boolean",
+      help:
+        "After the newest --limit matching entries (printed oldest first), keep printing matching entries as " +
+        "the server appends them, across rotations, until interrupted (Ctrl-C). One line per entry: a text " +
+        "line, or with --format=json one JSON object per line.",
+    },
+    {
       name: "limit",
       type: "string",
       metavar: "N",
@@ -263,6 +436,9 @@ export default command({
     "warrant logs read --would-deny --format=json   # what audit-only mode let through",
     "warrant logs read --principal=user:bob@example.com --permission=iam.serviceAccounts.list --format=json",
     "warrant logs read --kind=token --limit=10 --format='value(time,subject,outcome)'",
+    "warrant logs read --result=5xx --after=2026-12-04T18:00:00Z --before=2026-12-04T19:00:00Z",
+    "warrant logs read --request-id=3f1c…   # everything one request did",
+    "warrant logs read --follow --format=json --denied   # a live feed of denials, one JSON per line",
   ],
   async run(ctx) {
     const filter: LogFilter = { denied: ctx.bool("denied"), wouldDeny: ctx.bool("would-deny") };
@@ -299,6 +475,28 @@ export default command({
       filter.notBefore = t;
     }
 
+    const beforeFlag = ctx.str("before");
+    if (beforeFlag !== undefined) {
+      const t = Date.parse(beforeFlag);
+      if (Number.isNaN(t))
+        throw new UsageError(
+          `argument --before: invalid time [${beforeFlag}]`,
+          "Use ISO 8601, e.g. 2025-01-31T13:00:00Z.",
+        );
+      filter.before = t;
+    }
+    const result = ctx.str("result");
+    if (result !== undefined) {
+      if (!(RESULTS as readonly string[]).includes(result) && !/^([1-5]xx|[1-5]\d\d)$/i.test(result))
+        throw new UsageError(
+          `argument --result: invalid result [${result}]`,
+          `Use one of ${RESULTS.join(", ")}, an HTTP status such as 403, or a class such as 4xx.`,
+        );
+      filter.result = result.toLowerCase();
+    }
+    const requestId = ctx.str("request-id");
+    if (requestId !== undefined) filter.requestId = requestId;
+
     let limit = DEFAULT_LIMIT;
     const limitFlag = ctx.str("limit");
     if (limitFlag !== undefined) {
@@ -314,6 +512,33 @@ export default command({
       ctx.status(`WARNING: Skipped ${malformed} malformed line${malformed === 1 ? "" : "s"} in ${file}.`);
     }
     const fmt = ctx.out.explicit;
+    if (ctx.bool("follow")) {
+      if (fmt && fmt.kind !== "json")
+        throw new UsageError("argument --follow: only with the default format or --format=json.");
+      const print = (e: AuditEntry) =>
+        ctx.rt.stdout.write(
+          fmt ? `${JSON.stringify(e)}\n` : `${Object.values(summarize(e)).filter(Boolean).join("  ")}\n`,
+        );
+      for (const e of entries.reverse()) print(e);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        await followLog(
+          file,
+          (line) => {
+            const entry = parseEntry(line);
+            if (entry && matches(entry, filter)) print(entry);
+          },
+          followSignal ?? stop.signal,
+        );
+      } finally {
+        process.removeListener("SIGINT", onSignal);
+        process.removeListener("SIGTERM", onSignal);
+      }
+      return 0;
+    }
     if (!fmt || (fmt.kind === "table" && !fmt.columns)) ctx.out.list(entries.map(summarize), COLUMNS);
     else ctx.out.list(entries, COLUMNS);
     return 0;
