@@ -5,6 +5,8 @@
  */
 import { type Repositories, repositories } from "../datastore/repositories.js";
 import { authorize, type BindingRef, type Decision } from "../domain/iam/authorize.js";
+import type { DenyRef } from "../domain/iam/deny.js";
+import { GroupIndex } from "../domain/iam/groups.js";
 import { parseMember } from "../domain/iam/members.js";
 import {
   ANONYMOUS,
@@ -22,6 +24,7 @@ import {
   serviceAccountResource,
 } from "../domain/resources.js";
 import { bucketResource } from "../domain/storage/bucket.js";
+import { objectResource } from "../domain/storage/object.js";
 import { displayPolicy } from "../server/iam/account-members.js";
 import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
 import { CliError, UsageError } from "./errors.js";
@@ -35,10 +38,14 @@ export interface ExplainedBinding {
   role: string;
   members: string[];
   condition?: string;
-  /** `grants`: it grants the permission to the principal; `conditional`: it would, but conditions are not evaluated; `not-a-member`: the principal is not among its members. */
-  effect: "grants" | "conditional" | "not-a-member";
-  /** The member through which the principal matches (for `grants` and `conditional`). */
+  /** `grants`: it grants the permission to the principal; `condition-not-met`: it would, but its condition was false or could not be evaluated; `not-a-member`: the principal is not among its members. */
+  effect: "grants" | "condition-not-met" | "not-a-member";
+  /** The member through which the principal matches (for `grants` and `condition-not-met`). */
   matchedMember?: string;
+  /** For a group member: the groups through which the principal belongs to it, innermost first. */
+  via?: string[];
+  /** For a conditional binding: its condition's value and the attribute values it saw. */
+  conditionExplanation?: string;
 }
 
 export interface Explanation {
@@ -56,6 +63,8 @@ export interface Explanation {
   bindingsWithPermission: ExplainedBinding[];
   grantedBy: BindingRef[];
   conditionalBindingsSkipped: BindingRef[];
+  /** The deny rule that refused the permission (checked before the allow policies). */
+  deniedBy?: DenyRef;
   /** Predefined roles that contain the permission, best advice first (at most ten). */
   rolesThatGrantPermission: string[];
   /** The role to grant for this permission: the first of the above. */
@@ -87,13 +96,14 @@ export function principalOf(member: string): Principal {
         pool: parsed.pool,
         subject: parsed.subject,
         poolGroups: [],
+        groups: [],
         attributes: {},
       };
     default:
       throw new UsageError(
         `argument --member: '${member}' is a policy member, not a caller that can make a request.`,
         "Name a caller: user:EMAIL, serviceAccount:EMAIL, or allUsers for an anonymous caller " +
-          "(group:, domain: and principalSet: members match no caller yet, see docs/iam.md).",
+          "(group:, domain: and principalSet: members name sets of callers, see docs/iam.md).",
       );
   }
 }
@@ -112,8 +122,8 @@ async function asAuthenticated(repos: Repositories, p: Principal): Promise<Princ
 }
 
 const RESOURCE_FORMS =
-  "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME " +
-  "or projects/_/buckets/BUCKET";
+  "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME, " +
+  "projects/_/buckets/BUCKET or projects/_/buckets/BUCKET/objects/OBJECT";
 
 function notFound(what: string, stateDir: string, note = ""): CliError {
   return new CliError(
@@ -138,6 +148,20 @@ export async function resolveResource(
   name: string,
   stateDir: string,
 ): Promise<ResolvedResource> {
+  const object = /^projects\/([^/]+)\/buckets\/([^/]+)\/objects\/(.+)$/.exec(name.replace(/^\/+/, ""));
+  if (object) {
+    const bucket = await repos.buckets.get(object[2]!);
+    if (!bucket || (object[1] !== "_" && bucket.projectId !== object[1]))
+      throw notFound(`Bucket ${object[2]}`, stateDir);
+    // As the server checks an object: by name, existing or not (a create is checked before it exists).
+    return {
+      ref: childOf(
+        childOf(projectRef(organizationId, bucket.projectId), bucketResource(bucket.name)),
+        objectResource(bucket.name, object[3]!),
+      ),
+      projectId: bucket.projectId,
+    };
+  }
   const parts = name.replace(/^\/+|\/+$/g, "").split("/");
   const [k0, v0, k1, v1, k2, v2] = parts;
   if (parts.some((p) => p === "") || parts.length % 2 !== 0)
@@ -196,8 +220,8 @@ export async function resolveResource(
   throw new UsageError(`argument --resource: unsupported resource '${name}'.`, `Use ${RESOURCE_FORMS}.`);
 }
 
-const sameBinding = (a: BindingRef, resource: string, role: string) =>
-  a.resource === resource && a.role === role;
+const sameBinding = (a: BindingRef, resource: string, role: string, condition?: { expression: string }) =>
+  a.resource === resource && a.role === role && a.condition?.expression === condition?.expression;
 
 function grantCommand(target: ResolvedResource, member: string, role: string): string | undefined {
   if (target.serviceAccount)
@@ -236,27 +260,34 @@ export async function explainOffline(
     const source: PolicySource = {
       policyOf: (r) => repos.policies.get(r),
       roles: async () => roleResolver(await repos.customRoles.all()),
+      groups: async () => new GroupIndex(await repos.groups.all()),
+      denyPolicies: (resource) => repos.denyPolicies.list(resource),
     };
-    const { chain, ctx } = await evaluationInputs(source, installation.organizationId, target.ref);
-    const d: Decision = authorize(caller, permission, chain, ctx);
+    const inputs = await evaluationInputs(source, installation.organizationId, target.ref, caller);
+    const { chain, ctx } = inputs;
+    const d: Decision = authorize(inputs.principal, permission, chain, ctx);
 
     const bindings: ExplainedBinding[] = [];
     for (const link of chain)
       for (const b of link.policy ? (await displayPolicy(link.policy, repos)).bindings : []) {
         if (!ctx.roles.permissions(b.role)?.has(permission)) continue;
-        const pool = b.condition ? d.conditionalSkipped : d.grantedBy;
-        const hit = pool.find((g) => sameBinding(g, link.resource, b.role));
+        const granted = d.grantedBy.find((g) => sameBinding(g, link.resource, b.role, b.condition));
+        const unmet = d.conditionalSkipped.find((g) => sameBinding(g, link.resource, b.role, b.condition));
+        const hit = granted ?? unmet;
         bindings.push({
           resource: link.resource,
           role: b.role,
           members: [...b.members],
           ...(b.condition ? { condition: b.condition.title || b.condition.expression } : {}),
-          effect: hit ? (b.condition ? "conditional" : "grants") : "not-a-member",
+          effect: granted ? "grants" : unmet ? "condition-not-met" : "not-a-member",
           ...(hit ? { matchedMember: hit.member } : {}),
+          ...(hit?.via ? { via: hit.via } : {}),
+          ...(unmet ? { conditionExplanation: unmet.explanation } : {}),
         });
       }
     const roles = rolesGranting(permission).slice(0, 10);
-    const suggested = d.allowed ? undefined : roles[0];
+    // A deny is not cured by a grant: no role to suggest then.
+    const suggested = d.allowed || d.deniedBy ? undefined : roles[0];
     const command = suggested && grantCommand(target, d.principal, suggested);
     return {
       allowed: d.allowed,
@@ -270,6 +301,7 @@ export async function explainOffline(
       bindingsWithPermission: bindings,
       grantedBy: d.grantedBy,
       conditionalBindingsSkipped: d.conditionalSkipped,
+      ...(d.deniedBy ? { deniedBy: d.deniedBy } : {}),
       rolesThatGrantPermission: roles,
       ...(suggested ? { suggestedRole: suggested } : {}),
       ...(command ? { grantCommand: command } : {}),
@@ -293,6 +325,19 @@ export function renderExplanation(e: Explanation): string {
       : `DENIED: ${e.principal} does not have ${e.permission} on ${e.resource}`,
   );
   lines.push(`Reason: ${e.reason}`);
+  if (e.deniedBy) {
+    const d = e.deniedBy;
+    lines.push(
+      "",
+      "Denied by a deny policy (deny policies are checked first; no grant overrides them):",
+      `  policy:     ${d.policy}${d.displayName ? ` ("${d.displayName}")` : ""}`,
+      `  attached:   ${d.attachedTo}`,
+      `  rule:       ${d.rule}${d.description ? ` ("${d.description}")` : ""}`,
+      `  permission: ${d.permission} (matched ${d.matchedPermission})`,
+      `  principal:  ${d.matchedPrincipal}${d.via?.length ? ` (as a member of ${d.via.map((g) => `group:${g}`).join(" in ")})` : ""}`,
+      ...(d.condition ? [`  condition:  ${d.condition}`] : []),
+    );
+  }
   lines.push("", "Policies evaluated (the resource, then its ancestors):");
   const width = Math.max(...e.chain.map((c) => c.resource.length));
   for (const c of e.chain)
@@ -302,11 +347,12 @@ export function renderExplanation(e: Explanation): string {
   lines.push("", `Bindings whose role contains ${e.permission}:`);
   if (e.bindingsWithPermission.length === 0) lines.push("  none");
   for (const b of e.bindingsWithPermission) {
+    const through = `${b.matchedMember}${b.via?.length ? `, as a member of ${b.via.map((g) => `group:${g}`).join(" in ")}` : ""}`;
     const effect =
       b.effect === "grants"
-        ? `grants it (through member ${b.matchedMember})`
-        : b.effect === "conditional"
-          ? `would grant it (through ${b.matchedMember}) but has a condition, which is not evaluated: grants nothing`
+        ? `grants it (through member ${through})${b.condition ? `; condition "${b.condition}" met` : ""}`
+        : b.effect === "condition-not-met"
+          ? `would grant it (through ${through}) but its ${b.conditionExplanation}: grants nothing`
           : `${e.principal} is not among its members (${listed(b.members)})`;
     lines.push(`  ${b.role} on ${b.resource}: ${effect}`);
   }

@@ -6,6 +6,7 @@ import compute from "./commands/compute/index.js";
 import config from "./commands/config/index.js";
 import doctor from "./commands/doctor.js";
 import env from "./commands/env.js";
+import groups from "./commands/groups/index.js";
 import { makeHelpCommand } from "./commands/help.js";
 import iam from "./commands/iam/index.js";
 import logs from "./commands/logs/index.js";
@@ -29,6 +30,7 @@ export const ROOT: GroupSpec = group({
     projects,
     iam,
     users,
+    groups,
     compute,
     storage,
     auth,

@@ -7,6 +7,8 @@
  */
 import type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
 import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { StoredDenyPolicy } from "../domain/iam/deny.js";
+import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
@@ -48,6 +50,8 @@ export interface Documents {
   user: User;
   "workload-identity-pool": WorkloadIdentityPool;
   "workload-identity-pool-provider": WorkloadIdentityPoolProvider;
+  group: Group;
+  "deny-policy": StoredDenyPolicy;
 }
 
 /** The installation-wide singletons stored under kind `meta`, by key. */

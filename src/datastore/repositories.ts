@@ -4,6 +4,8 @@
  */
 import type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
 import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { StoredDenyPolicy } from "../domain/iam/deny.js";
+import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
@@ -179,6 +181,23 @@ export function repositories(s: DocumentStore) {
       insert: (u: User) => s.insert("user", u.email, u),
       put: (u: User) => s.put("user", u.email, u),
       delete: (email: string) => s.delete("user", email.toLowerCase()),
+    },
+    groups: {
+      get: (email: string) => s.get("group", email.toLowerCase()),
+      all: async () => (await s.list("group")).map((r) => r.value),
+      insert: (g: Group) => s.insert("group", g.email, g),
+      put: (g: Group) => s.put("group", g.email, g),
+      delete: (email: string) => s.delete("group", email.toLowerCase()),
+    },
+    /** Deny policies, keyed `ATTACHED_TO/POLICY_ID` and filed under the resource they are attached to. */
+    denyPolicies: {
+      get: (attachedTo: string, policyId: string) => s.get("deny-policy", `${attachedTo}/${policyId}`),
+      list: async (attachedTo: string) =>
+        (await s.list("deny-policy", { parent: attachedTo })).map((r) => r.value),
+      insert: (d: StoredDenyPolicy) =>
+        s.insert("deny-policy", `${d.attachedTo}/${d.policyId}`, d, d.attachedTo),
+      put: (d: StoredDenyPolicy) => s.put("deny-policy", `${d.attachedTo}/${d.policyId}`, d, d.attachedTo),
+      delete: (attachedTo: string, policyId: string) => s.delete("deny-policy", `${attachedTo}/${policyId}`),
     },
     buckets: {
       get: (name: string) => s.get("bucket", name),

@@ -276,20 +276,110 @@ describe("IAM v1 service accounts and roles, Resource Manager projects", () => {
     assert.ok(
       v1.bindings.some((b: { role: string }) => /^roles\/compute\.viewer_withcond_[0-9a-f]+$/.test(b.role)),
     );
-    // Writing the opaque view back is refused rather than turning the condition into a grant.
-    assert.equal(
-      (await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy: v1 } })).status,
-      400,
+    // Writing the opaque view back with its etag is refused as Google refuses it (version 1 < 3).
+    const back = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy: v1 } });
+    assert.equal(back.status, 400);
+    assert.match(
+      back.body.error.message,
+      /Specified policy version \(1\) cannot be less than the existing policy version \(3\)/,
     );
-    // And the conditional binding grants nothing yet.
+    // A blind write of it (no etag) keeps the condition: the opaque role maps back to its binding.
+    const { etag: _e, ...blind } = v1;
+    const kept = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy: blind } });
+    assert.equal(kept.status, 200, kept.text);
+    assert.equal(kept.body.version, 3);
+    assert.ok(
+      kept.body.bindings.some(
+        (b: { condition?: unknown }) => JSON.stringify(b.condition) === JSON.stringify(cond),
+      ),
+    );
+    // Naming version 1 explicitly on a read of a conditional policy is refused.
+    const explicit1 = await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+      body: { options: { requestedPolicyVersion: 1 } },
+    });
+    assert.equal(explicit1.status, 400);
+    assert.match(
+      explicit1.body.error.message,
+      /Requested policy version \(1\) cannot be less than the existing policy version \(3\)/,
+    );
+    // The condition (until 2999) is true, so the binding grants.
     const token = await tokenAs(h, "user:cond@example.com");
-    const r = await h.call(
-      "GET",
-      "/compute/v1/projects/demo-project/zones/us-central1-a/instances?explain=true",
-      { token },
+    const r = await h.call("GET", "/compute/v1/projects/demo-project/zones/us-central1-a/instances", {
+      token,
+    });
+    assert.equal(r.status, 200, r.text);
+    // Remove the binding again so later tests see an unconditional policy.
+    const now = (
+      await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+        body: { options: { requestedPolicyVersion: 3 } },
+      })
+    ).body;
+    now.bindings = now.bindings.filter((b: { condition?: unknown }) => !b.condition);
+    assert.equal(
+      (await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy: now } })).status,
+      200,
     );
-    assert.equal(r.status, 403);
-    assert.match(r.body.error.message, /IAM Conditions are not supported yet/);
+  });
+
+  test("conditions are validated when set: syntax errors with their position, basic roles, allUsers, version", async () => {
+    const base = (
+      await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+        body: { options: { requestedPolicyVersion: 3 } },
+      })
+    ).body;
+    const attempt = async (binding: Record<string, unknown>, version = 3) => {
+      const policy = { ...base, version, bindings: [...base.bindings, binding] };
+      return h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy } });
+    };
+    const syntax = await attempt({
+      role: "roles/compute.viewer",
+      members: ["user:x@example.com"],
+      condition: { title: "bad", expression: 'resource.name.startsWith("a" ||' },
+    });
+    assert.equal(syntax.status, 400);
+    assert.equal(syntax.body.error.status, "INVALID_ARGUMENT");
+    assert.match(
+      syntax.body.error.message,
+      /condition\.expression is invalid: syntax error at line 1, column \d+/,
+    );
+    const unknown = await attempt({
+      role: "roles/compute.viewer",
+      members: ["user:x@example.com"],
+      condition: { title: "bad", expression: "request.colour == 'red'" },
+    });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.error.message, /unknown attribute 'request\.colour'.* at line 1, column 8/);
+    const basic = await attempt({
+      role: "roles/viewer",
+      members: ["user:x@example.com"],
+      condition: { title: "t", expression: "true" },
+    });
+    assert.equal(basic.status, 400);
+    assert.match(basic.body.error.message, /condition and a basic role/);
+    const everyone = await attempt({
+      role: "roles/compute.viewer",
+      members: ["allUsers"],
+      condition: { title: "t", expression: "true" },
+    });
+    assert.equal(everyone.status, 400);
+    assert.match(everyone.body.error.message, /cannot include allUsers/);
+    const v1 = await attempt(
+      {
+        role: "roles/compute.viewer",
+        members: ["user:x@example.com"],
+        condition: { title: "t", expression: "true" },
+      },
+      1,
+    );
+    assert.equal(v1.status, 400);
+    assert.match(v1.body.error.message, /require policy version 3/);
+    // Nothing was written by any of these.
+    const after = (
+      await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+        body: { options: { requestedPolicyVersion: 3 } },
+      })
+    ).body;
+    assert.equal(after.etag, base.etag);
   });
 
   test("testIamPermissions returns the held subset", async () => {

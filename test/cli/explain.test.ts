@@ -211,14 +211,19 @@ describe("warrant iam explain", () => {
     assert.match(r.stdout, /^DENIED/);
   });
 
-  it("a conditional binding is shown as not applied", async () => {
+  it("a conditional binding is evaluated: a false condition is shown with the attribute it saw", async () => {
     const got = await h.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} });
     const policy = got.body;
     policy.version = 3;
     policy.bindings.push({
       role: "roles/compute.viewer",
       members: ["user:carol@example.com"],
-      condition: { title: "until-2030", expression: "request.time < timestamp('2030-01-01T00:00:00Z')" },
+      condition: { title: "until-2020", expression: "request.time < timestamp('2020-01-01T00:00:00Z')" },
+    });
+    policy.bindings.push({
+      role: "roles/compute.viewer",
+      members: ["user:dave@example.com"],
+      condition: { title: "web-only", expression: 'resource.name.endsWith("/instances/web-1")' },
     });
     const set = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy } });
     assert.equal(set.status, 200, set.text);
@@ -230,11 +235,59 @@ describe("warrant iam explain", () => {
     assert.equal(r.code, 1, r.stdout);
     assert.match(
       r.stdout,
-      /\nReason: .*conditional bindings roles\/compute\.viewer on projects\/demo-project were not applied/,
+      /\nReason: .*conditional binding not applied: roles\/compute\.viewer to user:carol@example\.com on projects\/demo-project: condition "until-2020" .* was false with request\.time = "/,
     );
     assert.match(
       r.stdout,
-      /\n {2}roles\/compute\.viewer on projects\/demo-project: would grant it \(through user:carol@example\.com\) but has a condition/,
+      /\n {2}roles\/compute\.viewer on projects\/demo-project: would grant it \(through user:carol@example\.com\) but its condition "until-2020" .*was false.*: grants nothing/,
+    );
+    const d = await explain(
+      "--member=user:dave@example.com",
+      "--permission=compute.instances.get",
+      `--resource=${VM}`,
+    );
+    assert.equal(d.code, 1, d.stdout);
+    assert.match(
+      d.stdout,
+      /condition "web-only" .* was false with resource\.name = "projects\/demo-project\/zones\/[^"]+\/instances\/[^"]+"/,
+    );
+  });
+
+  it("explains an object: a prefix condition met grants, and the reason says so; outside the prefix it is denied", async () => {
+    const got = await h.call("POST", "/v1/projects/demo-project:getIamPolicy", {
+      body: { options: { requestedPolicyVersion: 3 } },
+    });
+    const policy = got.body;
+    policy.version = 3;
+    policy.bindings.push({
+      role: "roles/storage.objectViewer",
+      members: ["user:olive@example.com"],
+      condition: {
+        title: "reports",
+        expression: `resource.name.startsWith("projects/_/buckets/${BUCKET}/objects/reports/")`,
+      },
+    });
+    const set = await h.call("POST", "/v1/projects/demo-project:setIamPolicy", { body: { policy } });
+    assert.equal(set.status, 200, set.text);
+    const yes = await explain(
+      "--member=user:olive@example.com",
+      "--permission=storage.objects.get",
+      `--resource=projects/_/buckets/${BUCKET}/objects/reports/q1.csv`,
+    );
+    assert.equal(yes.code, 0, yes.stdout + yes.stderr);
+    assert.match(
+      yes.stdout,
+      /Reason: granted by roles\/storage\.objectViewer to user:olive@example\.com on projects\/demo-project \(condition "reports" met\)/,
+    );
+    const no = await explain(
+      "--member=user:olive@example.com",
+      "--permission=storage.objects.get",
+      `--resource=projects/_/buckets/${BUCKET}/objects/secret.txt`,
+    );
+    assert.equal(no.code, 1, no.stdout);
+    assert.match(
+      no.stdout,
+      /was false with resource\.name = "projects\/_\/buckets\/explain-bucket-1\/objects\/secret\.txt"/,
     );
   });
 

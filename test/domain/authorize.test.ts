@@ -6,6 +6,7 @@ import {
   heldPermissions,
   type PolicyLink,
 } from "../../src/domain/iam/authorize.js";
+import { GroupIndex, wouldCycle } from "../../src/domain/iam/groups.js";
 import type { Policy } from "../../src/domain/iam/policy.js";
 import {
   ANONYMOUS,
@@ -23,6 +24,11 @@ const BUCKET = "projects/_/buckets/b1";
 
 const pol = (...bindings: Policy["bindings"]): Policy => ({ version: 1, etag: "x", bindings });
 const link = (resource: string, policy?: Policy): PolicyLink => ({ resource, policy });
+const condPol = (role: string, member: string, expression: string): Policy => ({
+  version: 3,
+  etag: "x",
+  bindings: [{ role, members: [member], condition: { title: "t", expression } }],
+});
 
 const customRoles = [
   {
@@ -211,7 +217,139 @@ const cases: Case[] = [
     allowed: true,
   },
   {
-    name: "conditional binding is stored but grants nothing yet, and the reason says so",
+    name: "a conditional binding whose condition is true grants, and the reason names the condition",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          "request.time < timestamp('2999-01-01T00:00:00Z')",
+        ),
+      ),
+    ],
+    allowed: true,
+    reason: /roles\/compute\.viewer to user:alice@example\.com on projects\/p1 \(condition "t" met\)/,
+  },
+  {
+    name: "a binding with request.time before a past instant no longer grants; the reason gives request.time",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          "request.time < timestamp('2020-01-01T00:00:00Z')",
+        ),
+      ),
+    ],
+    allowed: false,
+    reason:
+      /condition "t" \(request\.time < timestamp\('2020-01-01T00:00:00Z'\)\) was false with request\.time = "20\d\d-/,
+  },
+  {
+    name: "an object-prefix condition grants on an object under the prefix",
+    who: alice,
+    permission: "storage.objects.get",
+    chain: [
+      link(`${BUCKET}/objects/reports/q1.csv`),
+      link(BUCKET),
+      link(
+        PROJ,
+        condPol(
+          "roles/storage.objectViewer",
+          "user:alice@example.com",
+          'resource.name.startsWith("projects/_/buckets/b1/objects/reports/")',
+        ),
+      ),
+    ],
+    allowed: true,
+  },
+  {
+    name: "an object-prefix condition refuses an object outside it, naming resource.name's value",
+    who: alice,
+    permission: "storage.objects.get",
+    chain: [
+      link(`${BUCKET}/objects/secret.txt`),
+      link(BUCKET),
+      link(
+        PROJ,
+        condPol(
+          "roles/storage.objectViewer",
+          "user:alice@example.com",
+          'resource.name.startsWith("projects/_/buckets/b1/objects/reports/")',
+        ),
+      ),
+    ],
+    allowed: false,
+    reason: /was false with resource\.name = "projects\/_\/buckets\/b1\/objects\/secret\.txt"/,
+  },
+  {
+    name: "an attribute the resource does not provide is an error absorbed by ||: a type guard grants on a project",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          'resource.type != "storage.googleapis.com/Object" || resource.name.startsWith("projects/_/buckets/x/")',
+        ),
+      ),
+    ],
+    allowed: true,
+  },
+  {
+    name: "an evaluation error means not granted, and the reason says which attribute was missing",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol("roles/compute.viewer", "user:alice@example.com", 'resource.name.startsWith("projects/p1")'),
+      ),
+    ],
+    allowed: false,
+    reason:
+      /could not be evaluated .*resource\.name: not provided for this resource, so it counts as not met/,
+  },
+  {
+    name: "an invalid timestamp() never grants",
+    who: alice,
+    permission: "compute.instances.list",
+    chain: [
+      link(
+        PROJ,
+        condPol("roles/compute.viewer", "user:alice@example.com", 'request.time < timestamp("not-a-time")'),
+      ),
+    ],
+    allowed: false,
+    reason: /could not be evaluated/,
+  },
+  {
+    name: "extract() and resource.type on an instance",
+    who: alice,
+    permission: "compute.instances.get",
+    chain: [
+      link("projects/p1/zones/us-central1-a/instances/web-1"),
+      link(
+        PROJ,
+        condPol(
+          "roles/compute.viewer",
+          "user:alice@example.com",
+          'resource.type == "compute.googleapis.com/Instance" && resource.name.extract("/instances/{n}") == "web-1"',
+        ),
+      ),
+    ],
+    allowed: true,
+  },
+  {
+    name: "an unconditional binding of the same role grants even when the conditional one is false",
     who: alice,
     permission: "compute.instances.list",
     chain: [
@@ -219,16 +357,16 @@ const cases: Case[] = [
         version: 3,
         etag: "x",
         bindings: [
+          { role: "roles/compute.viewer", members: ["user:alice@example.com"] },
           {
             role: "roles/compute.viewer",
             members: ["user:alice@example.com"],
-            condition: { title: "t", expression: "request.time < timestamp('2999-01-01T00:00:00Z')" },
+            condition: { title: "t", expression: "false" },
           },
         ],
       }),
     ],
-    allowed: false,
-    reason: /IAM Conditions are not supported yet, so a conditional binding grants nothing/,
+    allowed: true,
   },
   {
     name: "user: member does not match a service account with the same email",
@@ -265,6 +403,43 @@ describe("authorize", () => {
       d.reason,
       /^user:alice@example\.com does not have compute\.instances\.create on projects\/p1/,
     );
+  });
+
+  test("a group member's grant names the groups it matched through; GroupIndex finds nested membership", () => {
+    const index = new GroupIndex([
+      { email: "sre@example.com", members: ["group:oncall@example.com"], createTime: "" },
+      { email: "oncall@example.com", members: ["user:alice@example.com"], createTime: "" },
+      { email: "other@example.com", members: ["user:bob@other.org"], createTime: "" },
+    ]);
+    const membership = index.membership(alice);
+    assert.deepEqual([...membership.keys()].sort(), ["oncall@example.com", "sre@example.com"]);
+    assert.deepEqual(membership.get("sre@example.com"), ["oncall@example.com", "sre@example.com"]);
+    const who = { ...alice, groups: [...membership.keys()] };
+    const d = authorize(
+      who,
+      "compute.instances.stop",
+      [link(PROJ, pol({ role: "roles/compute.instanceAdmin.v1", members: ["group:sre@example.com"] }))],
+      { ...ctx(), groupPath: (g) => membership.get(g) },
+    );
+    assert.ok(d.allowed, d.reason);
+    assert.deepEqual(d.grantedBy[0]!.via, ["oncall@example.com", "sre@example.com"]);
+    assert.match(
+      d.reason,
+      /granted by roles\/compute\.instanceAdmin\.v1 to group:sre@example\.com \(as a member of group:oncall@example\.com in group:sre@example\.com\)/,
+    );
+    assert.equal(index.membership(ANONYMOUS).size, 0);
+  });
+
+  test("wouldCycle finds the path back to the parent", () => {
+    const groups = new Map(
+      [
+        { email: "a@x.com", members: ["group:b@x.com"], createTime: "" },
+        { email: "b@x.com", members: ["group:c@x.com"], createTime: "" },
+        { email: "c@x.com", members: [], createTime: "" },
+      ].map((g) => [g.email, g]),
+    );
+    assert.deepEqual(wouldCycle(groups, "c@x.com", "a@x.com"), ["a@x.com", "b@x.com", "c@x.com"]);
+    assert.equal(wouldCycle(groups, "a@x.com", "c@x.com"), null);
   });
 
   test("heldPermissions returns the held subset in request order", () => {

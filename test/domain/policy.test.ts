@@ -86,8 +86,12 @@ describe("policy validation", () => {
       {
         version: 3,
         bindings: [
-          { role: "roles/viewer", members: ["user:a@x.com"] },
-          { role: "roles/viewer", members: ["user:a@x.com"], condition: { title: "t", expression: "true" } },
+          { role: "roles/compute.viewer", members: ["user:a@x.com"] },
+          {
+            role: "roles/compute.viewer",
+            members: ["user:a@x.com"],
+            condition: { title: "t", expression: "true" },
+          },
         ],
       },
       known,

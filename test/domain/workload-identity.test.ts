@@ -16,6 +16,7 @@ const who: FederatedPrincipal = {
   pool: POOL,
   subject: "repo:org/app",
   poolGroups: ["deployers"],
+  groups: [],
   attributes: { repository: "org/app", teams: ["a", "b"] },
 };
 

@@ -52,6 +52,7 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
   const creds = `/v1/projects/-/serviceAccounts/${SA}`;
   const inst = `/compute/v1/projects/${P}/zones/${Z}/instances`;
   const wip = `/v1/projects/${P}/locations/global/workloadIdentityPools`;
+  const denyBase = `/v2/policies/cloudresourcemanager.googleapis.com%252Fprojects%252F${P}/denypolicies`;
   const op = (r: Reply) => {
     state.operation = r.body.name;
   };
@@ -65,7 +66,10 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       "POST /v1/projects/{project}:getIamPolicy",
       () => ({ method: "POST", path: `/v1/projects/${P}:getIamPolicy`, body: {} }),
       (r) => {
-        state.projectPolicy = JSON.stringify(r.body);
+        // Deny policies need roles/iam.denyAdmin (roles/owner has no iam.denypolicies.*), granted here.
+        const policy = r.body;
+        policy.bindings.push({ role: "roles/iam.denyAdmin", members: ["user:admin@warrant.local"] });
+        state.projectPolicy = JSON.stringify(policy);
       },
     ],
     [
@@ -75,6 +79,54 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
         path: `/v1/projects/${P}:setIamPolicy`,
         body: { policy: JSON.parse(state.projectPolicy!) },
       }),
+    ],
+    [
+      "POST /v2/policies/{attachment}/denypolicies",
+      () => ({
+        method: "POST",
+        path: `${denyBase}?policyId=walk-deny`,
+        body: {
+          displayName: "walk",
+          rules: [
+            {
+              denyRule: {
+                deniedPrincipals: ["principal://goog/subject/nobody@example.com"],
+                deniedPermissions: ["storage.googleapis.com/buckets.delete"],
+              },
+            },
+          ],
+        },
+      }),
+      (r) => {
+        state.denyOperation = r.body.name;
+      },
+    ],
+    [
+      "GET /v2/policies/{attachment}/denypolicies/{policy}/operations/{operation}",
+      () => ({ method: "GET", path: `/v2/${state.denyOperation!.replaceAll("%2F", "%252F")}` }),
+    ],
+    [
+      "GET /v2/policies/{attachment}/operations/{operation}",
+      () => ({
+        method: "GET",
+        path: `${denyBase.replace(/\/denypolicies$/, "")}/operations/${state.denyOperation!.split("/").pop()}`,
+      }),
+    ],
+    ["GET /v2/policies/{attachment}/denypolicies", () => ({ method: "GET", path: denyBase })],
+    [
+      "GET /v2/policies/{attachment}/denypolicies/{policy}",
+      () => ({ method: "GET", path: `${denyBase}/walk-deny` }),
+      (r) => {
+        state.denyPolicy = JSON.stringify(r.body);
+      },
+    ],
+    [
+      "PUT /v2/policies/{attachment}/denypolicies/{policy}",
+      () => ({ method: "PUT", path: `${denyBase}/walk-deny`, body: JSON.parse(state.denyPolicy!) }),
+    ],
+    [
+      "DELETE /v2/policies/{attachment}/denypolicies/{policy}",
+      () => ({ method: "DELETE", path: `${denyBase}/walk-deny` }),
     ],
 
     [
@@ -324,6 +376,35 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       () => ({ method: "POST", path: `/warrant/v1/users/${USER}:issueCredential`, body: {} }),
     ],
     ["DELETE /warrant/v1/users/{user}", () => ({ method: "DELETE", path: `/warrant/v1/users/${USER}` })],
+    [
+      "POST /warrant/v1/groups",
+      () => ({ method: "POST", path: "/warrant/v1/groups", body: { email: "walk-group@example.com" } }),
+    ],
+    ["GET /warrant/v1/groups", () => ({ method: "GET", path: "/warrant/v1/groups" })],
+    [
+      "GET /warrant/v1/groups/{group}",
+      () => ({ method: "GET", path: "/warrant/v1/groups/walk-group@example.com" }),
+    ],
+    [
+      "POST /warrant/v1/groups/{group}:addMember",
+      () => ({
+        method: "POST",
+        path: "/warrant/v1/groups/walk-group@example.com:addMember",
+        body: { member: "user:walker@example.com" },
+      }),
+    ],
+    [
+      "POST /warrant/v1/groups/{group}:removeMember",
+      () => ({
+        method: "POST",
+        path: "/warrant/v1/groups/walk-group@example.com:removeMember",
+        body: { member: "user:walker@example.com" },
+      }),
+    ],
+    [
+      "DELETE /warrant/v1/groups/{group}",
+      () => ({ method: "DELETE", path: "/warrant/v1/groups/walk-group@example.com" }),
+    ],
 
     [
       "GET /compute/v1/projects/{project}/zones",

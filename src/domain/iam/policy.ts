@@ -1,5 +1,6 @@
 /** Allow policies: shape, validation, normalization and binding edits. Pure. */
 import { createHash, randomBytes } from "node:crypto";
+import { conditionError } from "./condition.js";
 import { parseMember } from "./members.js";
 
 export interface Condition {
@@ -45,6 +46,50 @@ export function sameEtag(presented: string, current: string): boolean {
 
 export const MAX_MEMBERS_PER_POLICY = 1500;
 
+/** Basic roles cannot be granted conditionally. */
+const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
+
+export const WITHCOND = /^(.+)_withcond_([0-9a-f]{20})$/;
+
+/** The hash that names a conditional binding in a version-1 view: `ROLE_withcond_HASH`. */
+export const conditionHash = (c: Condition) =>
+  createHash("sha256").update(JSON.stringify(c)).digest("hex").slice(0, 20);
+
+/** Whether the stored policy has conditional bindings (then it is a version-3 policy). */
+export const hasConditions = (p: Pick<Policy, "bindings">) => p.bindings.some((b) => b.condition);
+
+/**
+ * The check Google makes on reads and guarded writes of a conditional policy: a client that
+ * names version 1 would drop or misread its conditions.
+ */
+export function versionConflict(kind: "Requested" | "Specified", version: number): string {
+  return `${kind} policy version (${version}) cannot be less than the existing policy version (3). For more information, please refer to https://cloud.google.com/iam/docs/policies#versions.`;
+}
+
+/**
+ * A version-1 view written back (`ROLE_withcond_HASH` roles): each such binding is mapped back to
+ * the stored conditional binding it stands for, so the condition is kept; a hash that names no
+ * stored binding is left as is (and refused as an unknown role).
+ */
+export function restoreWithcond(input: unknown, current: Policy | undefined): unknown {
+  if (!current || input === null || typeof input !== "object") return input;
+  const p = input as Record<string, unknown>;
+  if (!Array.isArray(p.bindings)) return input;
+  let restored = false;
+  const bindings = p.bindings.map((b) => {
+    const role = (b as Record<string, unknown> | null)?.role;
+    const m = typeof role === "string" ? WITHCOND.exec(role) : null;
+    if (!m) return b;
+    const stored = current.bindings.find(
+      (s) => s.condition && s.role === m[1] && conditionHash(s.condition) === m[2],
+    );
+    if (!stored) return b;
+    restored = true;
+    return { ...(b as object), role: stored.role, condition: stored.condition };
+  });
+  return restored ? { ...p, bindings, version: 3 } : input;
+}
+
 /**
  * Validates a client-supplied policy and returns it normalized as Google stores it: duplicate
  * role/condition bindings merged, members de-duplicated and sorted, empty bindings dropped.
@@ -80,7 +125,18 @@ export function validatePolicy(
       const c = condition as Record<string, unknown>;
       if (typeof c.expression !== "string" || c.expression.trim() === "")
         return `policy.bindings[${i}].condition.expression is required.`;
-      if (version !== 3) return "Conditional role bindings require policy version 3.";
+      if (version !== 3)
+        return `Conditional role bindings require policy version 3 (policy.bindings[${i}] has a condition; the policy says version ${String(version)}).`;
+      if (c.title !== undefined && typeof c.title !== "string")
+        return `policy.bindings[${i}].condition.title must be a string.`;
+      if (c.description !== undefined && typeof c.description !== "string")
+        return `policy.bindings[${i}].condition.description must be a string.`;
+      if (BASIC_ROLES.has(role))
+        return `policy.bindings[${i}]: a binding with a condition and a basic role (${role}) is not allowed.`;
+      const open = (members as string[]).find((m) => m === "allUsers" || m === "allAuthenticatedUsers");
+      if (open) return `policy.bindings[${i}]: a conditional binding cannot include ${open}.`;
+      const invalid = conditionError(c.expression);
+      if (invalid) return `policy.bindings[${i}].condition.expression is invalid: ${invalid}.`;
       cond = {
         ...(typeof c.title === "string" ? { title: c.title } : {}),
         ...(typeof c.description === "string" ? { description: c.description } : {}),
@@ -132,8 +188,7 @@ export function policyView(policy: Policy, requestedVersion = 3): Policy {
   if (requestedVersion >= 3) return { ...policy, version: 3 };
   const bindings = policy.bindings.map((b) => {
     if (!b.condition) return b;
-    const hash = createHash("sha256").update(JSON.stringify(b.condition)).digest("hex").slice(0, 20);
-    return { role: `${b.role}_withcond_${hash}`, members: b.members };
+    return { role: `${b.role}_withcond_${conditionHash(b.condition)}`, members: b.members };
   });
   return { ...policy, version: 1, bindings };
 }

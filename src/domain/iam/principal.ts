@@ -28,6 +28,8 @@ export interface FederatedPrincipal {
   subject: string;
   poolGroups: readonly string[];
   attributes: Readonly<Record<string, string | readonly string[]>>;
+  /** Google groups (`group:` members): always empty, a pool's groups are `poolGroups`. */
+  groups: readonly string[];
 }
 
 export const federatedSubjectMember = (pool: string, subject: string) =>

@@ -424,5 +424,5 @@ export function mapIdentity(
         `the attribute condition (${provider.attributeCondition}) is false for this token`,
       );
   }
-  return { kind: "federated", pool, subject, poolGroups: groups, attributes };
+  return { kind: "federated", pool, subject, poolGroups: groups, attributes, groups: [] };
 }

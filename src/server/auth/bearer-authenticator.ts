@@ -171,6 +171,7 @@ export class BearerAuthenticator implements Authenticator {
           subject: federated[2]!,
           poolGroups: claims.federated.groups,
           attributes: claims.federated.attributes,
+          groups: [],
         },
         token: claims,
       };

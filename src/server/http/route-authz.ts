@@ -184,6 +184,21 @@ const table: Record<string, RouteAuthz> = {
   "POST /warrant/v1/users/{user}:disable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:enable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:issueCredential": { permission: ORG_ADMIN },
+  "POST /v2/policies/{attachment}/denypolicies": { permission: "iam.denypolicies.create" },
+  "GET /v2/policies/{attachment}/denypolicies": { permission: "iam.denypolicies.list" },
+  "GET /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.get" },
+  "PUT /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.update" },
+  "DELETE /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.delete" },
+  "GET /v2/policies/{attachment}/denypolicies/{policy}/operations/{operation}": {
+    permission: "iam.denypolicies.get",
+  },
+  "GET /v2/policies/{attachment}/operations/{operation}": { permission: "iam.denypolicies.get" },
+  "POST /warrant/v1/groups": { permission: ORG_ADMIN },
+  "GET /warrant/v1/groups": { permission: ORG_READ },
+  "GET /warrant/v1/groups/{group}": { permission: ORG_READ },
+  "DELETE /warrant/v1/groups/{group}": { permission: ORG_ADMIN },
+  "POST /warrant/v1/groups/{group}:addMember": { permission: ORG_ADMIN },
+  "POST /warrant/v1/groups/{group}:removeMember": { permission: ORG_ADMIN },
 
   // Metadata-server agents
   "POST /warrant/v1/projects/{project}/zones/{zone}/instances/{instance}:issueEnrollmentToken": {

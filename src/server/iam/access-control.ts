@@ -9,6 +9,8 @@ import { type Repositories, repositories } from "../../datastore/repositories.js
 import { scopeAdmits, scopesAdmitting } from "../../domain/compute/scopes.js";
 import { ApiError, PermissionDenied } from "../../domain/errors.js";
 import type { Decision, PolicyLink } from "../../domain/iam/authorize.js";
+import type { StoredDenyPolicy } from "../../domain/iam/deny.js";
+import { GroupIndex } from "../../domain/iam/groups.js";
 import type { Policy } from "../../domain/iam/policy.js";
 import { memberOf, type Principal } from "../../domain/iam/principal.js";
 import { type RoleResolver, roleResolver } from "../../domain/iam/roles.js";
@@ -31,6 +33,8 @@ export const defaultDenial: DenialMessage = (d) =>
 export class AccessControl {
   private readonly policies = new Map<string, Policy | null>();
   private roles: RoleResolver | null = null;
+  private groupIndex: GroupIndex | null = null;
+  private readonly denies = new Map<string, readonly StoredDenyPolicy[]>();
   /** Bumped on every committed change, so a slow read never caches a value older than a write. */
   private generation = 0;
   private readonly repos: Repositories;
@@ -65,6 +69,35 @@ export class AccessControl {
     this.roles = null;
   }
 
+  /** Called after a committed change to the group directory: the next decision sees it. */
+  groupsChanged() {
+    this.generation++;
+    this.groupIndex = null;
+  }
+
+  /** Called after a committed change to the deny policies attached to `resource`. */
+  denyPoliciesChanged(resource: string) {
+    this.generation++;
+    this.denies.delete(resource);
+  }
+
+  async denyPoliciesOf(resource: string): Promise<readonly StoredDenyPolicy[]> {
+    const cached = this.denies.get(resource);
+    if (cached) return cached;
+    const generation = this.generation;
+    const loaded = await this.repos.denyPolicies.list(resource);
+    if (generation === this.generation) this.denies.set(resource, loaded);
+    return loaded;
+  }
+
+  private async groups(): Promise<GroupIndex> {
+    if (this.groupIndex) return this.groupIndex;
+    const generation = this.generation;
+    const index = new GroupIndex(await this.repos.groups.all());
+    if (generation === this.generation) this.groupIndex = index;
+    return index;
+  }
+
   private async roleResolver(): Promise<RoleResolver> {
     if (this.roles) return this.roles;
     const generation = this.generation;
@@ -77,6 +110,8 @@ export class AccessControl {
   private readonly source: PolicySource = {
     policyOf: (resource) => this.policyOf(resource),
     roles: () => this.roleResolver(),
+    groups: () => this.groups(),
+    denyPolicies: (resource) => this.denyPoliciesOf(resource),
   };
 
   async chain(ref: ResourceRef): Promise<PolicyLink[]> {
@@ -175,6 +210,7 @@ export function explanation(d: Decision) {
     reason: d.reason,
     grantedBy: d.grantedBy,
     conditionalBindingsSkipped: d.conditionalSkipped,
+    ...(d.deniedBy ? { deniedBy: d.deniedBy } : {}),
     bindingsConsidered: d.bindingsConsidered,
     rolesThatGrantPermission: d.rolesGranting.slice(0, 10),
   };

@@ -11,6 +11,8 @@ import {
   type Decision,
   type PolicyLink,
 } from "../../domain/iam/authorize.js";
+import type { DenyLink, StoredDenyPolicy } from "../../domain/iam/deny.js";
+import type { GroupIndex } from "../../domain/iam/groups.js";
 import type { Policy } from "../../domain/iam/policy.js";
 import type { Principal } from "../../domain/iam/principal.js";
 import type { RoleResolver } from "../../domain/iam/roles.js";
@@ -20,6 +22,10 @@ import { organizationResource, projectResource, type ResourceRef } from "../../d
 export interface PolicySource {
   policyOf(resource: string): Promise<Policy | undefined>;
   roles(): Promise<RoleResolver>;
+  /** The group directory (absent: no groups). */
+  groups?(): Promise<GroupIndex>;
+  /** The deny policies attached to a resource (absent: none). */
+  denyPolicies?(resource: string): Promise<readonly StoredDenyPolicy[]>;
 }
 
 const CONVENIENCE_MEMBER = /^project(?:Owner|Editor|Viewer):(.+)$/;
@@ -29,12 +35,16 @@ export async function policyChain(src: PolicySource, ref: ResourceRef): Promise<
   return Promise.all(ref.chain.map(async (resource) => ({ resource, policy: await src.policyOf(resource) })));
 }
 
-/** Everything `authorize()` needs to decide on `ref`: its chain and the evaluation context. */
+/**
+ * Everything `authorize()` needs to decide on `ref` for `principal`: its chain, the evaluation
+ * context and the principal with the groups it belongs to (transitively) filled in.
+ */
 export async function evaluationInputs(
   src: PolicySource,
   organizationId: string,
   ref: ResourceRef,
-): Promise<{ chain: PolicyLink[]; ctx: AuthorizeContext }> {
+  principal: Principal,
+): Promise<{ chain: PolicyLink[]; ctx: AuthorizeContext; principal: Principal }> {
   const chain = await policyChain(src, ref);
   // Cloud Storage's projectOwner:/projectEditor:/projectViewer: members need those projects' chains.
   const projectChains = new Map<string, PolicyLink[]>();
@@ -48,7 +58,26 @@ export async function evaluationInputs(
             await policyChain(src, { chain: [projectResource(id), organizationResource(organizationId)] }),
           );
       }
-  return { chain, ctx: { roles: await src.roles(), projectChain: (id) => projectChains.get(id) } };
+  const ctx: AuthorizeContext = { roles: await src.roles(), projectChain: (id) => projectChains.get(id) };
+  let who = principal;
+  if (src.groups && principal.kind !== "anonymous") {
+    const membership = (await src.groups()).membership(principal);
+    if (membership.size > 0) {
+      who = { ...principal, groups: [...new Set([...principal.groups, ...membership.keys()])] };
+      ctx.groupPath = (g) => membership.get(g);
+    }
+  }
+  if (src.denyPolicies) {
+    const deny: DenyLink[] = [];
+    // Attachment points: projects and the organization.
+    for (const resource of ref.chain)
+      if (/^(projects\/[^/]+|organizations\/[^/]+)$/.test(resource) && resource !== "projects/_") {
+        const policies = await src.denyPolicies(resource);
+        if (policies.length > 0) deny.push({ resource, policies });
+      }
+    if (deny.length > 0) ctx.deny = deny;
+  }
+  return { chain, ctx, principal: who };
 }
 
 /** Does `principal` hold `permission` on `ref`? IAM only: scopes are the caller's business. */
@@ -59,6 +88,6 @@ export async function decide(
   permission: string,
   ref: ResourceRef,
 ): Promise<Decision> {
-  const { chain, ctx } = await evaluationInputs(src, organizationId, ref);
-  return authorize(principal, permission, chain, ctx);
+  const inputs = await evaluationInputs(src, organizationId, ref, principal);
+  return authorize(inputs.principal, permission, inputs.chain, inputs.ctx);
 }

@@ -8,11 +8,14 @@ import { repositories } from "../../datastore/repositories.js";
 import { Aborted, InvalidArgument } from "../../domain/errors.js";
 import {
   emptyPolicy,
+  hasConditions,
   newEtag,
   type Policy,
   policyView,
+  restoreWithcond,
   sameEtag,
   validatePolicy,
+  versionConflict,
 } from "../../domain/iam/policy.js";
 import { parseCustomRoleName, predefinedRole } from "../../domain/iam/roles.js";
 import type { ResourceRef } from "../../domain/resources.js";
@@ -43,6 +46,9 @@ export class PolicyService {
       throw new InvalidArgument(`Invalid requested policy version ${requested}: must be 0, 1 or 3.`);
     await this.access.require(ctx, permission, ref, denial);
     const policy = (await this.access.policyOf(ref.chain[0]!)) ?? emptyPolicy();
+    // A client that names version 1 explicitly cannot read a conditional policy (it would lose
+    // the conditions); one that names none sees the opaque `ROLE_withcond_HASH` view.
+    if (requested === 1 && hasConditions(policy)) throw new InvalidArgument(versionConflict("Requested", 1));
     return policyView(await displayPolicy(policy, repositories(this.store)), requested ?? 1);
   }
 
@@ -58,7 +64,20 @@ export class PolicyService {
     const resource = ref.chain[0]!;
     const projectId = /^projects\/([^/]+)/.exec(resource)?.[1];
     const repos = repositories(this.store);
-    const validated = validatePolicy(body.policy, (role) => {
+    const current = await this.access.policyOf(resource);
+    const input = body.policy as Record<string, unknown> | null;
+    // A guarded write (with an etag) of a version below 3 over a conditional policy would drop
+    // its conditions: refused as Google refuses it. A blind write replaces the policy.
+    if (
+      input !== null &&
+      typeof input === "object" &&
+      input.etag !== undefined &&
+      input.version !== 3 &&
+      current &&
+      hasConditions(current)
+    )
+      throw new InvalidArgument(versionConflict("Specified", Number(input.version ?? 1)));
+    const validated = validatePolicy(restoreWithcond(body.policy, current), (role) => {
       if (predefinedRole(role)) return true;
       const custom = parseCustomRoleName(role);
       return custom !== null && custom.projectId === projectId;

@@ -9,10 +9,12 @@ export default command({
     "Answers from the state directory's datastore (--state-dir, WARRANT_STATE_DIR, else ./.warrant), read " +
     "directly and read-only: no server is needed, and a running `warrant serve` on the same directory is " +
     "fine. The decision is the server's own: the policies of the resource and its ancestors (a bucket's " +
-    "project comes from the bucket's record), custom roles, and Cloud Storage's projectOwner:/projectEditor:/" +
-    "projectViewer: members. OAuth scopes are not part of it: they belong to a token, not to a member. " +
-    "Prints ALLOWED or DENIED, the reason, the policies evaluated, the bindings whose role contains the " +
-    "permission and, for a denial, the role to grant. --format=json or yaml prints the same as data. " +
+    "project comes from the bucket's record), custom roles, the member's groups (nested ones included), the " +
+    "deny policies of the project and organization, conditions evaluated now, and Cloud Storage's " +
+    "projectOwner:/projectEditor:/projectViewer: members. OAuth scopes are not part of it: they belong to a token, not to a member. " +
+    "Prints ALLOWED or DENIED, the reason, the policies evaluated, the deny rule that refused it, the " +
+    "bindings whose role contains the permission (through which group; a condition's value and the " +
+    "attribute values it saw) and, for a denial no deny rule made, the role to grant. --format=json or yaml prints the same as data. " +
     "Exit status: 0 allowed, 1 denied, 2 the question could not be answered (bad flags, malformed member, " +
     "unknown resource, no datastore).",
   flags: [
@@ -36,8 +38,8 @@ export default command({
       required: true,
       metavar: "RESOURCE",
       help:
-        "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME " +
-        "or projects/_/buckets/BUCKET.",
+        "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME, " +
+        "projects/_/buckets/BUCKET or projects/_/buckets/BUCKET/objects/OBJECT.",
     },
   ],
   examples: [

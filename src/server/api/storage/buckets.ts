@@ -208,15 +208,13 @@ export function registerBuckets(router: Router, deps: ServerDeps) {
       `${base}/b/{bucket}/iam`,
       async (ctx) => {
         const b = await load(ctx, "storage.buckets.getIamPolicy");
-        const requested = Number(ctx.url.searchParams.get("optionsRequestedPolicyVersion") ?? "1");
+        const asked = ctx.url.searchParams.get("optionsRequestedPolicyVersion");
         const policy = await deps.policies.get(
           ctx,
           bucketRef(b),
           "storage.buckets.getIamPolicy",
           storageDenial("bucket"),
-          {
-            options: { requestedPolicyVersion: requested },
-          },
+          asked === null ? {} : { options: { requestedPolicyVersion: Number(asked) } },
         );
         return { kind: "storage#policy", resourceId: bucketResource(b.name), ...policy };
       },
