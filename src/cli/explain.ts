@@ -88,6 +88,17 @@ export function principalOf(member: string): Principal {
       return serviceAccountPrincipal(parsed.email);
     case "allUsers":
       return ANONYMOUS;
+    case "federatedSubject":
+      // Offline, the identity's mapped groups and attributes are unknown: only principal:// and
+      // principalSet://…/* members of its pool can match it here.
+      return {
+        kind: "federated",
+        pool: parsed.pool,
+        subject: parsed.subject,
+        poolGroups: [],
+        groups: [],
+        attributes: {},
+      };
     default:
       throw new UsageError(
         `argument --member: '${member}' is a policy member, not a caller that can make a request.`,

@@ -383,6 +383,26 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     parse: parseExternalUrlsFrom,
   },
   {
+    flag: "id-token-issuer",
+    key: "id-token-issuer",
+    env: "WARRANT_ID_TOKEN_ISSUER",
+    type: "string",
+    metavar: "URL",
+    help:
+      "The iss of the ID tokens this server issues and of its discovery document (default " +
+      "https://accounts.google.com, so Google's verifiers accept them; or WARRANT_ID_TOKEN_ISSUER). Set it to " +
+      "this server's own URL to make it an OIDC issuer another Warrant's workload identity pool can trust.",
+    allowed: "an http(s) URL",
+    default: "https://accounts.google.com",
+    parse: (raw, from) => {
+      const v = text(raw).trim();
+      if (v === "") return undefined;
+      if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v))
+        throw new UsageError(`${from}: '${v}' is not an http(s) URL.`);
+      return v;
+    },
+  },
+  {
     flag: "audit-max-size",
     key: "audit.max-size",
     env: "WARRANT_AUDIT_MAX_SIZE",

@@ -11,6 +11,7 @@ import type { StoredDenyPolicy } from "../domain/iam/deny.js";
 import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
+import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
 import type { Installation } from "../domain/installation.js";
 import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
 import type { Project } from "../domain/project.js";
@@ -47,6 +48,8 @@ export interface Documents {
   "upload-session": UploadSession;
   enrollment: EnrollmentRecord;
   user: User;
+  "workload-identity-pool": WorkloadIdentityPool;
+  "workload-identity-pool-provider": WorkloadIdentityPoolProvider;
   group: Group;
   "deny-policy": StoredDenyPolicy;
 }
@@ -85,6 +88,8 @@ const KIND_SET = {
   user: true,
   group: true,
   "deny-policy": true,
+  "workload-identity-pool": true,
+  "workload-identity-pool-provider": true,
 } satisfies Record<Kind, true>;
 export const KINDS = Object.keys(KIND_SET) as Kind[];
 

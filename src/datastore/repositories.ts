@@ -8,6 +8,7 @@ import type { StoredDenyPolicy } from "../domain/iam/deny.js";
 import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
+import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
 import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
 import type { Project } from "../domain/project.js";
 import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
@@ -269,6 +270,24 @@ export function repositories(s: DocumentStore) {
       get: (sha: string) => s.get("enrollment", sha),
       put: (e: EnrollmentRecord) => s.put("enrollment", e.tokenSha256, e),
       delete: (sha: string) => s.delete("enrollment", sha),
+    },
+    /** Keyed by resource name (`projects/NUMBER/locations/global/workloadIdentityPools/ID`), filed under the project number. */
+    workloadIdentityPools: {
+      get: (name: string) => s.get("workload-identity-pool", name),
+      list: async (projectNumber: string) =>
+        (await s.list("workload-identity-pool", { parent: projectNumber })).map((r) => r.value),
+      insert: (p: WorkloadIdentityPool) => s.insert("workload-identity-pool", p.name, p, p.projectNumber),
+      put: (p: WorkloadIdentityPool) => s.put("workload-identity-pool", p.name, p, p.projectNumber),
+    },
+    /** Keyed by resource name, filed under their pool's resource name. */
+    workloadIdentityPoolProviders: {
+      get: (name: string) => s.get("workload-identity-pool-provider", name),
+      list: async (pool: string) =>
+        (await s.list("workload-identity-pool-provider", { parent: pool })).map((r) => r.value),
+      insert: (pool: string, p: WorkloadIdentityPoolProvider) =>
+        s.insert("workload-identity-pool-provider", p.name, p, pool),
+      put: (pool: string, p: WorkloadIdentityPoolProvider) =>
+        s.put("workload-identity-pool-provider", p.name, p, pool),
     },
     signingKeys: {
       all: async () => (await s.list("signing-key")).map((r) => r.value),

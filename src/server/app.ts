@@ -31,6 +31,7 @@ import { registerDenyPolicies } from "./api/iam/deny-policies.js";
 import { registerRoles } from "./api/iam/roles.js";
 import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
+import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
 import { registerCerts } from "./api/oauth2/certs.js";
@@ -41,12 +42,14 @@ import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
 import { registerUploads } from "./api/storage/uploads.js";
+import { registerSts } from "./api/sts/sts.js";
 import { registerGroups } from "./api/users/groups.js";
 import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
+import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import { ClusterSync } from "./cluster-sync.js";
 import { type Logger, lineLogger } from "./log.js";
@@ -419,6 +422,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       changes,
       objects,
     };
+    const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
     const authenticator = new BearerAuthenticator(
       keyRing,
       tokenIssuer,
@@ -429,6 +433,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
         ...ownOrigins,
         ...GOOGLE_API_HOSTS.filter((h) => h.endsWith(".googleapis.com")).map((h) => `https://${h}`),
       ]),
+      workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
     registerRevoke(router, deps, authenticator);
@@ -448,6 +453,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerProjects(router, deps);
     registerServiceAccounts(router, deps);
     registerRoles(router, deps);
+    registerWorkloadIdentityPools(router, deps, (name) => workloadIdentity.poolChanged(name));
+    registerSts(router, deps, workloadIdentity, authenticator);
     registerDenyPolicies(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);

@@ -13,6 +13,7 @@ import { scopesAdmitting } from "../../src/domain/compute/scopes.js";
 import { predefinedPermissions, rolesGranting } from "../../src/domain/iam/roles.js";
 import { isLoopback, METRICS_PERMISSION } from "../../src/server/api/metrics/metrics.js";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+import { eventually } from "../support/poll.js";
 
 const CLOUD = "https://www.googleapis.com/auth/cloud-platform";
 
@@ -92,12 +93,17 @@ describe("attack: metrics scraped by anyone", () => {
       /warrant_authz_denials_total\{permission="monitoring\.timeSeries\.list",reason="iam"\} 2/,
     );
 
-    // Each scrape is audited with its check.
-    const entries = readFileSync(join(closed.stateDir, "audit.log"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.kind === "request" && e.path === "/metrics");
+    // Each scrape is audited with its check (audit.log is appended asynchronously: wait for the last).
+    const entries = await eventually(
+      "the four scrapes in audit.log",
+      () =>
+        readFileSync(join(closed.stateDir, "audit.log"), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+          .filter((e) => e.kind === "request" && e.path === "/metrics"),
+      (found) => found.length >= 4,
+    );
     assert.deepEqual(
       entries.map((e) => e.status),
       [401, 403, 403, 200],

@@ -51,6 +51,7 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
   const sa = `/v1/projects/${P}/serviceAccounts/${SA}`;
   const creds = `/v1/projects/-/serviceAccounts/${SA}`;
   const inst = `/compute/v1/projects/${P}/zones/${Z}/instances`;
+  const wip = `/v1/projects/${P}/locations/global/workloadIdentityPools`;
   const denyBase = `/v2/policies/cloudresourcemanager.googleapis.com%252Fprojects%252F${P}/denypolicies`;
   const op = (r: Reply) => {
     state.operation = r.body.name;
@@ -266,6 +267,92 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
     [
       "POST /v1/projects/{project}/roles/{roleId}:undelete",
       () => ({ method: "POST", path: `/v1/projects/${P}/roles/walkRole:undelete`, body: {} }),
+    ],
+
+    // Workload identity pools and providers (the project may be named by id or number).
+    [
+      "POST /v1/projects/{project}/locations/{location}/workloadIdentityPools",
+      () => ({
+        method: "POST",
+        path: `${wip}?workloadIdentityPoolId=walk-pool`,
+        body: { displayName: "Walk" },
+      }),
+      (r) => {
+        state.poolOperation = r.body.name;
+      },
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/operations/{operation}",
+      () => ({ method: "GET", path: `/v1/${state.poolOperation}` }),
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools",
+      () => ({ method: "GET", path: wip }),
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}",
+      () => ({ method: "GET", path: `${wip}/walk-pool` }),
+    ],
+    [
+      "PATCH /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}",
+      () => ({
+        method: "PATCH",
+        path: `${wip}/walk-pool?updateMask=displayName`,
+        body: { displayName: "Walked" },
+      }),
+    ],
+    [
+      "POST /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers",
+      () => ({
+        method: "POST",
+        path: `${wip}/walk-pool/providers?workloadIdentityPoolProviderId=walk-prov`,
+        body: {
+          attributeMapping: { "google.subject": "assertion.sub" },
+          oidc: {
+            issuerUri: "https://issuer.walk.example",
+            jwksJson: JSON.stringify({ keys: [{ kty: "RSA", kid: "k1", n: "sXch", e: "AQAB" }] }),
+          },
+        },
+      }),
+      (r) => {
+        state.providerOperation = r.body.name;
+      },
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}/operations/{operation}",
+      () => ({ method: "GET", path: `/v1/${state.providerOperation}` }),
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers",
+      () => ({ method: "GET", path: `${wip}/walk-pool/providers` }),
+    ],
+    [
+      "GET /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}",
+      () => ({ method: "GET", path: `${wip}/walk-pool/providers/walk-prov` }),
+    ],
+    [
+      "PATCH /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}",
+      () => ({
+        method: "PATCH",
+        path: `${wip}/walk-pool/providers/walk-prov?updateMask=oidc.allowedAudiences`,
+        body: { oidc: { allowedAudiences: ["walk"] } },
+      }),
+    ],
+    [
+      "DELETE /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}",
+      () => ({ method: "DELETE", path: `${wip}/walk-pool/providers/walk-prov` }),
+    ],
+    [
+      "POST /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}/providers/{provider}:undelete",
+      () => ({ method: "POST", path: `${wip}/walk-pool/providers/walk-prov:undelete`, body: {} }),
+    ],
+    [
+      "DELETE /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}",
+      () => ({ method: "DELETE", path: `${wip}/walk-pool` }),
+    ],
+    [
+      "POST /v1/projects/{project}/locations/{location}/workloadIdentityPools/{pool}:undelete",
+      () => ({ method: "POST", path: `${wip}/walk-pool:undelete`, body: {} }),
     ],
 
     ["GET /warrant/v1/signingKeys", () => ({ method: "GET", path: "/warrant/v1/signingKeys" })],

@@ -115,6 +115,7 @@ export default command({
     const agentLifetime = get<number>("agent-credential-lifetime");
     const storageReserveBytes = get<number>("storage-reserve");
     const externalUrls = get<string[]>("external-url") ?? [];
+    const idTokenIssuer = get<string | undefined>("id-token-issuer");
     const datastore = get<string | undefined>("datastore");
     const auditMaxBytes = get<number>("audit-max-size");
     const auditMaxFiles = get<number>("audit-max-files");
@@ -146,6 +147,7 @@ export default command({
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
         ...(externalUrls.length ? { externalUrls } : {}),
+        ...(idTokenIssuer !== undefined ? { idTokenIssuer } : {}),
         ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),
         ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
         ...(auditMaxBytes !== undefined ? { auditMaxBytes } : {}),

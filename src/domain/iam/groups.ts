@@ -89,7 +89,8 @@ export class GroupIndex {
 
   membership(principal: Principal): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    if (principal.kind === "anonymous" || this.size === 0) return out;
+    // Federated identities are in no directory group (their pool's groups are another namespace).
+    if (principal.kind === "anonymous" || principal.kind === "federated" || this.size === 0) return out;
     let frontier: [string, string[]][] = (this.parents.get(`${principal.kind}:${principal.email}`) ?? []).map(
       (g) => [g, [g]],
     );

@@ -21,6 +21,10 @@ export type ParsedMember =
   | { type: "domain"; domain: string }
   | { type: "convenience"; kind: ConvenienceKind; projectId: string }
   | { type: "projectServiceAccounts"; projectNumber: string }
+  /** `principal://iam.googleapis.com/POOL/subject/S`: one federated identity of a workload identity pool. */
+  | { type: "federatedSubject"; pool: string; subject: string }
+  /** `principalSet://iam.googleapis.com/POOL/group/G`, `…/attribute.NAME/VALUE` or `…/*`. */
+  | { type: "federatedSet"; pool: string; group?: string; attribute?: { name: string; value: string } }
   | { type: "deleted"; inner: string; principal?: DeletedPrincipal };
 
 /** What a `deleted:TYPE:EMAIL?uid=ID` member names: a principal that was deleted (or replaced). */
@@ -29,6 +33,15 @@ export interface DeletedPrincipal {
   email: string;
   uid: string;
 }
+
+/** A workload identity pool's resource name, as federated members spell it (project number, location global). */
+const POOL = String.raw`projects/\d{1,20}/locations/global/workloadIdentityPools/[a-z0-9-]{4,32}`;
+const FEDERATED_SUBJECT = new RegExp(`^principal://iam\\.googleapis\\.com/(${POOL})/subject/(.+)$`);
+const FEDERATED_SET = new RegExp(
+  `^principalSet://iam\\.googleapis\\.com/(${POOL})/(?:group/(.+)|attribute\\.([a-z0-9_]{1,100})/(.+)|(\\*))$`,
+);
+/** Google bounds a federated subject (`google.subject`) at 127 bytes. */
+export const MAX_FEDERATED_SUBJECT_BYTES = 127;
 
 /** `?uid=ID` on an e-mail member: Google's notation for the unique id a binding was written for. */
 const UID_SUFFIX = /\?uid=(\d{1,32})$/;
@@ -40,6 +53,8 @@ export function parseMember(member: unknown): ParsedMember | string {
   if (member === "allAuthenticatedUsers") return { type: "allAuthenticatedUsers" };
   const m = PROJECT_SA_SET.exec(member);
   if (m) return { type: "projectServiceAccounts", projectNumber: m[1]! };
+  if (member.startsWith("principal://") || member.startsWith("principalSet://"))
+    return federatedMember(member);
   const i = member.indexOf(":");
   if (i < 0)
     return `Invalid member '${member}': expected TYPE:VALUE (user:, serviceAccount:, group:, domain:) or allUsers/allAuthenticatedUsers.`;
@@ -82,6 +97,23 @@ export function parseMember(member: unknown): ParsedMember | string {
   }
 }
 
+function federatedMember(member: string): ParsedMember | string {
+  const subject = FEDERATED_SUBJECT.exec(member);
+  if (subject) {
+    if (Buffer.byteLength(subject[2]!) > MAX_FEDERATED_SUBJECT_BYTES)
+      return `Invalid member '${member}': a subject is at most ${MAX_FEDERATED_SUBJECT_BYTES} bytes.`;
+    return { type: "federatedSubject", pool: subject[1]!, subject: subject[2]! };
+  }
+  const set = FEDERATED_SET.exec(member);
+  if (set) {
+    if (set[2] !== undefined) return { type: "federatedSet", pool: set[1]!, group: set[2] };
+    if (set[3] !== undefined)
+      return { type: "federatedSet", pool: set[1]!, attribute: { name: set[3], value: set[4]! } };
+    return { type: "federatedSet", pool: set[1]! };
+  }
+  return `Invalid member '${member}': expected principal://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/subject/SUBJECT or principalSet://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/{group/GROUP | attribute.NAME/VALUE | *}.`;
+}
+
 /** Whether `member` names `principal` directly (no role lookups; convenience members are resolved by the caller). */
 export function memberMatches(member: ParsedMember, principal: Principal): boolean {
   switch (member.type) {
@@ -100,11 +132,30 @@ export function memberMatches(member: ParsedMember, principal: Principal): boole
         (member.uid === undefined || principal.uid === member.uid)
       );
     case "group":
-      return principal.kind !== "anonymous" && principal.groups.includes(member.email);
+      // A federated identity's groups are its pool's (`principalSet://…/group/G`), never Google groups.
+      return (
+        (principal.kind === "user" || principal.kind === "serviceAccount") &&
+        principal.groups.includes(member.email)
+      );
     case "domain":
       return principal.kind === "user" && principal.email.endsWith(`@${member.domain}`);
     case "projectServiceAccounts":
       return principal.kind === "serviceAccount" && principal.projectNumber === member.projectNumber;
+    case "federatedSubject":
+      return (
+        principal.kind === "federated" &&
+        principal.pool === member.pool &&
+        principal.subject === member.subject
+      );
+    case "federatedSet": {
+      if (principal.kind !== "federated" || principal.pool !== member.pool) return false;
+      if (member.group !== undefined) return principal.poolGroups.includes(member.group);
+      if (member.attribute) {
+        const v = principal.attributes[member.attribute.name];
+        return Array.isArray(v) ? v.includes(member.attribute.value) : v === member.attribute.value;
+      }
+      return true;
+    }
     case "convenience":
     case "deleted":
       return false;

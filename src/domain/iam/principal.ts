@@ -14,7 +14,26 @@ export type Principal =
       uid?: string;
       projectNumber?: string;
       groups: readonly string[];
-    };
+    }
+  | FederatedPrincipal;
+
+/**
+ * An identity of a workload identity pool, from an STS token exchange: `pool` is the pool's resource
+ * name (`projects/NUMBER/locations/global/workloadIdentityPools/POOL`), `subject` its mapped
+ * `google.subject`, `poolGroups` its `google.groups` and `attributes` its `attribute.*` values.
+ */
+export interface FederatedPrincipal {
+  kind: "federated";
+  pool: string;
+  subject: string;
+  poolGroups: readonly string[];
+  attributes: Readonly<Record<string, string | readonly string[]>>;
+  /** Google groups (`group:` members): always empty, a pool's groups are `poolGroups`. */
+  groups: readonly string[];
+}
+
+export const federatedSubjectMember = (pool: string, subject: string) =>
+  `principal://iam.googleapis.com/${pool}/subject/${subject}`;
 
 export const ANONYMOUS: Principal = { kind: "anonymous" };
 
@@ -41,12 +60,14 @@ export function memberOf(p: Principal): string {
       return `user:${p.email}`;
     case "serviceAccount":
       return `serviceAccount:${p.email}`;
+    case "federated":
+      return federatedSubjectMember(p.pool, p.subject);
   }
 }
 
 /** The member naming this principal's account (`user:a@b?uid=U`), for bindings and records of it. */
 export function boundMemberOf(p: Principal): string {
-  if (p.kind === "anonymous" || p.uid === undefined) return memberOf(p);
+  if (p.kind === "anonymous" || p.kind === "federated" || p.uid === undefined) return memberOf(p);
   return boundMember(p.kind, p.email, p.uid);
 }
 

@@ -32,7 +32,18 @@ export interface AccessTokenClaims {
    * account only, never for a later account of the same e-mail.
    */
   uid?: string;
+  /** A federated identity's mapped `google.groups` and `attribute.*` (STS tokens only). */
+  federated?: FederatedClaims;
 }
+
+/** What an STS token carries about its federated identity besides `sub`. */
+export interface FederatedClaims {
+  groups: string[];
+  attributes: Record<string, string | string[]>;
+}
+
+/** STS tokens carry mapped attributes, so they may be longer than Google's bound for other tokens. */
+export const MAX_FEDERATED_TOKEN_BYTES = 8192;
 
 export interface MintRequest {
   sub: string;
@@ -42,6 +53,7 @@ export interface MintRequest {
   via: string;
   lifetimeSeconds?: number;
   now?: number;
+  federated?: FederatedClaims;
 }
 
 export async function mintAccessToken(key: SigningKey, issuer: string, req: MintRequest) {
@@ -49,7 +61,8 @@ export async function mintAccessToken(key: SigningKey, issuer: string, req: Mint
   const exp = iat + (req.lifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S);
   const jti = randomBytes(12).toString("base64url");
   const uid = req.uid !== undefined ? { uid: req.uid } : {};
-  const token = await new SignJWT({ scope: req.scopes.join(" "), azp: req.azp, via: req.via, ...uid })
+  const fed = req.federated ? { grp: req.federated.groups, att: req.federated.attributes } : {};
+  const token = await new SignJWT({ scope: req.scopes.join(" "), azp: req.azp, via: req.via, ...uid, ...fed })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(issuer)
     .setSubject(req.sub)
@@ -57,13 +70,23 @@ export async function mintAccessToken(key: SigningKey, issuer: string, req: Mint
     .setExpirationTime(exp)
     .setJti(jti)
     .sign(key.privateKey);
-  if (Buffer.byteLength(token) > MAX_ACCESS_TOKEN_BYTES)
-    throw new Error(
-      `access token would be ${Buffer.byteLength(token)} bytes, over Google's ${MAX_ACCESS_TOKEN_BYTES}`,
-    );
+  const max = req.federated ? MAX_FEDERATED_TOKEN_BYTES : MAX_ACCESS_TOKEN_BYTES;
+  if (Buffer.byteLength(token) > max)
+    throw new Error(`access token would be ${Buffer.byteLength(token)} bytes, over the bound of ${max}`);
+  const federated = req.federated ? { federated: req.federated } : {};
   return {
     token,
-    claims: { sub: req.sub, scopes: req.scopes, azp: req.azp, jti, iat, exp, via: req.via, ...uid },
+    claims: {
+      sub: req.sub,
+      scopes: req.scopes,
+      azp: req.azp,
+      jti,
+      iat,
+      exp,
+      via: req.via,
+      ...uid,
+      ...federated,
+    },
   };
 }
 
@@ -117,7 +140,21 @@ export async function verifyAccessToken(
     exp: exp as number,
     via: typeof payload.via === "string" ? payload.via : "",
     ...(typeof payload.uid === "string" ? { uid: payload.uid } : {}),
+    ...federatedClaims(payload),
   };
+}
+
+function federatedClaims(payload: Record<string, unknown>): { federated?: FederatedClaims } {
+  const { grp, att } = payload;
+  if (grp === undefined && att === undefined) return {};
+  const groups = Array.isArray(grp) ? grp.filter((g): g is string => typeof g === "string") : [];
+  const attributes: Record<string, string | string[]> = {};
+  if (att !== null && typeof att === "object" && !Array.isArray(att))
+    for (const [k, v] of Object.entries(att as Record<string, unknown>)) {
+      if (typeof v === "string") attributes[k] = v;
+      else if (Array.isArray(v)) attributes[k] = v.filter((x): x is string => typeof x === "string");
+    }
+  return { federated: { groups, attributes } };
 }
 
 function parseJsonObject(b64url: string): Record<string, unknown> | null {

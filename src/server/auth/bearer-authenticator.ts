@@ -29,8 +29,11 @@ import type { KeyRing } from "../tokens/key-ring.js";
 import type { ServiceAccountDirectory } from "./service-account-directory.js";
 import type { UserDirectory } from "./user-directory.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
+import type { WorkloadIdentityDirectory } from "./workload-identity-directory.js";
 
 export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
+const FEDERATED_SUB =
+  /^principal:\/\/iam\.googleapis\.com\/(projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]{4,32})\/subject\/(.+)$/;
 export const MAX_BEARER_BYTES = 8192;
 
 export class BearerAuthenticator implements Authenticator {
@@ -47,6 +50,8 @@ export class BearerAuthenticator implements Authenticator {
      * configured to answer at and the Google API hosts it serves, never from the request's `Host`.
      */
     private readonly isOwnAudience: (aud: string) => boolean,
+    /** Pools' state, for tokens of federated identities (STS); absent: such tokens are refused. */
+    private readonly workloadIdentity?: WorkloadIdentityDirectory,
   ) {}
 
   async authenticate(req: IncomingMessage): Promise<Caller | null> {
@@ -66,6 +71,16 @@ export class BearerAuthenticator implements Authenticator {
       if (caller.principal.kind === "user") {
         const uid = await this.checkUser(caller.principal.email, caller.token!);
         return { ...caller, principal: userPrincipal(caller.principal.email, [], uid) };
+      }
+      if (caller.principal.kind === "federated") {
+        // A disabled or deleted pool stops its identities' tokens (a disabled provider does not),
+        // and a token names the pool's unique id: a re-created pool of the same id does not honour it.
+        const ok = await this.workloadIdentity?.poolAccepts(caller.principal.pool, caller.token?.uid);
+        if (!ok)
+          throw new InvalidToken(
+            `the workload identity pool ${caller.principal.pool} is disabled or deleted`,
+          );
+        return caller;
       }
       if (caller.principal.kind !== "serviceAccount") return caller;
       const sa = await this.directory.activeAccount(caller.principal.email);
@@ -149,6 +164,22 @@ export class BearerAuthenticator implements Authenticator {
   }
 
   private caller(claims: AccessTokenClaims): Caller {
+    const federated = FEDERATED_SUB.exec(claims.sub);
+    if (federated) {
+      if (claims.via !== "sts" || !claims.federated)
+        throw new InvalidToken("token subject is not a principal");
+      return {
+        principal: {
+          kind: "federated",
+          pool: federated[1]!,
+          subject: federated[2]!,
+          poolGroups: claims.federated.groups,
+          attributes: claims.federated.attributes,
+          groups: [],
+        },
+        token: claims,
+      };
+    }
     const principal = principalFromMember(claims.sub);
     if (!principal) throw new InvalidToken("token subject is not a principal");
     return { principal, token: claims };

@@ -60,6 +60,12 @@ const TEST_PERMISSIONS =
 const ROLE_CATALOG =
   "The predefined-role catalog: the same static data for every authenticated caller, as on Google (roles.list/get of predefined roles need no permission).";
 
+const wip = "/v1/projects/{project}/locations/{location}/workloadIdentityPools";
+const wipProvider = `${wip}/{pool}/providers`;
+const STS_TOKEN =
+  "STS token exchange (RFC 8693): the subject token in the body is the credential, verified against the named provider's keys, issuer, audience, expiry and attribute condition; its outcome is audited as a token event.";
+const STS_INTROSPECT =
+  "RFC 7662 introspection: answers only about the token passed in the body (active, subject, expiry), as Google's STS does, for clients that name the account from it.";
 const METRICS =
   "Prometheus scrape: a caller on the same host (loopback) reads the metrics without a credential; any other caller needs monitoring.timeSeries.list on the organization, which the handler checks (src/server/api/metrics/metrics.ts). Counts and latencies only, no names of resources beyond route templates, permissions and instance names.";
 
@@ -120,6 +126,34 @@ const table: Record<string, RouteAuthz> = {
   [`PATCH ${role}`]: { permission: "iam.roles.update" },
   [`DELETE ${role}`]: { permission: "iam.roles.delete" },
   [`POST ${role}:undelete`]: { permission: "iam.roles.undelete" },
+
+  // IAM: workload identity pools and providers (Google's permission names)
+  [`POST ${wip}`]: { permission: "iam.googleapis.com/workloadIdentityPools.create" },
+  [`GET ${wip}`]: { permission: "iam.googleapis.com/workloadIdentityPools.list" },
+  [`GET ${wip}/{pool}`]: { permission: "iam.googleapis.com/workloadIdentityPools.get" },
+  [`PATCH ${wip}/{pool}`]: { permission: "iam.googleapis.com/workloadIdentityPools.update" },
+  [`DELETE ${wip}/{pool}`]: { permission: "iam.googleapis.com/workloadIdentityPools.delete" },
+  [`POST ${wip}/{pool}:undelete`]: { permission: "iam.googleapis.com/workloadIdentityPools.undelete" },
+  [`POST ${wipProvider}`]: { permission: "iam.googleapis.com/workloadIdentityPoolProviders.create" },
+  [`GET ${wipProvider}`]: { permission: "iam.googleapis.com/workloadIdentityPoolProviders.list" },
+  [`GET ${wipProvider}/{provider}`]: { permission: "iam.googleapis.com/workloadIdentityPoolProviders.get" },
+  [`PATCH ${wipProvider}/{provider}`]: {
+    permission: "iam.googleapis.com/workloadIdentityPoolProviders.update",
+  },
+  [`DELETE ${wipProvider}/{provider}`]: {
+    permission: "iam.googleapis.com/workloadIdentityPoolProviders.delete",
+  },
+  [`GET ${wip}/{pool}/operations/{operation}`]: {
+    permission: "iam.googleapis.com/workloadIdentityPools.get",
+  },
+  [`GET ${wipProvider}/{provider}/operations/{operation}`]: {
+    permission: "iam.googleapis.com/workloadIdentityPoolProviders.get",
+  },
+  [`POST ${wipProvider}/{provider}:undelete`]: {
+    permission: "iam.googleapis.com/workloadIdentityPoolProviders.undelete",
+  },
+  "POST /v1/token": { exempt: STS_TOKEN },
+  "POST /v1/introspect": { exempt: STS_INTROSPECT },
 
   // IAM Credentials: the caller's permission on the first hop; each later hop's
   // iam.serviceAccounts.implicitDelegation is checked for the previous account in the chain.

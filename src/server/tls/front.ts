@@ -20,6 +20,7 @@ export const GOOGLE_API_HOSTS: readonly string[] = [
   "iam.googleapis.com",
   "iamcredentials.googleapis.com",
   "cloudresourcemanager.googleapis.com",
+  "sts.googleapis.com",
   "accounts.google.com",
 ];
 

@@ -1,7 +1,9 @@
 /** tokeninfo: what an access token or ID token says, in Google's shape (numbers and booleans as strings). */
+
 import { createHash } from "node:crypto";
 import { jwtVerify } from "jose";
 import { ApiError } from "../../../domain/errors.js";
+import { memberOf } from "../../../domain/iam/principal.js";
 import { InvalidToken } from "../../../domain/tokens/access-token.js";
 import type { BearerAuthenticator } from "../../auth/bearer-authenticator.js";
 import type { ServerDeps } from "../../deps.js";
@@ -42,6 +44,8 @@ export function registerTokenInfo(router: Router, deps: ServerDeps, authenticato
       } else if (p.kind === "user") {
         email = p.email;
         sub = userSubject(p.email);
+      } else if (p.kind === "federated") {
+        sub = memberOf(p);
       }
       const expiresIn = Math.max(0, t.exp - Math.floor(Date.now() / 1000));
       return sendJson(ctx.res, 200, {
