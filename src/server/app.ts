@@ -388,7 +388,13 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const users = new UserDirectory(repositories(store));
     const changes = new ChangeFeed();
     // Other nodes sharing the datastore change what this one caches: follow the change feed.
-    const sync = new ClusterSync(store, { access, directory, users, keyRing, changes }, log, opts.resyncMs);
+    const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
+    const sync = new ClusterSync(
+      store,
+      { access, directory, users, keyRing, changes, workloadIdentity },
+      log,
+      opts.resyncMs,
+    );
     await store.feedReady?.();
     const blobs = opts.blobDir
       ? new BlobStore(resolve(opts.blobDir), reserve, true)
@@ -422,7 +428,6 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       changes,
       objects,
     };
-    const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
     const authenticator = new BearerAuthenticator(
       keyRing,
       tokenIssuer,

@@ -10,6 +10,7 @@ import type { Datastore, StoreChange } from "../datastore/datastore.js";
 import type { ChangeFeed } from "./agents/change-feed.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import type { UserDirectory } from "./auth/user-directory.js";
+import type { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import type { AccessControl } from "./iam/access-control.js";
 import type { KeyRing } from "./tokens/key-ring.js";
 
@@ -23,6 +24,8 @@ export interface SyncedCaches {
   keyRing: KeyRing;
   /** Agents long-poll it: bumped when an instance, project or service account changed anywhere. */
   changes: ChangeFeed;
+  /** Whether workload identity pools are active (their federated tokens stop when one is not). */
+  workloadIdentity?: WorkloadIdentityDirectory;
 }
 
 export class ClusterSync {
@@ -56,6 +59,7 @@ export class ClusterSync {
       c.directory.invalidateAll();
       c.users.invalidateAll();
       c.changes.bump();
+      c.workloadIdentity?.forgetAllPools();
       this.reloadKeyRing();
       return;
     }
@@ -91,6 +95,9 @@ export class ClusterSync {
           break;
         case "group":
           c.access.groupsChanged();
+          break;
+        case "workload-identity-pool":
+          c.workloadIdentity?.poolChanged(key);
           break;
         case "deny-policy":
           // Keyed by attachment point and id; attachment points hold slashes, so drop them all.

@@ -61,9 +61,14 @@ export class WorkloadIdentityDirectory {
     return entry.active && entry.uid === uid;
   }
 
-  /** Drops the cached state of a pool this process just changed. */
+  /** Drops the cached state of a pool this process (or, through the change feed, another node) changed. */
   poolChanged(name: string) {
     this.pools.delete(name);
+  }
+
+  /** Changes may have been missed: every pool's state is read again. */
+  forgetAllPools() {
+    this.pools.clear();
   }
 
   /** The provider's keys; `refresh` asks for a refetch (a token named an unknown kid). */
