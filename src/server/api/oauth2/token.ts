@@ -120,7 +120,8 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
   };
 }
 
-function sendOAuth(res: ServerResponse, status: number, body: unknown) {
+/** An OAuth endpoint's JSON answer (token endpoint, STS): never cached, as RFC 6749 requires. */
+export function sendOAuth(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "Content-Type": "application/json; charset=utf-8",

@@ -3,7 +3,6 @@
  * Warrant access token of a federated identity (RFC 8693), and `POST /v1/introspect` (RFC 7662)
  * answers about such a token (gcloud names its account from it). Both speak OAuth's error shape.
  */
-import type { ServerResponse } from "node:http";
 import { CLOUD_PLATFORM, SCOPE_PREFIX } from "../../../domain/compute/scopes.js";
 import { ApiError } from "../../../domain/errors.js";
 import { memberOf } from "../../../domain/iam/principal.js";
@@ -31,6 +30,7 @@ import { readForm } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { resolveProject } from "../iam/workload-identity-pools.js";
+import { sendOAuth } from "../oauth2/token.js";
 
 export const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -49,17 +49,6 @@ class InvalidTarget extends OAuthError {
       `The target service indicated by the "audience" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist. (${reason})`,
     );
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": Buffer.byteLength(text),
-    "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
-    Pragma: "no-cache",
-  });
-  res.end(text);
 }
 
 function single(form: URLSearchParams, name: string, required = true): string | undefined {
@@ -224,7 +213,7 @@ export function registerSts(
           jti: minted.jti,
           exp: minted.exp,
         });
-        send(ctx.res, 200, {
+        sendOAuth(ctx.res, 200, {
           access_token: token,
           issued_token_type: ACCESS_TOKEN_TYPE,
           token_type: "Bearer",
@@ -239,7 +228,7 @@ export function registerSts(
               : null;
         if (!oauth) throw err;
         record({ outcome: "refused", error: oauth.error, description: oauth.message });
-        send(ctx.res, oauth.status, oauth.toJSON());
+        sendOAuth(ctx.res, oauth.status, oauth.toJSON());
       }
       return undefined;
     },
@@ -257,11 +246,11 @@ export function registerSts(
         try {
           caller = await authenticator.verify(token);
         } catch {
-          send(ctx.res, 200, { active: false });
+          sendOAuth(ctx.res, 200, { active: false });
           return undefined;
         }
         const t = caller.token!;
-        send(ctx.res, 200, {
+        sendOAuth(ctx.res, 200, {
           active: true,
           scope: t.scopes.join(" "),
           client_id: t.azp,
@@ -274,7 +263,7 @@ export function registerSts(
       } catch (err) {
         if (!(err instanceof OAuthError) && !(err instanceof ApiError)) throw err;
         const oauth = err instanceof OAuthError ? err : new OAuthError("invalid_request", 400, err.message);
-        send(ctx.res, oauth.status, oauth.toJSON());
+        sendOAuth(ctx.res, oauth.status, oauth.toJSON());
       }
       return undefined;
     },

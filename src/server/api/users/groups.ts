@@ -17,42 +17,22 @@ import {
   MAX_GROUP_MEMBERS,
   wouldCycle,
 } from "../../../domain/iam/groups.js";
-import { organizationRef } from "../../../domain/resources.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { optionalString } from "../params.js";
+import {
+  DIRECTORY_READ_PERMISSION,
+  DIRECTORY_WRITE_PERMISSION,
+  directoryAccess,
+} from "./directory-access.js";
 
-export const GROUPS_READ_PERMISSION = "resourcemanager.projects.getIamPolicy";
-export const GROUPS_WRITE_PERMISSION = "resourcemanager.projects.setIamPolicy";
+export const GROUPS_READ_PERMISSION = DIRECTORY_READ_PERMISSION;
+export const GROUPS_WRITE_PERMISSION = DIRECTORY_WRITE_PERMISSION;
 
 export function registerGroups(router: Router, deps: ServerDeps) {
-  const org = () => organizationRef(deps.organizationId);
-  const requireRead = (ctx: RequestContext) =>
-    deps.access.require(
-      ctx,
-      GROUPS_READ_PERMISSION,
-      org(),
-      (d) =>
-        `Reading the group directory needs ${GROUPS_READ_PERMISSION} on organizations/${deps.organizationId}. ${d.reason}`,
-    );
-  const requireWrite = (ctx: RequestContext, what: string) =>
-    deps.access.require(
-      ctx,
-      GROUPS_WRITE_PERMISSION,
-      org(),
-      (d) =>
-        `${what} needs ${GROUPS_WRITE_PERMISSION} on organizations/${deps.organizationId} (roles/owner there). ${d.reason}`,
-    );
-  const audit = (ctx: RequestContext, action: string, entry: Record<string, unknown>) =>
-    deps.audit.record({
-      time: new Date().toISOString(),
-      kind: "admin",
-      requestId: ctx.requestId,
-      action,
-      ...entry,
-    });
+  const { requireRead, requireWrite, audit } = directoryAccess(deps, "the group directory");
 
   const emailParam = (ctx: RequestContext) => {
     const email = ctx.params.group!;

@@ -17,7 +17,6 @@ import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound } from "..
 import { projectIdProblem } from "../../../domain/ids.js";
 import { parseScopes } from "../../../domain/oauth/assertion.js";
 import { newClientSecret, newRefreshToken, sha256Hex } from "../../../domain/oauth/secrets.js";
-import { organizationRef } from "../../../domain/resources.js";
 import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../../../domain/tokens/access-token.js";
 import {
   makeUser,
@@ -33,9 +32,14 @@ import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { claimPendingMembers } from "../../iam/account-members.js";
 import { pageSize, pageToken } from "../params.js";
+import {
+  DIRECTORY_READ_PERMISSION,
+  DIRECTORY_WRITE_PERMISSION,
+  directoryAccess,
+} from "./directory-access.js";
 
-export const USERS_READ_PERMISSION = "resourcemanager.projects.getIamPolicy";
-export const USERS_WRITE_PERMISSION = "resourcemanager.projects.setIamPolicy";
+export const USERS_READ_PERMISSION = DIRECTORY_READ_PERMISSION;
+export const USERS_WRITE_PERMISSION = DIRECTORY_WRITE_PERMISSION;
 /** Scopes of an issued credential when none are asked for: gcloud's ADC login defaults. */
 export const DEFAULT_CREDENTIAL_SCOPES = [CLOUD_PLATFORM, "openid", `${SCOPE_PREFIX}userinfo.email`];
 /** Live (unrevoked) credentials a user may hold at once. */
@@ -44,31 +48,7 @@ export const MAX_CREDENTIALS_PER_USER = 100;
 const REVOKED_RETENTION_MS = (DEFAULT_ACCESS_TOKEN_LIFETIME_S + 300) * 1000;
 
 export function registerUsers(router: Router, deps: ServerDeps) {
-  const org = () => organizationRef(deps.organizationId);
-  const requireRead = (ctx: RequestContext) =>
-    deps.access.require(
-      ctx,
-      USERS_READ_PERMISSION,
-      org(),
-      (d) =>
-        `Reading the user directory needs ${USERS_READ_PERMISSION} on organizations/${deps.organizationId}. ${d.reason}`,
-    );
-  const requireWrite = (ctx: RequestContext, what: string) =>
-    deps.access.require(
-      ctx,
-      USERS_WRITE_PERMISSION,
-      org(),
-      (d) =>
-        `${what} needs ${USERS_WRITE_PERMISSION} on organizations/${deps.organizationId} (roles/owner there). ${d.reason}`,
-    );
-  const audit = (ctx: RequestContext, action: string, entry: Record<string, unknown>) =>
-    deps.audit.record({
-      time: new Date().toISOString(),
-      kind: "admin",
-      requestId: ctx.requestId,
-      action,
-      ...entry,
-    });
+  const { requireRead, requireWrite, audit } = directoryAccess(deps, "the user directory");
 
   /** The path's e-mail, validated (a malformed one is 400, not a 404 that hides nothing). */
   function emailParam(ctx: RequestContext): string {
