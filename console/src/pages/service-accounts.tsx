@@ -1,0 +1,5 @@
+import type { PageProps } from "../routes";
+
+export function ServiceAccountsPage(_props: PageProps) {
+  return <h1>Service accounts</h1>;
+}
