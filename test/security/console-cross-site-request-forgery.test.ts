@@ -50,7 +50,7 @@ describe("console: cross-site request forgery", { timeout: 120_000 }, () => {
     });
     cookie = `${sessionCookieName(true)}=${id}`;
     // The attacker's site: another port of the same host (same site, other origin).
-    evil = createServer((req, res) => {
+    evil = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/html" });
       res.end(`<!doctype html><title>win a prize</title>
 <form id="f" method="POST" action="${h.url}${path}" enctype="text/plain">
