@@ -34,6 +34,7 @@ import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
+import { registerAuthorization } from "./api/oauth2/authorize.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
@@ -441,6 +442,13 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
+    const authorization = registerAuthorization(router, deps);
+    const signInSweep = setInterval(() => {
+      inBackground(
+        authorization.signIn.sweep().catch((err) => log(`sign-in: sweep failed: ${(err as Error).message}`)),
+      );
+    }, 60_000);
+    signInSweep.unref();
     registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);
     registerTokenInfo(router, deps, authenticator);
@@ -526,6 +534,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           lifecycle.phase = "draining";
           agentsRunning = false;
           clearInterval(ringTimer);
+          clearInterval(signInSweep);
           // Kept-alive connections stay: their next request (a probe's, say) gets 503 and a close.
           listener.close();
           await supervisor.close();
