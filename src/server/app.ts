@@ -38,6 +38,7 @@ import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
+import { registerPolicyTroubleshooter } from "./api/policytroubleshooter/troubleshoot.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
@@ -461,6 +462,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerWorkloadIdentityPools(router, deps, (name) => workloadIdentity.poolChanged(name));
     registerSts(router, deps, workloadIdentity, authenticator);
     registerDenyPolicies(router, deps);
+    registerPolicyTroubleshooter(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);
     registerCompute(router, deps);

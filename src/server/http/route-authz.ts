@@ -22,8 +22,9 @@ export type RouteAuthz =
       conditional?: readonly string[];
     }
   | {
-      /** A list that shows each item only if the caller holds this permission on it. An empty page
-       *  is a legitimate answer that needed no check, so the adapter requires none. */
+      /** A list that shows each item only if the caller holds this permission on it (or, for the
+       *  Policy Troubleshooter, each policy only if the caller may read it: the rule in words). An
+       *  empty page is a legitimate answer that needed no check, so the adapter requires none. */
       filters: string;
     }
   | { /** Why the route checks no IAM permission; specific, not "public". */ exempt: string };
@@ -69,7 +70,12 @@ const STS_INTROSPECT =
 const METRICS =
   "Prometheus scrape: a caller on the same host (loopback) reads the metrics without a credential; any other caller needs monitoring.timeSeries.list on the organization, which the handler checks (src/server/api/metrics/metrics.ts). Counts and latencies only, no names of resources beyond route templates, permissions and instance names.";
 
+const TROUBLESHOOT =
+  "each policy along the resource's chain is shown only if the caller holds its getIamPolicy permission (resourcemanager.projects.getIamPolicy, iam.serviceAccounts.getIamPolicy, storage.buckets.getIamPolicy, …), and a deny rule's details only with iam.denypolicies.get where it is attached; a policy the caller cannot read is answered UNKNOWN_INFO_DENIED, as on Google (src/server/api/policytroubleshooter/troubleshoot.ts)";
+
 const table: Record<string, RouteAuthz> = {
+  "POST /v1/iam:troubleshoot": { filters: TROUBLESHOOT },
+  "POST /v2alpha1/iam:troubleshoot": { filters: TROUBLESHOOT },
   "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
   "POST /oauth2/v4/token": { exempt: TOKEN_ENDPOINT },

@@ -128,8 +128,8 @@ export class AccessControl {
     return resolver;
   }
 
-  /** The cached view of policies and roles that every decision of this server reads. */
-  private readonly source: PolicySource = {
+  /** The cached view of policies and roles that every decision of this server reads (and explanations). */
+  readonly policySource: PolicySource = {
     policyOf: (resource) => this.policyOf(resource),
     roles: () => this.roleResolver(),
     groups: () => this.groups(),
@@ -137,11 +137,11 @@ export class AccessControl {
   };
 
   async chain(ref: ResourceRef): Promise<PolicyLink[]> {
-    return policyChain(this.source, ref);
+    return policyChain(this.policySource, ref);
   }
 
   async decide(principal: Principal, permission: string, ref: ResourceRef): Promise<Decision> {
-    return decide(this.source, this.organizationId, principal, permission, ref);
+    return decide(this.policySource, this.organizationId, principal, permission, ref);
   }
 
   /**
