@@ -33,6 +33,7 @@ import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerLoggingEntries } from "./api/logging/entries.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
@@ -426,6 +427,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit: audited,
+      auditFile: resolve(stateDir, "audit.log"),
       changes,
       objects,
     };
@@ -463,6 +465,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerSts(router, deps, workloadIdentity, authenticator);
     registerDenyPolicies(router, deps);
     registerPolicyTroubleshooter(router, deps);
+    registerLoggingEntries(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);
     registerCompute(router, deps);

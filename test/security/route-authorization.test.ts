@@ -63,6 +63,10 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
     ],
     ["GET /v1/projects/{project}", () => ({ method: "GET", path: `/v1/projects/${P}` })],
     [
+      "POST /v2/entries:list",
+      () => ({ method: "POST", path: "/v2/entries:list", body: { resourceNames: [`projects/${P}`] } }),
+    ],
+    [
       "POST /v1/projects/{project}:getIamPolicy",
       () => ({ method: "POST", path: `/v1/projects/${P}:getIamPolicy`, body: {} }),
       (r) => {

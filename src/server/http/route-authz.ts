@@ -76,6 +76,11 @@ const TROUBLESHOOT =
 const table: Record<string, RouteAuthz> = {
   "POST /v1/iam:troubleshoot": { filters: TROUBLESHOOT },
   "POST /v2alpha1/iam:troubleshoot": { filters: TROUBLESHOOT },
+  // Data Access entries only where the caller also holds logging.privateLogEntries.list (entries.ts).
+  "POST /v2/entries:list": {
+    permission: "logging.logEntries.list",
+    conditional: ["logging.privateLogEntries.list"],
+  },
   "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
   "POST /oauth2/v4/token": { exempt: TOKEN_ENDPOINT },
