@@ -349,6 +349,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
         state,
         code_challenge: createHash("sha256").update(verifier).digest("base64url"),
         code_challenge_method: "S256",
+        // A refresh token, so the session outlives the first access token (as gcloud asks for one).
+        access_type: "offline",
       });
       redirect(ctx.res, `/o/oauth2/auth?${q}`, [
         setCookie(LOGIN_COOKIE, loginId, {
@@ -421,12 +423,14 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
     async (ctx) => {
       requireSameOrigin(ctx, false);
       const s = sessions.get(sessionIdOf(ctx));
-      if (!s) throw signInRequired();
+      // Not signed in is a state of the page, not an error (no 401 in the browser's console).
+      if (!s) return sendJson(ctx.res, 200, { signedIn: false }, API_RESPONSE_HEADERS);
       ctx.caller = { principal: userPrincipal(s.email) };
       sendJson(
         ctx.res,
         200,
         {
+          signedIn: true,
           email: s.email,
           principal: s.principal,
           expiresAt: new Date(
