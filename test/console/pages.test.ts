@@ -144,6 +144,38 @@ describe("console pages: IAM conflicts, service accounts and keys", { skip, time
     admin.assertNoErrors();
   });
 
+  it("the audit log filters by principal, permission and result, and live tail adds new entries", async () => {
+    const { page } = admin;
+    await page.goto(`/console/audit?project=${P}`);
+    await page.getByTestId("audit-entries").waitFor();
+    await page.getByLabel("Principal").fill(ADMIN);
+    await page.getByLabel("Permission").fill("iam.serviceAccounts.create");
+    await page.getByLabel("Result").selectOption("granted");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.waitForURL(/permission=iam\.serviceAccounts\.create/);
+    const rows = page.getByTestId("audit-entry");
+    await rows.first().waitFor();
+    const before = await rows.count();
+    for (const text of await rows.allTextContents()) {
+      assert.match(text, /iam\.serviceAccounts\.create/);
+      assert.match(text, /granted/);
+    }
+    await checkPage(page, "audit-filtered");
+    await page.getByLabel("Live tail").check();
+    const made = await h.call("POST", `/v1/projects/${P}/serviceAccounts`, {
+      body: { accountId: "tailed-account" },
+    });
+    assert.equal(made.status, 200, made.text);
+    const rid = made.headers.get("x-request-id")!;
+    await page.locator(`[data-testid="audit-entry"][data-request-id="${rid}"]`).waitFor({ timeout: 15_000 });
+    assert.equal(await rows.count(), before + 1);
+    // The denied filter shows none of these granted creations.
+    await page.getByLabel("Result").selectOption("denied");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.getByText("No entries match.").waitFor();
+    admin.assertNoErrors();
+  });
+
   it("deleting a service account first shows the bindings it loses", async () => {
     const { page } = admin;
     const got = await h.call("POST", `/v1/projects/${P}:getIamPolicy`, { body: {} });
