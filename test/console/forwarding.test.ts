@@ -141,6 +141,22 @@ describe("console: forwarding to the public API", { timeout: 120_000 }, () => {
     assert.ok(session.accessExpiresAt - Date.now() > 60_000);
   });
 
+  it("forwards only to the API: not to another authority, not back into the console", async () => {
+    for (const path of ["//evil.example/v1/projects", "/console/auth/session", "/console/api/v1/projects"]) {
+      const r = await call(jar, "GET", path);
+      assert.equal(r.status, 404, path);
+    }
+  });
+
+  it("ends the session when the API stops taking the user's token (the user was disabled)", async () => {
+    const disabled = await h.call("POST", "/warrant/v1/users/bob@example.com:disable", { body: {} });
+    assert.equal(disabled.status, 200, disabled.text);
+    const r = await call(bob, "GET", "/v1/projects");
+    assert.equal(r.status, 401);
+    const s = await fetch(`${h.url}/console/auth/session`, { headers: { cookie: bob.header() } });
+    assert.deepEqual(await s.json(), { signedIn: false });
+  });
+
   it("gives the browser no token: not in answers, not in a readable cookie", async () => {
     const s = await fetch(`${h.url}/console/auth/session`, { headers: { cookie: jar.header() } });
     const text = await s.text();

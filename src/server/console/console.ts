@@ -253,6 +253,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
+  "expect",
   CONSOLE_HEADER,
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -483,7 +484,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
       throw signInRequired();
     }
     const path = ctx.url.pathname.slice("/console/api".length) + ctx.url.search;
-    if (!path.startsWith("/") || path.startsWith("/console"))
+    // `//host/…` would read as another authority upstream; `/console/…` would loop back here.
+    if (!path.startsWith("/") || path.startsWith("//") || path.startsWith("/console"))
       throw new ApiError(
         404,
         "NOT_FOUND",
@@ -511,6 +513,9 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
           agent,
         },
         (answer) => {
+          // The API no longer takes the user's token (the user was disabled or deleted, the grant
+          // revoked): the session ends with it, and the page asks to sign in again.
+          if (answer.statusCode === 401) sessions.delete(sid);
           const out: Record<string, string | string[]> = {};
           for (const [k, v] of Object.entries(answer.headers))
             if (v !== undefined && !DROPPED_RESPONSE_HEADERS.has(k)) out[k] = v;
