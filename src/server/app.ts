@@ -487,6 +487,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     // Last: its catch-all routes under /console must not shadow anything.
     const consoleHandle = registerConsole(router, {
       apiUrl: url,
+      store,
+      masterKey,
       log,
       ...(opts.consoleSessions ? { limits: opts.consoleSessions } : {}),
     });
