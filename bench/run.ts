@@ -11,7 +11,8 @@
  * Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (HTTP window, default 3),
  * BENCH_MICRO_SECONDS (in-process window, default 1), BENCH_CONNECTIONS (default 16),
  * BENCH_CLIENT (raw | agent: the load generator's HTTP client, default raw; see bench/load-gen.ts),
- * BENCH_OUT (JSON file, default /tmp/warrant-bench/latest.json).
+ * BENCH_OUT (JSON file, default /tmp/warrant-bench/latest.json), BENCH_ONLY (comma-separated row ids
+ * or id prefixes to measure, e.g. `A,warrant.project`; default: every row).
  */
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -36,6 +37,9 @@ const MICRO_MS = num("BENCH_MICRO_SECONDS", 1) * 1000;
 const CONNECTIONS = Math.round(num("BENCH_CONNECTIONS", 16));
 const CLIENT: "raw" | "agent" = process.env.BENCH_CLIENT === "agent" ? "agent" : "raw";
 const OUT = process.env.BENCH_OUT ?? "/tmp/warrant-bench/latest.json";
+const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+/** Whether the row `id` is measured in this run (BENCH_ONLY). */
+const selected = (id: string) => !ONLY || ONLY.some((p) => id === p || id.startsWith(p));
 const FIRST_WARMUP_MS = 1500;
 const WARMUP_MS = 500;
 const MICRO_WARMUP_MS = 300;
@@ -386,7 +390,7 @@ async function main() {
       );
 
     let peerStatus: Record<string, unknown>;
-    const outcome = await startPeer();
+    const outcome = selected("peer") ? await startPeer() : { skipped: "not selected (BENCH_ONLY)" };
     if ("peer" in outcome) {
       const { peer } = outcome;
       closers.push(peer.close);
@@ -440,7 +444,10 @@ async function main() {
     } else peerStatus = { status: "skipped", reason: outcome.skipped };
     if (peerStatus.status === "skipped") log(`peer skipped: ${peerStatus.reason}`);
 
-    const micro = microCases(w.kid, w.verificationKey, w.adminToken, decodeJwt(w.adminToken).iss!);
+    const micro = microCases(w.kid, w.verificationKey, w.adminToken, decodeJwt(w.adminToken).iss!).filter(
+      (m) => selected(m.id),
+    );
+    cases.splice(0, cases.length, ...cases.filter((c) => selected(c.id)));
     const rows: Row[] = [
       ...cases.map((c) => ({
         id: c.id,
@@ -535,7 +542,7 @@ async function main() {
         `Warrant refresh_token mint / ${String(peerStatus.name)} ${String(peerStatus.version)} JWT mint: ${fmtRatio(derived.warrantRefreshOverPeerJwt)}×; jwt-bearer / peer JWT: ${fmtRatio(derived.warrantJwtBearerOverPeerJwt!)}×\n`,
       );
     else out.write(`peer skipped: ${String(peerStatus.reason)}\n`);
-    if (get2("C") !== undefined)
+    if (get2("C") !== undefined && get2("B") !== undefined)
       out.write(
         `In-process, one core: RS256 sign ${fmtRate(get2("C")!)}/s, RS256 verify ${fmtRate(get2("B")!)}/s (bare node:crypto).\n`,
       );

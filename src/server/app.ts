@@ -47,6 +47,7 @@ import { registerGroups } from "./api/users/groups.js";
 import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
+import { ProjectDirectory } from "./auth/project-directory.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
@@ -386,12 +387,13 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
+    const projects = new ProjectDirectory(repositories(store));
     const changes = new ChangeFeed();
     // Other nodes sharing the datastore change what this one caches: follow the change feed.
     const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
     const sync = new ClusterSync(
       store,
-      { access, directory, users, keyRing, changes, workloadIdentity },
+      { access, directory, users, projects, keyRing, changes, workloadIdentity },
       log,
       opts.resyncMs,
     );
@@ -417,6 +419,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       keyRing,
       directory,
       users,
+      projects,
       systemKeys: new SystemKeys(store, masterKey, directory),
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,

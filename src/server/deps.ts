@@ -2,6 +2,7 @@
 import type { Datastore } from "../datastore/datastore.js";
 import type { Repositories } from "../datastore/repositories.js";
 import type { ChangeFeed } from "./agents/change-feed.js";
+import type { ProjectDirectory } from "./auth/project-directory.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import type { UserDirectory } from "./auth/user-directory.js";
 import type { AuditSink } from "./http/server.js";
@@ -22,6 +23,8 @@ export interface ServerDeps {
   systemKeys: SystemKeys;
   /** Cached service accounts and their public keys, for the token paths. */
   directory: ServiceAccountDirectory;
+  /** Cached projects, for the routes that load their project on every call. */
+  projects: ProjectDirectory;
   /** Cached users and issued user credentials, for the token paths. */
   users: UserDirectory;
   /** `iss` of ID tokens (Google's, so stock verifiers accept them). */
