@@ -56,6 +56,7 @@ import { ClusterSync } from "./cluster-sync.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
+import { SigningPool, signHere } from "./tokens/signing-pool.js";
 
 export { StateDirLocked } from "./state-lock.js";
 
@@ -81,6 +82,11 @@ import { loadMasterKey } from "./tokens/master-key.js";
 import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
+  /**
+   * Threads that sign minted access tokens (default: one per core); 0 signs on the event loop.
+   * Not a `warrant serve` flag: a bench and test setting.
+   */
+  signingThreads?: number;
   stateDir: string;
   /**
    * Where state lives: `postgres://…` for PostgreSQL (docs/datastore.md); default the embedded
@@ -310,6 +316,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
+  let signingPool: SigningPool | undefined;
   try {
     const router = new Router();
     // Listen first: the bound port goes into the admin credential's token_uri. Until the routes,
@@ -384,6 +391,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
+    signingPool = opts.signingThreads === 0 ? undefined : new SigningPool({ size: opts.signingThreads, log });
+    const pool = signingPool;
     const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
@@ -417,6 +426,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       access,
       policies: new PolicyService(store, access),
       keyRing,
+      signer: pool?.sign ?? signHere,
       directory,
       users,
       projects,
@@ -546,6 +556,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
           await Promise.allSettled([...background]);
+          await pool?.close();
           await sync.close();
           await blobs.close();
           await store.close();
@@ -558,6 +569,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   } catch (err) {
     // A start that fails after binding (bad master key, unreadable state) must not leave the port held.
     governor.close();
+    await signingPool?.close();
     await proxy?.close();
     if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();

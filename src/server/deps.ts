@@ -10,6 +10,7 @@ import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
 import type { ObjectService } from "./storage/object-service.js";
 import type { KeyRing } from "./tokens/key-ring.js";
+import type { Signer } from "./tokens/signing-pool.js";
 import type { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServerDeps {
@@ -19,6 +20,8 @@ export interface ServerDeps {
   access: AccessControl;
   policies: PolicyService;
   keyRing: KeyRing;
+  /** Makes the RS256 signatures of minted access tokens (a pool of threads in a server). */
+  signer: Signer;
   /** Keys Warrant signs with on behalf of service accounts (signBlob, signJwt). */
   systemKeys: SystemKeys;
   /** Cached service accounts and their public keys, for the token paths. */

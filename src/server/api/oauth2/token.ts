@@ -94,14 +94,19 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
     if (extra) throw new InvalidScope(`The requested scope ${extra} was not granted to this refresh token.`);
     scopes = asked;
   }
-  const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-    sub: record.subject,
-    ...(uid !== undefined ? { uid } : {}),
-    scopes,
-    azp: clientId,
-    via: "refresh_token",
-    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-  });
+  const { token, claims } = await mintAccessToken(
+    deps.keyRing.primary(),
+    deps.tokenIssuer,
+    {
+      sub: record.subject,
+      ...(uid !== undefined ? { uid } : {}),
+      scopes,
+      azp: clientId,
+      via: "refresh_token",
+      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+    },
+    deps.signer,
+  );
   return {
     body: {
       access_token: token,
