@@ -54,7 +54,8 @@ describe("SigningPool", () => {
       assert.ok(pool.inFlight > 0, "signatures are in the threads' hands");
       await victim.terminate();
       const sigs = await Promise.all(pending);
-      sigs.forEach((sig, i) => assert.ok(verifies(inputs[i]!, sig, keyA.publicKey), `signature ${i}`));
+      for (const [i, sig] of sigs.entries())
+        assert.ok(verifies(inputs[i]!, sig, keyA.publicKey), `signature ${i}`);
       assert.equal(pool.deaths, 1);
       assert.equal(pool.size, 2, "replaced");
       assert.ok(!pool.workers.includes(victim));
@@ -64,7 +65,7 @@ describe("SigningPool", () => {
       );
       // The replacement signs too (it is sent the key it has never held).
       const after = await Promise.all([1, 2, 3, 4].map((i) => pool.sign("a", keyA.privateKey, `after-${i}`)));
-      after.forEach((sig, i) => assert.ok(verifies(`after-${i + 1}`, sig, keyA.publicKey)));
+      for (const [i, sig] of after.entries()) assert.ok(verifies(`after-${i + 1}`, sig, keyA.publicKey));
     } finally {
       await pool.close();
     }
@@ -91,7 +92,7 @@ describe("SigningPool", () => {
     try {
       const inputs = Array.from({ length: 12 }, (_, i) => `burst-${i}`);
       const sigs = await Promise.all(inputs.map((input) => pool.sign("a", keyA.privateKey, input)));
-      sigs.forEach((sig, i) => assert.ok(verifies(inputs[i]!, sig, keyA.publicKey)));
+      for (const [i, sig] of sigs.entries()) assert.ok(verifies(inputs[i]!, sig, keyA.publicKey));
       assert.equal(pool.signedInline, 8, "4 went to the thread, the other 8 were signed here");
     } finally {
       await pool.close();
@@ -105,7 +106,7 @@ describe("SigningPool", () => {
     const exits = pool.workers.map((w) => new Promise((ok) => w.once("exit", ok)));
     await pool.close();
     const sigs = await Promise.all(pending);
-    sigs.forEach((sig, i) => assert.ok(verifies(inputs[i]!, sig, keyA.publicKey)));
+    for (const [i, sig] of sigs.entries()) assert.ok(verifies(inputs[i]!, sig, keyA.publicKey));
     await Promise.all(exits);
     assert.equal(pool.deaths, 0, "ended on purpose, not died");
     const later = await pool.sign("a", keyA.privateKey, "after close");
