@@ -211,20 +211,26 @@ export async function generateFleet(
     const members: string[] = [];
     const own = accounts[n]!;
     const isBig = n === 0;
+    // The administrator's owner binding, and in the big project the caller, complete the count.
+    const target = scale.membersPerPolicy - 1 - (isBig ? 1 : 0);
     for (const sa of own) {
-      if (members.length >= scale.membersPerPolicy - 1) break;
+      if (members.length >= target) break;
       if (isBig && sa === caller) continue;
       members.push(boundMember("serviceAccount", sa.email, sa.uniqueId));
     }
     let k = (all.indexOf(own[0]!) + own.length) % all.length;
-    while (members.length < scale.membersPerPolicy - 1 - (isBig ? 1 : 0)) {
+    while (members.length < target) {
       const sa = all[k]!;
       k = (k + 1) % all.length;
       if (sa === caller) continue;
       members.push(boundMember("serviceAccount", sa.email, sa.uniqueId));
     }
-    const per = Math.ceil(members.length / roles.length);
-    const bindings = roles.map((role, i) => ({ role, members: members.slice(i * per, (i + 1) * per) }));
+    // Every role gets its share; the last (the custom role, where there is one) the remainder.
+    const per = Math.max(1, Math.floor(members.length / roles.length));
+    const bindings = roles.map((role, i) => ({
+      role,
+      members: members.slice(i * per, i === roles.length - 1 ? undefined : (i + 1) * per),
+    }));
     // The big project's caller: last member of the last binding (its custom role).
     if (isBig) bindings.at(-1)!.members.push(boundMember("serviceAccount", caller.email, caller.uniqueId));
     bindings.unshift({ role: "roles/owner", members: [adminMember] });

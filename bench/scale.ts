@@ -86,6 +86,12 @@ function summary(xs: number[]) {
 }
 const mib = (kb: number) => kb / 1024;
 
+/** CPU time (user + system) of a process so far, ms. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
 function procStatus(pid: number): { rssKiB: number; hwmKiB: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? Number.NaN);
@@ -167,7 +173,14 @@ interface BackendResult {
   coldStart: { listeningMs: number; readyMs: number | undefined; rssMiB: number };
   http: Record<
     string,
-    { rps: number; p50: number; p99: number; failed: number; statuses: Record<string, number> }
+    {
+      rps: number;
+      p50: number;
+      p99: number;
+      failed: number;
+      statuses: Record<string, number>;
+      cpuUsPerRequest: number;
+    }
   >;
   pages:
     | { pages: number; accounts: number; p50: number; p99: number; max: number; totalMs: number }
@@ -374,6 +387,7 @@ async function runBackend(backend: "sqlite" | "postgres", load: LoadChild): Prom
       const http: BackendResult["http"] = {};
       for (const [label, u] of jobs) {
         log(`[${backend}] ${label} at ${CONNECTIONS} connections, ${WINDOW_MS / 1000} s`);
+        let cpu0 = 0;
         const r = await load.run(
           {
             url: u,
@@ -383,14 +397,18 @@ async function runBackend(backend: "sqlite" | "postgres", load: LoadChild): Prom
             warmupMs: 1_000,
             durationMs: WINDOW_MS,
           },
-          () => {},
+          () => {
+            cpu0 = cpuMs(serve.child.pid!);
+          },
         );
+        const cpu = cpuMs(serve.child.pid!) - cpu0;
         http[label] = {
           rps: (r.ok * 1000) / r.elapsedMs,
           p50: r.latencyMs.p50,
           p99: r.latencyMs.p99,
           failed: r.failed,
           statuses: r.statuses,
+          cpuUsPerRequest: (cpu * 1000) / Math.max(1, r.ok + r.failed),
         };
       }
       log(`[${backend}] service accounts of ${fleet.bigProject}, page by page`);
@@ -402,6 +420,13 @@ async function runBackend(backend: "sqlite" | "postgres", load: LoadChild): Prom
       if (last.accounts < fleet.bigProjectAccounts)
         throw new Error(`listed ${last.accounts} accounts, generated ${fleet.bigProjectAccounts}`);
       const pageTimes = summary(walks.flatMap((w) => w.times));
+      const slowest = walks
+        .flatMap((w, walk) => w.times.map((ms, page) => ({ walk, page, ms })))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 5);
+      log(
+        `[${backend}] slowest pages: ${slowest.map((x) => `walk ${x.walk} page ${x.page}: ${x.ms.toFixed(1)} ms`).join(", ")}`,
+      );
       const after = procStatus(serve.child.pid!);
       return {
         backend,
@@ -535,7 +560,7 @@ function report(results: BackendResult[], agents: Awaited<ReturnType<typeof agen
       );
     for (const [label, h] of Object.entries(r.http))
       lines.push(
-        `  ${`HTTP ${label}, ${PAGE}/page, ${CONNECTIONS} conn`.padEnd(58)} ${`${f1(h.p50)} ms`.padStart(9)} ${`${f1(h.p99)} ms`.padStart(9)} ${`< ${TARGETS.listP99Ms} ms`.padStart(10)}  ${mark(h.p99 < TARGETS.listP99Ms)} (${f0(h.rps)} req/s, ${h.failed} failed)`,
+        `  ${`HTTP ${label}, ${PAGE}/page, ${CONNECTIONS} conn`.padEnd(58)} ${`${f1(h.p50)} ms`.padStart(9)} ${`${f1(h.p99)} ms`.padStart(9)} ${`< ${TARGETS.listP99Ms} ms`.padStart(10)}  ${mark(h.p99 < TARGETS.listP99Ms)} (${f0(h.rps)} req/s, server CPU ${f0(h.cpuUsPerRequest)} µs/req, ${h.failed} failed)`,
       );
     if (r.pages)
       lines.push(
