@@ -92,7 +92,7 @@ describe("authorization endpoint and authorization_code grant", () => {
     assert.match(html, /name="viewport"/);
     assert.match(html, /:focus-visible/);
     assert.ok(hidden(html, "csrf"), "the form carries a CSRF token");
-    assert.ok(jar.cookies.get("warrant_signin_csrf"), "and the browser its cookie");
+    assert.ok(jar.cookies.get("__Host-warrant_signin_csrf"), "and the browser its cookie");
     const setCookie = res.headers.getSetCookie().join("\n");
     assert.match(setCookie, /HttpOnly/);
     assert.match(setCookie, /SameSite=Lax/);
@@ -273,7 +273,7 @@ describe("authorization endpoint and authorization_code grant", () => {
   test("a signed-in browser is not asked again, unless the client asks for the prompt", async () => {
     const jar = new Jar();
     await codeFor({}, jar);
-    assert.ok(jar.cookies.get("warrant_signin"), "the session cookie is set");
+    assert.ok(jar.cookies.get("__Host-warrant_signin"), "the session cookie is set");
     const { challenge } = pkcePair();
     const q = {
       client_id: GCLOUD_CLIENT_ID,

@@ -72,6 +72,9 @@ const METRICS =
 const AUTHORIZE =
   "OAuth authorization endpoint, where people sign in: the sign-in itself (password, upstream SSO, or this server's sign-in session cookie) is the credential; the client and its redirect URI are checked against the first-party client table before anything is redirected; every outcome is audited as a signin event.";
 
+const SSO_CALLBACK =
+  "Return leg of the upstream OpenID Connect sign-in: the one-time state bound to this browser's cookie and the upstream's verified ID token are the credential; audited as a signin event.";
+
 const table: Record<string, RouteAuthz> = {
   "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
@@ -82,6 +85,7 @@ const table: Record<string, RouteAuthz> = {
   "POST /o/oauth2/auth": { exempt: AUTHORIZE },
   "GET /o/oauth2/v2/auth": { exempt: AUTHORIZE },
   "POST /o/oauth2/v2/auth": { exempt: AUTHORIZE },
+  "GET /o/oauth2/sso/callback": { exempt: SSO_CALLBACK },
   "GET /oauth2/v1/certs": { exempt: CERTS },
   "GET /oauth2/v3/certs": { exempt: CERTS },
   "GET /.well-known/openid-configuration": {
