@@ -396,6 +396,17 @@ describe("authorization endpoint and authorization_code grant", () => {
     assert.equal(body.refresh_token, undefined, "no access_type=offline, no refresh token");
   });
 
+  test("the discovery document names the authorization endpoint, the code grant and S256", async () => {
+    const d = (await (await fetch(`${h.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(d.authorization_endpoint, `${h.url}/o/oauth2/v2/auth`);
+    assert.deepEqual(d.code_challenge_methods_supported, ["S256"]);
+    assert.ok((d.grant_types_supported as string[]).includes("authorization_code"));
+    assert.equal((await getPage(h, "", new Jar(), "/o/oauth2/v2/auth")).res.status, 400);
+  });
+
   test("wrong password, unknown user and disabled user all get the same answer", async () => {
     const { challenge } = pkcePair();
     const query = authorizeQuery({
