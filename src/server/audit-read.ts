@@ -6,10 +6,12 @@
  * only the lines in its range: a poll for what came after the newest entry seen reads the file's
  * tail, not the whole log. Memory is bounded by the page size and one chunk.
  *
- * Positions are (inode, byte offset): stable across rotation, which renames a file without
- * changing its inode, so a page token stays valid while its file is kept. Entries are assumed to be
+ * Positions are (inode, digest of the file's first bytes, byte offset): stable across rotation,
+ * which renames a file without changing its inode, so a page token stays valid while its file is
+ * kept; the digest tells a new file that reuses a deleted one's inode from it. Entries are assumed to be
  * in time order within the log (one writer stamps each line as it appends it).
  */
+import { createHash } from "node:crypto";
 import { type FileHandle, open, readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { type AuditEntry, parseEntry } from "../domain/audit/log-entry.js";
@@ -43,6 +45,8 @@ export async function auditFiles(file: string): Promise<string[]> {
 export interface AuditPosition {
   /** The file's inode. */
   ino: number;
+  /** A digest of its first bytes (its first line, which never changes once written). */
+  head: string;
   /** Newest first: the start of the last line returned (read on before it). Oldest first: the end of it. */
   offset: number;
 }
@@ -50,6 +54,7 @@ export interface AuditPosition {
 interface OpenFile {
   fh: FileHandle;
   ino: number;
+  head: string;
   /** The end of its last complete line when opened. */
   end: number;
 }
@@ -68,7 +73,10 @@ async function openAll(file: string): Promise<OpenFile[]> {
       throw e;
     }
     const st = await fh.stat();
-    out.push({ fh, ino: st.ino, end: await completeEnd(fh, st.size) });
+    const first = Buffer.alloc(Math.min(256, st.size));
+    if (first.length) await fh.read(first, 0, first.length, 0);
+    const head = createHash("sha256").update(first).digest("base64url").slice(0, 12);
+    out.push({ fh, ino: st.ino, head, end: await completeEnd(fh, st.size) });
   }
   return out;
 }
@@ -189,7 +197,7 @@ export interface ScanOptions<T> {
   /** Stop, with a position to resume from, after reading this many lines in range (bounds a request's work). */
   maxLines?: number;
   /** The item for a matching entry, or undefined to skip it. */
-  accept(entry: AuditEntry, at: { ino: number; start: number }): T | undefined;
+  accept(entry: AuditEntry, at: { ino: number; head: string; start: number }): T | undefined;
 }
 
 export interface ScanResult<T> {
@@ -228,11 +236,11 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
       res.malformed++;
       return "skip";
     }
-    const item = o.accept(entry, { ino: f.ino, start: line.start });
+    const item = o.accept(entry, { ino: f.ino, head: f.head, start: line.start });
     if (item !== undefined) res.items.push(item);
     inRange++;
     if (res.items.length >= o.limit || (o.maxLines !== undefined && inRange >= o.maxLines)) {
-      res.next = { ino: f.ino, offset: resumeAt };
+      res.next = { ino: f.ino, head: f.head, offset: resumeAt };
       return "stop";
     }
     return "go";
@@ -242,12 +250,12 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
       const newestFirst = [...files].reverse();
       let i = 0;
       if (o.cursor) {
-        i = newestFirst.findIndex((f) => f.ino === o.cursor!.ino);
+        i = newestFirst.findIndex((f) => same(f, o.cursor!));
         if (i < 0) return res; // its file was deleted by rotation: nothing older is left
       }
       for (; i < newestFirst.length; i++) {
         const f = newestFirst[i]!;
-        const end = o.cursor && f.ino === o.cursor.ino ? Math.min(o.cursor.offset, f.end) : f.end;
+        const end = o.cursor && same(f, o.cursor) ? Math.min(o.cursor.offset, f.end) : f.end;
         for await (const line of backward(f.fh, end)) if (take(f, line, line.start) === "stop") return res;
       }
       return res;
@@ -255,7 +263,7 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
     // Oldest first: from the cursor, else from the first line after the lower bound.
     let start: { index: number; offset: number } = { index: 0, offset: 0 };
     if (o.cursor) {
-      const index = files.findIndex((f) => f.ino === o.cursor!.ino);
+      const index = files.findIndex((f) => same(f, o.cursor!));
       // Its file was deleted by rotation: what follows it starts at the oldest file kept.
       start = index < 0 ? { index: 0, offset: 0 } : { index, offset: o.cursor.offset };
     } else if (o.after !== undefined) start = await firstAfter(files, tooOld, res);
@@ -269,6 +277,8 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
     for (const f of files) await f.fh.close().catch(() => {});
   }
 }
+
+const same = (f: OpenFile, p: AuditPosition) => f.ino === p.ino && f.head === p.head;
 
 /** The position of the first line not older than the bound, found by reading backwards (times only). */
 async function firstAfter(

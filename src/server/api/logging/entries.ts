@@ -65,7 +65,9 @@ function parsePageSize(v: unknown): number {
 }
 
 function encodeToken(fingerprint: string, at: AuditPosition): string {
-  return Buffer.from(JSON.stringify({ f: fingerprint, i: at.ino, o: at.offset })).toString("base64url");
+  return Buffer.from(JSON.stringify({ f: fingerprint, i: at.ino, h: at.head, o: at.offset })).toString(
+    "base64url",
+  );
 }
 
 function decodeToken(token: string, fingerprint: string): AuditPosition {
@@ -75,14 +77,22 @@ function decodeToken(token: string, fingerprint: string): AuditPosition {
   } catch {
     v = undefined;
   }
-  const t = v as { f?: unknown; i?: unknown; o?: unknown } | undefined;
-  if (!t || typeof t !== "object" || typeof t.i !== "number" || typeof t.o !== "number" || t.o < 0)
+  const t = v as { f?: unknown; i?: unknown; h?: unknown; o?: unknown } | undefined;
+  if (
+    !t ||
+    typeof t !== "object" ||
+    typeof t.i !== "number" ||
+    typeof t.h !== "string" ||
+    typeof t.o !== "number" ||
+    !Number.isSafeInteger(t.o) ||
+    t.o < 0
+  )
     throw new InvalidArgument("pageToken is not one this API returned.");
   if (t.f !== fingerprint)
     throw new InvalidArgument(
       "pageToken belongs to a request with other resourceNames, filter or orderBy: repeat those of the first page.",
     );
-  return { ino: t.i, offset: t.o };
+  return { ino: t.i, head: t.h, offset: t.o };
 }
 
 /** Validates the body of entries:list. */
