@@ -379,6 +379,14 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       "POST /warrant/v1/users/{user}:issueCredential",
       () => ({ method: "POST", path: `/warrant/v1/users/${USER}:issueCredential`, body: {} }),
     ],
+    [
+      "POST /warrant/v1/users/{user}:setPassword",
+      () => ({
+        method: "POST",
+        path: `/warrant/v1/users/${USER}:setPassword`,
+        body: { password: "route walk password" },
+      }),
+    ],
     ["DELETE /warrant/v1/users/{user}", () => ({ method: "DELETE", path: `/warrant/v1/users/${USER}` })],
     [
       "POST /warrant/v1/groups",
