@@ -247,15 +247,22 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
   };
   try {
     if (o.order === "desc") {
-      const newestFirst = [...files].reverse();
-      let i = 0;
+      // Newest first: from the cursor, else from the last line before the upper bound.
+      let from: { index: number; offset: number } = {
+        index: files.length - 1,
+        offset: Number.MAX_SAFE_INTEGER,
+      };
       if (o.cursor) {
-        i = newestFirst.findIndex((f) => same(f, o.cursor!));
-        if (i < 0) return res; // its file was deleted by rotation: nothing older is left
+        const index = files.findIndex((f) => same(f, o.cursor!));
+        if (index < 0) return res; // its file was deleted by rotation: nothing older is left
+        from = { index, offset: o.cursor.offset };
+      } else if (o.before !== undefined) {
+        const before = o.before;
+        from = await seek(files, (t) => t < before, res);
       }
-      for (; i < newestFirst.length; i++) {
-        const f = newestFirst[i]!;
-        const end = o.cursor && same(f, o.cursor) ? Math.min(o.cursor.offset, f.end) : f.end;
+      for (let i = from.index; i >= 0; i--) {
+        const f = files[i]!;
+        const end = i === from.index ? Math.min(from.offset, f.end) : f.end;
         for await (const line of backward(f.fh, end)) if (take(f, line, line.start) === "stop") return res;
       }
       return res;
@@ -266,7 +273,7 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
       const index = files.findIndex((f) => same(f, o.cursor!));
       // Its file was deleted by rotation: what follows it starts at the oldest file kept.
       start = index < 0 ? { index: 0, offset: 0 } : { index, offset: o.cursor.offset };
-    } else if (o.after !== undefined) start = await firstAfter(files, tooOld, res);
+    } else if (o.after !== undefined) start = await seek(files, tooOld, res);
     for (let i = start.index; i < files.length; i++) {
       const f = files[i]!;
       for await (const line of forward(f.fh, i === start.index ? start.offset : 0, f.end))
@@ -280,18 +287,97 @@ export async function scanAudit<T>(file: string, o: ScanOptions<T>): Promise<Sca
 
 const same = (f: OpenFile, p: AuditPosition) => f.ino === p.ino && f.head === p.head;
 
-/** The position of the first line not older than the bound, found by reading backwards (times only). */
-async function firstAfter(
+/** Lines read backwards from the end before a seek switches to binary search. */
+const TAIL_LINES = 2000;
+
+/**
+ * The boundary where lines stop being "before" (`isBefore(time)`): the end of the last such line, as
+ * (file index, offset). Reads backwards from the end for the first {@link TAIL_LINES} lines (a poll for
+ * recent entries finds it there), then binary-searches the file that holds it, relying on time order.
+ */
+async function seek(
   files: OpenFile[],
-  tooOld: (t: number) => boolean,
+  isBefore: (t: number) => boolean,
   res: ScanResult<unknown>,
 ): Promise<{ index: number; offset: number }> {
-  for (let i = files.length - 1; i >= 0; i--) {
+  let budget = TAIL_LINES;
+  for (let i = files.length - 1; i >= 0 && budget > 0; i--) {
     for await (const line of backward(files[i]!.fh, files[i]!.end)) {
       res.linesRead++;
       const t = timeOf(line.text);
-      if (t !== undefined && tooOld(t)) return { index: i, offset: line.end };
+      if (t !== undefined && isBefore(t)) return { index: i, offset: line.end };
+      if (--budget === 0) break;
     }
   }
+  // Far back: the newest file whose first line is before the boundary holds it.
+  for (let i = files.length - 1; i >= 0; i--) {
+    const first = await lineAt(files[i]!, 0);
+    res.linesRead++;
+    const t = first && timeOf(first.text);
+    if (t !== undefined && isBefore(t)) return { index: i, offset: await seekFile(files[i]!, isBefore, res) };
+  }
   return { index: 0, offset: 0 };
+}
+
+/** The first complete line starting at or after `pos` (and before the file's end), with its bounds. */
+async function lineAt(f: OpenFile, pos: number): Promise<Line | undefined> {
+  let start = pos;
+  const buf = Buffer.alloc(CHUNK);
+  if (pos > 0) {
+    // The line starts after the first newline at or after pos - 1.
+    let at = pos - 1;
+    for (;;) {
+      if (at >= f.end || at - pos > MAX_LINE) return undefined;
+      const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.end - at), at);
+      if (bytesRead === 0) return undefined;
+      const i = buf.subarray(0, bytesRead).indexOf(0x0a);
+      if (i >= 0) {
+        start = at + i + 1;
+        break;
+      }
+      at += bytesRead;
+    }
+  }
+  const parts: Buffer[] = [];
+  for (let at = start; at < f.end && at - start <= MAX_LINE; ) {
+    const { bytesRead } = await f.fh.read(buf, 0, Math.min(CHUNK, f.end - at), at);
+    if (bytesRead === 0) break;
+    const i = buf.subarray(0, bytesRead).indexOf(0x0a);
+    if (i >= 0) {
+      parts.push(Buffer.from(buf.subarray(0, i)));
+      return { text: Buffer.concat(parts).toString("utf8"), start, end: at + i + 1 };
+    }
+    parts.push(Buffer.from(buf.subarray(0, bytesRead)));
+    at += bytesRead;
+  }
+  return undefined;
+}
+
+/** Binary search in one file for the end of the last line before the boundary (its first line is before it). */
+async function seekFile(
+  f: OpenFile,
+  isBefore: (t: number) => boolean,
+  res: ScanResult<unknown>,
+): Promise<number> {
+  // Invariant: every line starting before `lo` is before the boundary; the line at `hi` (or the end) is not.
+  let lo = 0;
+  let hi = f.end;
+  while (hi - lo > CHUNK) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const line = await lineAt(f, mid);
+    res.linesRead++;
+    if (!line || line.start >= hi) {
+      hi = mid;
+      continue;
+    }
+    const t = timeOf(line.text);
+    if (t === undefined || isBefore(t)) lo = line.end;
+    else hi = line.start;
+  }
+  for await (const line of forward(f.fh, lo, f.end)) {
+    res.linesRead++;
+    const t = timeOf(line.text);
+    if (line.start >= hi || (t !== undefined && !isBefore(t))) return line.start;
+  }
+  return f.end;
 }

@@ -100,6 +100,41 @@ describe("audit-log reader", () => {
     );
   });
 
+  it("a bound far back is found by binary search, across rotated files", async () => {
+    write("audit.log.2", 0, 3000);
+    write("audit.log.1", 3000, 6000);
+    write("audit.log", 6000, 9000);
+    for (const at of [0, 1, 1500, 2999, 3000, 4500, 5999, 6000, 6500]) {
+      const asc = await scanAudit(file, {
+        order: "asc",
+        after: T0 + at * 1000,
+        afterInclusive: false,
+        limit: 3,
+        accept: (e) => e,
+      });
+      assert.deepEqual(ids(asc.items), range(at + 1, at + 4), `after r${at}`);
+      const ascIn = await scanAudit(file, {
+        order: "asc",
+        after: T0 + at * 1000,
+        afterInclusive: true,
+        limit: 2,
+        accept: (e) => e,
+      });
+      assert.deepEqual(ids(ascIn.items), range(at, at + 2), `at or after r${at}`);
+      const desc = await scanAudit(file, {
+        order: "desc",
+        before: T0 + at * 1000,
+        limit: 3,
+        accept: (e) => e,
+      });
+      assert.deepEqual(ids(desc.items), range(Math.max(0, at - 3), at).reverse(), `before r${at}`);
+      assert.ok(
+        asc.linesRead + desc.linesRead < 2 * 3000,
+        `r${at}: ${asc.linesRead} + ${desc.linesRead} lines`,
+      );
+    }
+  });
+
   it("a line still being written is not read; a malformed one is counted and skipped", async () => {
     for (const n of ["audit.log.1", "audit.log.2"]) rmSync(join(dir, n), { force: true });
     writeFileSync(file, `${line(1)}not json\n${line(2)}{"time":"2026-12-04T12:00:03.000Z","kind":"requ`);
@@ -130,6 +165,19 @@ describe("audit-log reader", () => {
       assert.equal(r.items.length, 5, order);
       assert.ok(r.linesRead <= 20, `${order}: read ${r.linesRead} lines of ${N}`);
       console.log(`# poll of a ${N}-line log (${order}): ${r.linesRead} lines read, ${ms.toFixed(1)} ms`);
+    }
+    // A bound far back: binary search, not a scan of the 200,000 lines.
+    for (const order of ["asc", "desc"] as const) {
+      const bound = T0 + 1000 * 1000;
+      const r = await scanAudit(file, {
+        order,
+        ...(order === "asc" ? { after: bound, afterInclusive: true } : { before: bound }),
+        limit: 10,
+        accept: (e) => e,
+      });
+      assert.equal(r.items[0]!.requestId, order === "asc" ? "r1000" : "r999");
+      assert.ok(r.linesRead < 3000, `${order} from far back: ${r.linesRead} lines read`);
+      console.log(`# a page from 199,000 lines back (${order}): ${r.linesRead} lines read`);
     }
     // Without a time bound, newest first stops at the page: a console's first load is cheap too.
     const first = await scanAudit(file, { order: "desc", limit: 50, accept: (e) => e });
