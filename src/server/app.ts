@@ -33,11 +33,14 @@ import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerLoggingEntries } from "./api/logging/entries.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
+import { registerAuthorization } from "./api/oauth2/authorize.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
+import { registerPolicyTroubleshooter } from "./api/policytroubleshooter/troubleshoot.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
@@ -47,6 +50,7 @@ import { registerGroups } from "./api/users/groups.js";
 import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
+import { ProjectDirectory } from "./auth/project-directory.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
@@ -55,6 +59,7 @@ import { ClusterSync } from "./cluster-sync.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
+import { SigningPool, signHere } from "./tokens/signing-pool.js";
 
 export { StateDirLocked } from "./state-lock.js";
 
@@ -80,6 +85,11 @@ import { loadMasterKey } from "./tokens/master-key.js";
 import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
+  /**
+   * Threads that sign minted access tokens (default: one per core); 0 signs on the event loop.
+   * Not a `warrant serve` flag: a bench and test setting.
+   */
+  signingThreads?: number;
   stateDir: string;
   /**
    * Where state lives: `postgres://…` for PostgreSQL (docs/datastore.md); default the embedded
@@ -309,6 +319,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
+  let signingPool: SigningPool | undefined;
   try {
     const router = new Router();
     // Listen first: the bound port goes into the admin credential's token_uri. Until the routes,
@@ -383,15 +394,18 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
+    signingPool = opts.signingThreads === 0 ? undefined : new SigningPool({ size: opts.signingThreads, log });
+    const pool = signingPool;
     const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
+    const projects = new ProjectDirectory(repositories(store));
     const changes = new ChangeFeed();
     // Other nodes sharing the datastore change what this one caches: follow the change feed.
     const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
     const sync = new ClusterSync(
       store,
-      { access, directory, users, keyRing, changes, workloadIdentity },
+      { access, directory, users, projects, keyRing, changes, workloadIdentity },
       log,
       opts.resyncMs,
     );
@@ -415,8 +429,10 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       access,
       policies: new PolicyService(store, access),
       keyRing,
+      signer: pool?.sign ?? signHere,
       directory,
       users,
+      projects,
       systemKeys: new SystemKeys(store, masterKey, directory),
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
@@ -425,6 +441,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit: audited,
+      auditFile: resolve(stateDir, "audit.log"),
       changes,
       objects,
     };
@@ -441,6 +458,13 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
+    const authorization = registerAuthorization(router, deps);
+    const signInSweep = setInterval(() => {
+      inBackground(
+        authorization.signIn.sweep().catch((err) => log(`sign-in: sweep failed: ${(err as Error).message}`)),
+      );
+    }, 60_000);
+    signInSweep.unref();
     registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);
     registerTokenInfo(router, deps, authenticator);
@@ -461,6 +485,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerWorkloadIdentityPools(router, deps, (name) => workloadIdentity.poolChanged(name));
     registerSts(router, deps, workloadIdentity, authenticator);
     registerDenyPolicies(router, deps);
+    registerPolicyTroubleshooter(router, deps);
+    registerLoggingEntries(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);
     registerCompute(router, deps);
@@ -526,6 +552,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           lifecycle.phase = "draining";
           agentsRunning = false;
           clearInterval(ringTimer);
+          clearInterval(signInSweep);
           // Kept-alive connections stay: their next request (a probe's, say) gets 503 and a close.
           listener.close();
           await supervisor.close();
@@ -543,6 +570,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
           await Promise.allSettled([...background]);
+          await pool?.close();
           await sync.close();
           await blobs.close();
           await store.close();
@@ -555,6 +583,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   } catch (err) {
     // A start that fails after binding (bad master key, unreadable state) must not leave the port held.
     governor.close();
+    await signingPool?.close();
     await proxy?.close();
     if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();

@@ -179,6 +179,11 @@ function denialReason(
   return `${s}.`;
 }
 
+/** Whether a binding's `member` includes the principal (directly, through a group, or as a convenience member). */
+export function holds(principal: Principal, member: string, ctx: AuthorizeContext): boolean {
+  return holdsParsed(principal, parseMember(member), ctx);
+}
+
 function holdsParsed(principal: Principal, parsed: ParsedMember | string, ctx: AuthorizeContext): boolean {
   if (typeof parsed === "string") return false;
   if (parsed.type !== "convenience") return memberMatches(parsed, principal);

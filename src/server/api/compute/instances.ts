@@ -59,7 +59,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     const projectId = ctx.params.project!;
     const target = `projects/${projectId}`;
     await access.require(ctx, permission, pRef(projectId), computeDenied(target));
-    const p = await deps.repos.projects.get(projectId);
+    const p = await deps.projects.get(projectId);
     if (!p) throw notFound(target);
     return p;
   }
