@@ -153,6 +153,8 @@ describe("console pages: IAM conflicts, service accounts and keys", { skip, time
     await page.getByLabel("Result").selectOption("granted");
     await page.getByRole("button", { name: "Apply filters" }).click();
     await page.waitForURL(/permission=iam\.serviceAccounts\.create/);
+    // The entries shown are those of the new filter (not the previous list, still on screen while it loads).
+    await page.locator('[data-testid="audit-entries"][data-filter*="iam.serviceAccounts.create"]').waitFor();
     const rows = page.getByTestId("audit-entry");
     await rows.first().waitFor();
     const before = await rows.count();

@@ -153,6 +153,8 @@ export function AuditPage({ project }: PageProps) {
   // biome-ignore lint/correctness/useExhaustiveDependencies: the key stands for the filters
   useEffect(() => setForm(applied), [appliedKey]);
   const [entries, setEntries] = useState<LogEntry[] | undefined>();
+  /** The filter the entries shown were listed with (they are replaced, not mixed, when it changes). */
+  const [shownFilter, setShownFilter] = useState<string | undefined>();
   const [error, setError] = useState<unknown>();
   const [loading, setLoading] = useState(false);
   const [tail, setTail] = useState(query.get("tail") === "1");
@@ -172,8 +174,10 @@ export function AuditPage({ project }: PageProps) {
       if (!project) return;
       setLoading(true);
       try {
-        const got = await list(project, JSON.parse(appliedKey) as AuditFilters, undefined, signal);
+        const filters = JSON.parse(appliedKey) as AuditFilters;
+        const got = await list(project, filters, undefined, signal);
         setEntries(got);
+        setShownFilter(buildFilter(filters));
         newest.current = got[0]?.timestamp;
         setError(undefined);
       } catch (err) {
@@ -303,7 +307,7 @@ export function AuditPage({ project }: PageProps) {
       {entries && entries.length === 0 && <p>No entries match.</p>}
       {entries && entries.length > 0 && (
         <Scroller label="Audit entries">
-          <table data-testid="audit-entries">
+          <table data-testid="audit-entries" data-filter={shownFilter} aria-busy={loading}>
             <thead>
               <tr>
                 <th scope="col">Time</th>
