@@ -57,6 +57,8 @@ import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import { ClusterSync } from "./cluster-sync.js";
+import { type ConsoleHandle, registerConsole } from "./console/console.js";
+import type { SessionLimits } from "./console/sessions.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
@@ -162,6 +164,8 @@ export interface ServeOptions {
   auditToLog?: boolean;
   /** The upstream OpenID Connect provider people may sign in through (docs/sign-in.md). */
   sso?: SsoConfig;
+  /** The web console's session lifetimes (tests shorten them; docs/console.md). */
+  consoleSessions?: Partial<SessionLimits>;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -179,6 +183,8 @@ export interface RunningServer {
   metadataServers(): Record<string, string>;
   /** Every registered API route, with its declared authorization (route-authz.ts). */
   routes(): readonly Route[];
+  /** The web console's sessions (tests inspect them). */
+  console: ConsoleHandle;
   stateDir: string;
   adminCredentialFile: string;
   defaultProject: string;
@@ -496,6 +502,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerGroups(router, deps);
     registerCompute(router, deps);
     registerMetrics(router, deps, metrics, opts.metricsLoopbackOpen !== false);
+    // Last: its catch-all routes under /console must not shadow anything.
+    const consoleHandle = registerConsole(router, {
+      apiUrl: url,
+      log,
+      ...(opts.consoleSessions ? { limits: opts.consoleSessions } : {}),
+    });
     httpDeps.authenticator = authenticator;
 
     const writeInfo = (agents: Record<string, string>) =>
@@ -544,6 +556,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       stateDir,
       metadataServers: () => supervisor.addresses(),
       routes: () => router.all(),
+      console: consoleHandle,
       connectionStats: () => governor.stats(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
