@@ -7,8 +7,21 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { type Harness, startHarness } from "../support/harness.js";
+import type { Browser } from "playwright-core";
+import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+import {
+  assertMoving,
+  CHROMIUM_MISSING,
+  checkPage,
+  giveSession,
+  grant,
+  launch,
+  newTab,
+  sampleProgress,
+  type Tab,
+} from "./fleet-support.js";
 import { loadUploadModule, type UploadModule } from "./upload-module.js";
 
 const KiB = 1024;
@@ -274,5 +287,174 @@ describe("resumable upload against a real server, with the network cut", () => {
       uploadWith("never.bin", data, (n) => (n >= 1 ? "before" : null)),
       /stopped after 6 network errors in a row at byte 524288 of 1048576/,
     );
+  });
+});
+
+describe("the storage page in Chromium", { skip: CHROMIUM_MISSING }, () => {
+  let h: Harness;
+  let browser: Browser;
+  let tab: Tab;
+  const BUCKET = "console-browser-bucket";
+  const P = "demo-project";
+  before(async () => {
+    h = await startHarness({ agents: false });
+    browser = await launch();
+    tab = await newTab(browser);
+    await giveSession(h, tab, "admin@warrant.local", h.adminToken);
+  });
+  after(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  test("create a bucket, upload into a folder, navigate by prefix, download, delete", async () => {
+    const { page } = tab;
+    await page.goto(`${h.url}/console/storage?project=${P}`);
+    await page.getByRole("heading", { name: /^Storage/ }).waitFor();
+    await page.getByLabel(/Bucket name/).fill(BUCKET);
+    await page.getByRole("button", { name: "Create bucket" }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: `Created bucket ${BUCKET}` })
+      .waitFor();
+    assert.equal((await h.call("GET", `/storage/v1/b/${BUCKET}`)).status, 200);
+    await page.locator(`[data-testid=bucket-row][data-name=${BUCKET}]`).waitFor();
+    await checkPage(tab, "storage-buckets");
+
+    await page.getByTestId("bucket-row").getByRole("link", { name: BUCKET }).click();
+    await page.getByText("This bucket is empty").waitFor();
+    const text = "hello from the console\n";
+    await page.getByLabel("File", { exact: true }).setInputFiles({
+      name: "hello.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from(text),
+    });
+    await page.getByLabel(/Object name/).fill("docs/notes/hello.txt");
+    await page.getByRole("button", { name: "Upload", exact: true }).click();
+    await page.getByTestId("upload-done").waitFor();
+    const stored = await h.call(
+      "GET",
+      `/storage/v1/b/${BUCKET}/o/${encodeURIComponent("docs/notes/hello.txt")}`,
+    );
+    assert.equal(stored.status, 200, stored.text);
+    assert.equal(stored.body.contentType, "text/plain");
+    assert.equal(stored.body.md5Hash, md5(Buffer.from(text)));
+
+    // The bucket's root shows the folder, not the object; the folder's link goes one level down.
+    await page.locator("[data-testid=folder-row][data-prefix='docs/']").waitFor();
+    assert.equal(await page.getByTestId("object-row").count(), 0);
+    await page.getByRole("link", { name: "docs/" }).click();
+    await page.getByRole("link", { name: "notes/" }).click();
+    assert.match(page.url(), /prefix=docs%2Fnotes%2F/);
+    const row = page.locator("[data-testid=object-row][data-name='docs/notes/hello.txt']");
+    await row.waitFor();
+    assert.deepEqual(
+      await page.getByRole("navigation", { name: "Folder" }).getByRole("link").allTextContents(),
+      ["Buckets", BUCKET, "docs", "notes"],
+    );
+    await checkPage(tab, "storage-objects");
+
+    // Download: through the console's back end, alt=media, the same bytes.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.getByRole("link", { name: /Download/ }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), "hello.txt");
+    const path = await download.path();
+    assert.equal(readFileSync(path!, "utf8"), text);
+
+    // Delete asks once more, then the object is gone from the API and the folder.
+    await row.getByRole("button", { name: "Delete docs/notes/hello.txt" }).click();
+    await row.getByRole("button", { name: "Delete hello.txt?" }).click();
+    await page.getByTestId("folder-empty").waitFor();
+    assert.equal(
+      (await h.call("GET", `/storage/v1/b/${BUCKET}/o/${encodeURIComponent("docs/notes/hello.txt")}`)).status,
+      404,
+    );
+    // The breadcrumb leads back to the bucket list.
+    await page.getByRole("navigation", { name: "Folder" }).getByRole("link", { name: "Buckets" }).click();
+    await page.locator(`[data-testid=bucket-row][data-name=${BUCKET}]`).waitFor();
+    assert.deepEqual(tab.errors, []);
+  });
+
+  test("a 6 MiB upload survives two cut chunk requests: the bar moves and the object is whole", async () => {
+    const { page } = tab;
+    await page.goto(`${h.url}/console/storage?project=${P}&bucket=${BUCKET}`);
+    await page.getByRole("heading", { name: `Bucket ${BUCKET}` }).waitFor();
+    const data = randomBytes(6 * MiB + 123);
+    // Cut the 3rd chunk before it leaves the browser, and the 6th after the server kept it (its
+    // answer never reaches the page).
+    let chunk = 0;
+    const cut: string[] = [];
+    await page.route("**/console/api/upload/**", async (route) => {
+      const req = route.request();
+      const range = req.headers()["content-range"] ?? "";
+      if (req.method() !== "PUT" || range.startsWith("bytes */")) return route.continue();
+      chunk++;
+      if (chunk === 3) {
+        cut.push(`before ${range}`);
+        return route.abort("connectionreset");
+      }
+      if (chunk === 6) {
+        const res = await route.fetch();
+        cut.push(`after ${range} (server answered ${res.status()})`);
+        return route.abort("connectionreset");
+      }
+      return route.continue();
+    });
+    await page.getByLabel("File", { exact: true }).setInputFiles({
+      name: "big.bin",
+      mimeType: "application/octet-stream",
+      buffer: data,
+    });
+    const values = await sampleProgress(page, async () => {
+      await page.getByRole("button", { name: "Upload", exact: true }).click();
+      await page.getByTestId("upload-done").waitFor({ timeout: 60_000 });
+    });
+    await page.unroute("**/console/api/upload/**");
+    assert.equal(cut.length, 2, cut.join("; "));
+    assert.match(cut[1]!, /server answered 308/);
+    assertMoving(values, data.length);
+    await page.getByText("resumed after 2 network errors").waitFor();
+    const stored = await h.call("GET", `/storage/v1/b/${BUCKET}/o/big.bin`);
+    assert.equal(stored.body.size, String(data.length));
+    assert.equal(stored.body.md5Hash, md5(data));
+    assert.deepEqual(
+      tab.errors.filter((e) => !/net::ERR_CONNECTION_RESET/.test(e)),
+      [],
+    );
+  });
+
+  test("a user who may only read gets the explained denial when uploading", async () => {
+    await grant(h, "roles/storage.objectViewer", "user:rita@example.com");
+    const rita = await newTab(browser);
+    await giveSession(h, rita, "rita@example.com", await tokenAs(h, "user:rita@example.com"));
+    const { page } = rita;
+    await page.goto(`${h.url}/console/storage?project=${P}&bucket=${BUCKET}`);
+    await page.locator("[data-testid=object-row][data-name='big.bin']").waitFor();
+    await page.getByLabel("File", { exact: true }).setInputFiles({
+      name: "nope.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from("nope"),
+    });
+    await page.getByRole("button", { name: "Upload", exact: true }).click();
+    const err = page.getByTestId("api-error");
+    await err.waitFor();
+    assert.equal(await err.getAttribute("data-status"), "PERMISSION_DENIED");
+    const why = page.getByTestId("denial-explanation");
+    assert.match(String(await why.textContent()), /storage\.objects\.create/);
+    assert.match(String(await why.textContent()), /user:rita@example\.com/);
+    assert.match(
+      String(await why.textContent()),
+      /roles\/storage\.objectCreator|roles\/storage\.objectAdmin/,
+    );
+    await checkPage(rita, "storage-upload-denied");
+    assert.equal((await h.call("GET", `/storage/v1/b/${BUCKET}/o/nope.txt`)).status, 404);
+    // The browser logs the 403 of the failed request; nothing else.
+    assert.deepEqual(
+      rita.errors.filter((e) => !/status of 403/.test(e)),
+      [],
+    );
+    await rita.context.close();
   });
 });
