@@ -269,7 +269,7 @@ export function ObjectBrowser(props: { project: string; bucket: string; prefix: 
       )}
       {list.data && !empty && (
         <div className="table-wrap">
-          <table aria-label={`Objects in gs://${bucket}/${prefix}`}>
+          <table className="fits" aria-label={`Objects in gs://${bucket}/${prefix}`}>
             <thead>
               <tr>
                 <th scope="col">Name</th>

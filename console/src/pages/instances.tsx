@@ -143,7 +143,7 @@ function CreateInstance(props: { project: string; onCreated: (zone: string, name
       const body = {
         name: name.trim(),
         machineType: `zones/${zone}/machineTypes/${machineType.trim()}`,
-        ...(account ? { serviceAccounts: [{ email: account, scopes: all }] } : {}),
+        ...(account.trim() ? { serviceAccounts: [{ email: account.trim(), scopes: all }] } : {}),
         metadata: { items: parseMetadataLines(metadata) },
       };
       await call(
@@ -210,25 +210,31 @@ function CreateInstance(props: { project: string; onCreated: (zone: string, name
             (code on the instance gets its tokens; you need iam.serviceAccounts.actAs on it)
           </span>
         </label>
-        <select
+        <input
           id={ids.sa}
           name="serviceAccount"
+          list={`${ids.sa}-list`}
           value={account}
           onChange={(e) => setAccount(e.target.value)}
-        >
+          spellCheck={false}
+          autoComplete="off"
+          aria-describedby={`${ids.sa}-hint`}
+        />
+        <datalist id={`${ids.sa}-list`}>
           <option value="default">Compute Engine default service account</option>
-          {(accounts.data ?? [])
-            .filter((a) => !a.email.endsWith("-compute@developer.gserviceaccount.com"))
-            .map((a) => (
-              <option key={a.email} value={a.email}>
-                {a.email}
-                {a.disabled ? " (disabled)" : ""}
-              </option>
-            ))}
-          <option value="">No service account</option>
-        </select>
+          {(accounts.data ?? []).map((a) => (
+            <option key={a.email} value={a.email}>
+              {a.displayName || a.email}
+              {a.disabled ? " (disabled)" : ""}
+            </option>
+          ))}
+        </datalist>
+        <span className="hint" id={`${ids.sa}-hint`}>
+          An e-mail address, <code>default</code> for the project's default compute account, or empty for
+          none.
+        </span>
       </div>
-      {account && (
+      {account.trim() && (
         <fieldset className="scopes">
           <legend>Access scopes</legend>
           {SCOPES.map((s) => (
@@ -342,7 +348,7 @@ function InstanceDetails(props: { project: string; zone: string; name: string })
   const i = inst.data;
   const sa = i?.serviceAccounts?.[0];
   return (
-    <section className="panel" aria-labelledby="instance-details" data-testid="instance-details">
+    <section className="panel spaced" aria-labelledby="instance-details" data-testid="instance-details">
       <h2 id="instance-details">
         Instance <code>{name}</code>
       </h2>
@@ -510,7 +516,7 @@ export function InstancesPage({ project }: PageProps) {
       )}
       {list.data && list.data.length > 0 && (
         <div className="table-wrap">
-          <table aria-label="Instances">
+          <table className="fits" aria-label="Instances">
             <thead>
               <tr>
                 <th scope="col">Name</th>

@@ -134,7 +134,7 @@ function BucketList(props: { project: string }) {
       )}
       {buckets.data && buckets.data.length > 0 && (
         <div className="table-wrap">
-          <table aria-label="Buckets">
+          <table className="fits" aria-label="Buckets">
             <thead>
               <tr>
                 <th scope="col">Name</th>
