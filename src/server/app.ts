@@ -33,11 +33,14 @@ import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerLoggingEntries } from "./api/logging/entries.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
+import { registerAuthorization } from "./api/oauth2/authorize.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
+import { registerPolicyTroubleshooter } from "./api/policytroubleshooter/troubleshoot.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
@@ -431,6 +434,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit: audited,
+      auditFile: resolve(stateDir, "audit.log"),
       changes,
       objects,
     };
@@ -447,6 +451,13 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
+    const authorization = registerAuthorization(router, deps);
+    const signInSweep = setInterval(() => {
+      inBackground(
+        authorization.signIn.sweep().catch((err) => log(`sign-in: sweep failed: ${(err as Error).message}`)),
+      );
+    }, 60_000);
+    signInSweep.unref();
     registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);
     registerTokenInfo(router, deps, authenticator);
@@ -467,6 +478,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerWorkloadIdentityPools(router, deps, (name) => workloadIdentity.poolChanged(name));
     registerSts(router, deps, workloadIdentity, authenticator);
     registerDenyPolicies(router, deps);
+    registerPolicyTroubleshooter(router, deps);
+    registerLoggingEntries(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);
     registerCompute(router, deps);
@@ -539,6 +552,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           lifecycle.phase = "draining";
           agentsRunning = false;
           clearInterval(ringTimer);
+          clearInterval(signInSweep);
           // Kept-alive connections stay: their next request (a probe's, say) gets 503 and a close.
           listener.close();
           await supervisor.close();

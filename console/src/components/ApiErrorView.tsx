@@ -49,7 +49,11 @@ export function ApiErrorView(props: { error: unknown; project?: string; title?: 
           ({error.code} {error.status})
         </span>
       </h2>
-      <p className="error-message">{error.message}</p>
+      <p className="error-message">
+        {x?.reason && error.message.includes(x.reason)
+          ? error.message.replace(x.reason, "").trim()
+          : error.message}
+      </p>
       {x && (
         <dl className="explanation" data-testid="denial-explanation">
           {x.principal && (

@@ -169,7 +169,8 @@ function denialReason(
   return `${s}.`;
 }
 
-function holds(principal: Principal, member: string, ctx: AuthorizeContext): boolean {
+/** Whether a binding's `member` includes the principal (directly, through a group, or as a convenience member). */
+export function holds(principal: Principal, member: string, ctx: AuthorizeContext): boolean {
   const parsed = parseMember(member);
   if (typeof parsed === "string") return false;
   if (parsed.type !== "convenience") return memberMatches(parsed, principal);

@@ -64,12 +64,23 @@ function cookies(req: IncomingMessage): Map<string, string> {
   return out;
 }
 
-const secureOrigin = (ctx: RequestContext) => ctx.baseUrl.startsWith("https:");
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
- * The session cookie's name: with HTTPS the `__Host-` prefix (Secure, Path=/, no Domain: no other
- * host or path can set or shadow it). Over plain HTTP a browser refuses Secure cookies from most
- * origins, so the cookie is unprefixed there (docs/console.md#sessions).
+ * Whether the console's cookies can be `Secure`: over HTTPS, and on loopback over plain HTTP, which
+ * browsers treat as a secure context (Chromium keeps `Secure` and `__Host-` cookies set by
+ * http://127.0.0.1 and http://localhost; test/console checks it). Over plain HTTP to any other
+ * host a browser drops `Secure` cookies, so they are sent without it there.
+ */
+export function secureCookies(baseUrl: string): boolean {
+  const u = new URL(baseUrl);
+  return u.protocol === "https:" || LOOPBACK_HOSTS.has(u.hostname);
+}
+const secureOrigin = (ctx: RequestContext) => secureCookies(ctx.baseUrl);
+
+/**
+ * The session cookie's name: where cookies can be Secure, the `__Host-` prefix (Secure, Path=/, no
+ * Domain: no other host or path can set or shadow it); elsewhere unprefixed (docs/console.md#sessions).
  */
 export const sessionCookieName = (secure: boolean) => (secure ? "__Host-warrant_console" : "warrant_console");
 const LOGIN_COOKIE = "warrant_console_login";

@@ -22,8 +22,9 @@ export type RouteAuthz =
       conditional?: readonly string[];
     }
   | {
-      /** A list that shows each item only if the caller holds this permission on it. An empty page
-       *  is a legitimate answer that needed no check, so the adapter requires none. */
+      /** A list that shows each item only if the caller holds this permission on it (or, for the
+       *  Policy Troubleshooter, each policy only if the caller may read it: the rule in words). An
+       *  empty page is a legitimate answer that needed no check, so the adapter requires none. */
       filters: string;
     }
   | { /** Why the route checks no IAM permission; specific, not "public". */ exempt: string };
@@ -92,15 +93,30 @@ const consoleRoutes: Record<string, RouteAuthz> = {
   ),
 };
 
+const AUTHORIZE =
+  "OAuth authorization endpoint, where people sign in: the sign-in itself (password, upstream SSO, or this server's sign-in session cookie) is the credential; the client and its redirect URI are checked against the first-party client table before anything is redirected; every outcome is audited as a signin event.";
+const TROUBLESHOOT =
+  "each policy along the resource's chain is shown only if the caller holds its getIamPolicy permission (resourcemanager.projects.getIamPolicy, iam.serviceAccounts.getIamPolicy, storage.buckets.getIamPolicy, …), and a deny rule's details only with iam.denypolicies.get where it is attached; a policy the caller cannot read is answered UNKNOWN_INFO_DENIED, as on Google (src/server/api/policytroubleshooter/troubleshoot.ts)";
+
 const table: Record<string, RouteAuthz> = {
   // The web console (src/server/console)
   ...consoleRoutes,
-
+  "POST /v1/iam:troubleshoot": { filters: TROUBLESHOOT },
+  "POST /v2alpha1/iam:troubleshoot": { filters: TROUBLESHOOT },
+  // Data Access entries only where the caller also holds logging.privateLogEntries.list (entries.ts).
+  "POST /v2/entries:list": {
+    permission: "logging.logEntries.list",
+    conditional: ["logging.privateLogEntries.list"],
+  },
   "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
   "POST /oauth2/v4/token": { exempt: TOKEN_ENDPOINT },
   "POST /revoke": { exempt: REVOKE },
   "POST /o/oauth2/revoke": { exempt: REVOKE },
+  "GET /o/oauth2/auth": { exempt: AUTHORIZE },
+  "POST /o/oauth2/auth": { exempt: AUTHORIZE },
+  "GET /o/oauth2/v2/auth": { exempt: AUTHORIZE },
+  "POST /o/oauth2/v2/auth": { exempt: AUTHORIZE },
   "GET /oauth2/v1/certs": { exempt: CERTS },
   "GET /oauth2/v3/certs": { exempt: CERTS },
   "GET /.well-known/openid-configuration": {
@@ -210,6 +226,7 @@ const table: Record<string, RouteAuthz> = {
   "POST /warrant/v1/users/{user}:disable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:enable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:issueCredential": { permission: ORG_ADMIN },
+  "POST /warrant/v1/users/{user}:setPassword": { permission: ORG_ADMIN },
   "POST /v2/policies/{attachment}/denypolicies": { permission: "iam.denypolicies.create" },
   "GET /v2/policies/{attachment}/denypolicies": { permission: "iam.denypolicies.list" },
   "GET /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.get" },

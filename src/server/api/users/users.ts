@@ -25,6 +25,7 @@ import {
   userDisplayNameProblem,
   userEmailProblem,
 } from "../../../domain/user.js";
+import { hashPassword, passwordProblem } from "../../../domain/user-password.js";
 import { ADMIN_EMAIL } from "../../bootstrap.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
@@ -115,6 +116,8 @@ export function registerUsers(router: Router, deps: ServerDeps) {
       // so that a refresh answers invalid_grant as Google's does, not invalid_client).
       const tokens = await r.refreshTokens.ofSubject(subject);
       for (const t of tokens) await r.refreshTokens.delete(t.tokenSha256);
+      await r.userPasswords.delete(email);
+      for (const x of await r.signInSessions.ofUser(email)) await r.signInSessions.delete(x.sessionSha256);
       const clients = await r.oauthClients.ofSubject(subject);
       const revokeTime = new Date().toISOString();
       for (const c of clients) if (!c.revokeTime) await r.oauthClients.put({ ...c, revokeTime });
@@ -156,6 +159,27 @@ export function registerUsers(router: Router, deps: ServerDeps) {
       audit(ctx, `users.${verb}`, { user: email });
       return user;
     });
+
+  // Sets (or replaces) the password the user signs in with at the authorization endpoint. The
+  // password is hashed here (scrypt) and never stored, logged or audited as given.
+  router.add("POST", "/warrant/v1/users/{user}:setPassword", async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    const email = emailParam(ctx);
+    const problem = passwordProblem(body.password);
+    if (problem) throw new InvalidArgument(problem);
+    await requireWrite(ctx, "Setting a user's password");
+    const hash = await hashPassword(body.password as string);
+    await deps.store.transaction(async (tx) => {
+      const r = repositories(tx);
+      const u = await r.users.get(email);
+      if (!u) throw new NotFound(`User ${email} not found.`);
+      await r.userPasswords.put({ email, uid: u.uniqueId!, hash, updateTime: new Date().toISOString() });
+      // A new password ends the browser sessions signed in with any earlier one.
+      for (const x of await r.signInSessions.ofUser(email)) await r.signInSessions.delete(x.sessionSha256);
+    });
+    audit(ctx, "users.setPassword", { user: email });
+    return {};
+  });
 
   router.add("POST", "/warrant/v1/users/{user}:issueCredential", async (ctx) => {
     const body = await readJsonObject(ctx.req);
