@@ -1,95 +1,37 @@
 /**
- * What the instances, storage and fleet-flow browser tests share: Debian's Chromium driven by
- * playwright-core, a console session for a user, screenshots at a desktop and a phone size,
- * axe (no serious or critical violation), and the browser's console errors collected.
+ * What the instances, storage and fleet-flow browser tests share, on top of test/console/browser.ts
+ * (Chromium, axe, screenshots, sign-in through the password page): a user with a password signed in
+ * in a browser of their own, an IAM grant, and sampling an upload's progress bar.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { AxeBuilder } from "@axe-core/playwright";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { Harness } from "../support/harness.js";
+import { signIn, type UserBrowser, userBrowser } from "./browser.js";
 
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_MISSING = existsSync(CHROMIUM)
-  ? false
-  : "Chromium is not at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)";
+export { checkPage, chromiumMissing, launch, type UserBrowser } from "./browser.js";
 
-/** Screenshots go here (gitignored). */
-export const ARTIFACTS = new URL("../../../.test-artifacts/console/", import.meta.url).pathname;
-
-export const VIEWPORTS = {
-  desktop: { width: 1280, height: 800 },
-  phone: { width: 390, height: 844 },
-} as const;
-
-export async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-}
-
-export interface Tab {
-  context: BrowserContext;
-  page: Page;
-  /** Console messages of type error and uncaught page errors, as they happened. */
-  errors: string[];
-}
-
-/** A fresh browser context (its own cookies) and page, recording console errors. */
-export async function newTab(browser: Browser, viewport = VIEWPORTS.desktop): Promise<Tab> {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  return { context, page, errors };
-}
+export const PASSWORD = "correct horse battery staple 42";
 
 /**
- * Signs the tab in as `email` by giving it a console session holding that user's token, as the
- * console's sign-in callback would. The fleet-flow test signs in through the real sign-in page
- * instead; these page tests are about the pages, not sign-in.
+ * A browser context of `email`'s own, signed in to the console with a password through the
+ * authorization server's sign-in page. The admin sets the password (creating the user if needed).
  */
-export async function giveSession(h: Harness, tab: Tab, email: string, token: string) {
-  const id = h.server.console.sessions.create({
-    principal: `user:${email}`,
-    email,
-    accessToken: token,
-    accessExpiresAt: Date.now() + 3600_000,
-    refreshToken: undefined,
+export async function signedIn(h: Harness, browser: Browser, email: string): Promise<UserBrowser> {
+  const created = await h.call("POST", "/warrant/v1/users", { body: { email } });
+  assert.ok(created.status === 200 || created.status === 409, created.text);
+  const set = await h.call("POST", `/warrant/v1/users/${encodeURIComponent(email)}:setPassword`, {
+    body: { password: PASSWORD },
   });
-  await tab.context.addCookies([{ name: "warrant_console", value: id, url: h.url }]);
-}
-
-/** Saves a full-page screenshot as .test-artifacts/console/<name>.png. */
-export async function screenshot(page: Page, name: string) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** Runs axe on the page; fails on any serious or critical violation, naming each. */
-export async function assertAccessible(page: Page, what: string) {
-  const result = await new AxeBuilder({ page }).analyze();
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
-    [],
-    `axe on ${what}`,
-  );
-}
-
-/** Screenshots at both sizes and axe at both, for one page already loaded in `tab`. */
-export async function checkPage(tab: Tab, name: string) {
-  for (const [size, viewport] of Object.entries(VIEWPORTS)) {
-    await tab.page.setViewportSize(viewport);
-    await screenshot(tab.page, `${name}-${size}`);
-    await assertAccessible(tab.page, `${name} at ${viewport.width}×${viewport.height}`);
-  }
-  await tab.page.setViewportSize(VIEWPORTS.desktop);
+  assert.equal(set.status, 200, set.text);
+  const u = await userBrowser(browser, h.url);
+  await signIn(u.page, email, PASSWORD);
+  // Before sign-in the console asks for its session and Chromium logs that 401 (the signed-out
+  // page is what it shows). Any other error stays and fails the test.
+  const expected =
+    /^console: Failed to load resource: the server responded with a status of 401 \(Unauthorized\) \(http:\/\/[^/]+\/console\/auth\/session\)$/;
+  const others = u.errors.filter((e) => !expected.test(e));
+  u.errors.splice(0, u.errors.length, ...others);
+  return u;
 }
 
 /** Adds a binding to a resource's IAM policy through the public API, as the admin. */

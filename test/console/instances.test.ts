@@ -8,30 +8,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { type Harness, startHarness, tokenAs } from "../support/harness.js";
-import {
-  CHROMIUM_MISSING,
-  checkPage,
-  giveSession,
-  grant,
-  launch,
-  newTab,
-  type Tab,
-} from "./fleet-support.js";
+import { type Harness, startHarness } from "../support/harness.js";
+import { checkPage, chromiumMissing, grant, launch, signedIn, type UserBrowser } from "./fleet-support.js";
 
 const P = "demo-project";
 const SA = `demo-sa@${P}.iam.gserviceaccount.com`;
 const base = `/compute/v1/projects/${P}/zones`;
 
-describe("the instances page in Chromium", { skip: CHROMIUM_MISSING }, () => {
+describe("the instances page in Chromium", { skip: chromiumMissing() ?? false }, () => {
   let h: Harness;
   let browser: Browser;
-  let tab: Tab;
+  let tab: UserBrowser;
   before(async () => {
     h = await startHarness({ agents: false });
     browser = await launch();
-    tab = await newTab(browser);
-    await giveSession(h, tab, "admin@warrant.local", h.adminToken);
+    tab = await signedIn(h, browser, "admin@warrant.local");
   });
   after(async () => {
     await browser?.close();
@@ -64,8 +55,8 @@ describe("the instances page in Chromium", { skip: CHROMIUM_MISSING }, () => {
         .textContent(),
       SA,
     );
-    await checkPage(tab, "instances");
-    assert.deepEqual(tab.errors, []);
+    await checkPage(page, "instances");
+    tab.assertNoErrors();
   });
 
   test("create as an account with scopes and metadata; stop, start and delete", async () => {
@@ -116,13 +107,12 @@ describe("the instances page in Chromium", { skip: CHROMIUM_MISSING }, () => {
     await page.keyboard.press("Enter");
     await row.waitFor({ state: "detached" });
     assert.equal((await h.call("GET", `${base}/europe-west1-b/instances/web-1`)).status, 404);
-    assert.deepEqual(tab.errors, []);
+    tab.assertNoErrors();
   });
 
   test("an instance admin without actAs on the account sees the API's explained denial", async () => {
     await grant(h, "roles/compute.instanceAdmin.v1", "user:frank@example.com");
-    const frank = await newTab(browser);
-    await giveSession(h, frank, "frank@example.com", await tokenAs(h, "user:frank@example.com"));
+    const frank = await signedIn(h, browser, "frank@example.com");
     const { page } = frank;
     await page.goto(`${h.url}/console/instances?project=${P}`);
     await page.locator("[data-testid=instance-row][data-name=demo-vm]").waitFor();
@@ -141,12 +131,9 @@ describe("the instances page in Chromium", { skip: CHROMIUM_MISSING }, () => {
     assert.match(why, /user:frank@example\.com/);
     assert.match(why, /roles\/iam\.serviceAccountUser/);
     await form.getByRole("link", { name: "Ask the policy troubleshooter" }).waitFor();
-    await checkPage(frank, "instances-actas-denied");
+    await checkPage(page, "instances-actas-denied");
     assert.equal((await h.call("GET", `${base}/us-central1-a/instances/franks-vm`)).status, 404);
-    assert.deepEqual(
-      frank.errors.filter((e) => !/status of 403/.test(e)),
-      [],
-    );
+    frank.assertNoErrors();
     await frank.context.close();
   });
 });
