@@ -252,6 +252,34 @@ export class ResumableUpload {
     this.report("starting");
     this.session = await this.initiate();
     this.report("uploading");
+    try {
+      return await this.send();
+    } catch (err) {
+      // Cancelled: end the session, so its bytes do not wait a week on the server (best effort).
+      if ((err as Error)?.name === "AbortError") await this.discard();
+      throw err;
+    }
+  }
+
+  /** The session's path under `base` once started (a test checks it is gone after a cancel). */
+  get sessionUri(): string | undefined {
+    return this.session;
+  }
+
+  /** `DELETE` on the session URI: the server drops the session and what it kept (answered 499). */
+  private async discard(): Promise<void> {
+    try {
+      const res = await this.fetch(this.url(this.session!), {
+        method: "DELETE",
+        headers: { ...this.o.headers },
+      });
+      await res.body?.cancel();
+    } catch {
+      // The session expires on its own.
+    }
+  }
+
+  private async send(): Promise<unknown> {
     let failures = 0;
     const maxRetries = this.o.maxRetries ?? 6;
     const sleep = this.o.sleep ?? defaultSleep;

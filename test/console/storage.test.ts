@@ -272,6 +272,30 @@ describe("resumable upload against a real server, with the network cut", () => {
     assert.equal((await storedMd5("cut-mid.bin")).md5, md5(data));
   });
 
+  test("a cancelled upload ends its session on the server: the session URI answers 404 afterwards", async () => {
+    const ctl = new AbortController();
+    const up = new U.ResumableUpload({
+      bucket: BUCKET,
+      name: "cancelled.bin",
+      data: new Blob([new Uint8Array(randomBytes(2 * MiB))]),
+      chunkBytes: 256 * KiB,
+      base: h.url,
+      headers: { Authorization: `Bearer ${h.adminToken}` },
+      signal: ctl.signal,
+      onProgress: (p) => {
+        if (p.persisted >= 512 * KiB) ctl.abort();
+      },
+    });
+    await assert.rejects(up.run(), { name: "AbortError" });
+    assert.ok(up.sessionUri, "the session had started");
+    const status = await fetch(`${h.url}${up.sessionUri}`, {
+      method: "PUT",
+      headers: { "Content-Range": "bytes */2097152" },
+    });
+    assert.equal(status.status, 404, await status.text());
+    assert.equal((await h.call("GET", `/storage/v1/b/${BUCKET}/o/cancelled.bin`)).status, 404);
+  });
+
   test("a denial is the API's error, not a retry; repeated network errors give up with where it stopped", async () => {
     const denied = new U.ResumableUpload({
       bucket: "no-such-bucket-anywhere",
