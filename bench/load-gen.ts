@@ -31,6 +31,13 @@ export interface LoadJob {
   client?: "raw" | "agent";
   warmupMs: number;
   durationMs: number;
+  /**
+   * Open loop (raw client only): requests are due at this many per second, spread over the
+   * connections, whatever the answers' pace; each latency runs from when its request was due, so
+   * a server falling behind shows in the percentiles (no coordinated omission). Default: closed
+   * loop, each connection sending its next request as soon as the previous is answered.
+   */
+  ratePerSec?: number;
 }
 
 export interface Latency {
@@ -145,6 +152,17 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     };
     // Requests serialized once, before the clock starts.
     const requests = bodies.length ? bodies.map((b) => Buffer.concat([head(b), b])) : [head(undefined)];
+    const rate = job.ratePerSec !== undefined && job.ratePerSec > 0 ? job.ratePerSec : undefined;
+    const schedule0 = performance.now();
+    let due = 0;
+    /** When the next request is due (open loop), after waiting for it; now (closed loop). */
+    const nextStart = async (): Promise<number> => {
+      if (rate === undefined) return performance.now();
+      const at = schedule0 + (due++ * 1000) / rate;
+      const wait = at - performance.now();
+      if (wait > 0.5) await new Promise((r) => setTimeout(r, wait));
+      return at;
+    };
     worker = async () => {
       let conn: RawConnection | undefined;
       while (!stop) {
@@ -152,7 +170,8 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
           conn = new RawConnection(Number(target.port), target.hostname);
           sockets.add(conn);
         }
-        const started = performance.now();
+        const started = await nextStart();
+        if (stop) break;
         try {
           const r = await conn.exchange(requests[next++ % requests.length]!);
           record(started, r.status, () => r.body.toString("utf8"));

@@ -13,7 +13,9 @@
  * Rows: a cached token (`…/service-accounts/default/token`, cache warmed before timing) and a
  * metadata leaf (`…/project/project-id`), each beside its own bare baseline, at
  * BENCH_CONNECTIONS connections (throughput and loaded latency) and at 1 connection (unloaded
- * latency). Everything is on 127.0.0.x and stops by itself.
+ * latency), and the cached token paced (open loop) at half the rate the metadata server reached at
+ * full load in the same round, beside the bare server paced at the same rate (latency at half the
+ * peak). Everything is on 127.0.0.x and stops by itself.
  *
  * Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (window at N connections, default 3),
  * BENCH_LATENCY_SECONDS (window at 1 connection, default 1), BENCH_CONNECTIONS (default 16),
@@ -50,6 +52,8 @@ interface Case {
   target: Target;
   path: string;
   connections: number;
+  /** Open loop at half the rate the row `halfOf` reached in the same round (latency at half load). */
+  halfOf?: string;
 }
 
 interface Sample {
@@ -59,6 +63,8 @@ interface Sample {
   serverCpuUsPerOp: number;
   clientCpuPct: number;
   failed: number;
+  /** The open-loop rate asked for (half-peak rows). */
+  pacedAt?: number;
 }
 
 /** One response exactly as received: status, raw headers (names as sent, in order), body. */
@@ -219,10 +225,31 @@ export async function main(): Promise<void> {
         },
       );
     }
+    // Latency at half the peak: the cached token paced at half of what the metadata server served
+    // at full load in the same round, and the bare server paced at the same rate.
+    cases.push(
+      {
+        id: "A.token.half",
+        label: "baseline: bare node:http, token bytes, paced at half the MDS peak",
+        target: bareToken.target,
+        path: tokenPath,
+        connections: CONNECTIONS,
+        halfOf: "mds.token",
+      },
+      {
+        id: "mds.token.half",
+        label: "MDS cached token, paced at half its peak",
+        vs: "A.token.half",
+        target: mds,
+        path: tokenPath,
+        connections: CONNECTIONS,
+        halfOf: "mds.token",
+      },
+    );
     const samples = new Map<string, Sample[]>(cases.map((c) => [c.id, []]));
 
     load = new LoadChild();
-    const measure = async (c: Case, warmupMs: number): Promise<Sample> => {
+    const measure = async (c: Case, warmupMs: number, ratePerSec?: number): Promise<Sample> => {
       let cpu0 = process.cpuUsage();
       let t0 = performance.now();
       const r = await load!.run(
@@ -233,6 +260,7 @@ export async function main(): Promise<void> {
           connections: c.connections,
           warmupMs,
           durationMs: c.connections === 1 ? LAT_MS : HTTP_MS,
+          ...(ratePerSec !== undefined ? { ratePerSec } : {}),
         },
         () => {
           cpu0 = process.cpuUsage();
@@ -262,8 +290,9 @@ export async function main(): Promise<void> {
         order.push(...(round % 2 ? [cases[i + 1]!, cases[i]!] : [cases[i]!, cases[i + 1]!]));
       for (const c of order) {
         const warm = c.connections === 1 ? LAT_WARMUP_MS : round === 0 ? FIRST_WARMUP_MS : WARMUP_MS;
-        const s = await measure(c, warm);
-        samples.get(c.id)!.push(s);
+        const peak = c.halfOf ? samples.get(c.halfOf)![round]!.value : undefined;
+        const s = await measure(c, warm, peak !== undefined ? peak / 2 : undefined);
+        samples.get(c.id)!.push({ ...s, ...(peak !== undefined ? { pacedAt: peak / 2 } : {}) });
         log(
           `  ${c.id.padEnd(12)} ${fmtRate(s.value).padStart(8)} req/s  p50 ${fmtMs(s.latencyMs.p50)} p99 ${fmtMs(s.latencyMs.p99)} ms  (server CPU ${s.serverCpuPct.toFixed(0)}%, ${s.serverCpuUsPerOp.toFixed(0)} µs/op; client ${s.clientCpuPct.toFixed(0)}%)`,
         );
@@ -315,6 +344,12 @@ export async function main(): Promise<void> {
         serverCpuUsPerOp: opt((s) => s.serverCpuUsPerOp),
         clientCpuPct: opt((s) => s.clientCpuPct),
         failed: ss.reduce((n, s) => n + s.failed, 0),
+        ...(c.halfOf
+          ? {
+              pacedAtPerSec: ss.map((s) => s.pacedAt ?? 0),
+              p99PerRoundMs: ss.map((s) => s.latencyMs.p99),
+            }
+          : {}),
       };
     });
 
@@ -387,6 +422,11 @@ export async function main(): Promise<void> {
     );
     out.write(
       `Server CPU per request vs baseline: token ${fmtRatio(summary[1]!.cpuPerOpVsBaseline!)}×, leaf ${fmtRatio(summary[3]!.cpuPerOpVsBaseline!)}×. Token still cached after the run: ${stillCached}.\n`,
+    );
+    const half = summary.find((s) => s.id === "mds.token.half")!;
+    const tokenRow = summary.find((s) => s.id === "mds.token")!;
+    out.write(
+      `Cached token: ${fmtRatio(tokenRow.ratio!.median)}× bare at ${CONNECTIONS} connections (target ≥ 0.9); p99 ${fmtMs(half.latencyMs.p99)} ms at half its peak (${fmtRate(median(half.pacedAtPerSec ?? []))} req/s; target ≤ 2 ms).\n`,
     );
     out.write(`\nJSON: ${OUT}  (total ${result.totalSeconds.toFixed(0)} s)\n`);
     // The cached-token rows measure the cache only if every request of the run was a hit: a token

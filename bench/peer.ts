@@ -1,8 +1,8 @@
 /**
  * The peer: panva's `oidc-provider` (a certified OpenID Provider) issuing client_credentials tokens
- * on 127.0.0.1, for a same-machine, same-run comparison with Warrant's token endpoint. It is not a
- * dependency of Warrant: install it with `npm install --no-save oidc-provider`. When it cannot be
- * loaded or started, `startPeer` says why and the bench goes on without it.
+ * on 127.0.0.1, for a same-machine, same-run comparison with Warrant's token endpoint. It is a pinned
+ * dev dependency (package.json), so a fresh clone measures it; `npm run bench` runs it in a process
+ * of its own (`startPeerProcess`) and fails when it cannot start it.
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -101,4 +101,58 @@ export async function startPeer(): Promise<PeerOutcome> {
   } catch (err) {
     return { skipped: `${name} could not be configured: ${(err as Error).message}` };
   }
+}
+
+/** The peer in a process of its own, with its CPU time readable by the parent. */
+export interface PeerProcess extends Peer {
+  cpuUsage(): Promise<NodeJS.CpuUsage>;
+}
+
+/** Forks bench/peer-child.ts and waits for the peer to listen (or say why it cannot). */
+export async function startPeerProcess(): Promise<{ peer: PeerProcess } | { skipped: string }> {
+  const { fork } = await import("node:child_process");
+  const { dirname, join } = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), "peer-child.js"), [], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  type Msg =
+    | { t: "ready"; name: string; version: string; tokenUrl: string }
+    | { t: "skipped"; reason: string }
+    | { t: "cpu"; id: number; usage: NodeJS.CpuUsage };
+  const first = await new Promise<Msg>((ok, fail) => {
+    child.once("message", (m: Msg) => ok(m));
+    child.once("exit", (code) => fail(new Error(`the peer's process exited (${code}) before starting`)));
+  });
+  if (first.t !== "ready") {
+    child.disconnect();
+    return { skipped: first.t === "skipped" ? first.reason : "the peer's process answered nonsense" };
+  }
+  let nextId = 0;
+  const waiting = new Map<number, (u: NodeJS.CpuUsage) => void>();
+  child.on("message", (m: Msg) => {
+    if (m.t === "cpu") {
+      waiting.get(m.id)?.(m.usage);
+      waiting.delete(m.id);
+    }
+  });
+  return {
+    peer: {
+      name: first.name,
+      version: first.version,
+      tokenUrl: first.tokenUrl,
+      cpuUsage: () =>
+        new Promise((ok) => {
+          const id = nextId++;
+          waiting.set(id, ok);
+          child.send({ t: "cpu", id });
+        }),
+      close: () =>
+        new Promise<void>((ok) => {
+          if (child.exitCode !== null) return ok();
+          child.once("exit", () => ok());
+          child.disconnect();
+        }),
+    },
+  };
 }

@@ -3,7 +3,8 @@
  * in the same run on the same machine (a bare node:http server; bare node:crypto RS256), with the
  * absolute numbers beside them for context. See docs/performance.md.
  *
- * Everything runs on 127.0.0.1 and stops by itself: servers in this process, HTTP load from one
+ * Everything runs on 127.0.0.1 and stops by itself: Warrant and the bare server in this process, the
+ * peer (oidc-provider) in a process of its own, HTTP load from one
  * child process (bench/load-gen.ts) over a bounded number of keep-alive connections for a fixed time.
  * Each measurement runs several rounds; rounds interleave all rows so slow phases of a noisy
  * machine hit every row alike; each ratio is taken within a round, then the median is reported.
@@ -11,7 +12,8 @@
  * Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (HTTP window, default 3),
  * BENCH_MICRO_SECONDS (in-process window, default 1), BENCH_CONNECTIONS (default 16),
  * BENCH_CLIENT (raw | agent: the load generator's HTTP client, default raw; see bench/load-gen.ts),
- * BENCH_OUT (JSON file, default /tmp/warrant-bench/latest.json).
+ * BENCH_OUT (JSON file, default /tmp/warrant-bench/latest.json), BENCH_ONLY (comma-separated row ids
+ * or id prefixes to measure, e.g. `A,warrant.project`; default: every row).
  */
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +25,7 @@ import { decodeJwt, decodeProtectedHeader, importPKCS8, SignJWT } from "jose";
 import { startServer } from "../src/server/app.js";
 import { LoadChild } from "./load-gen.js";
 import { microCases, timed } from "./micro.js";
-import { PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_JWT_RESOURCE, startPeer } from "./peer.js";
+import { PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_JWT_RESOURCE, startPeerProcess } from "./peer.js";
 import { fmtRate, fmtRatio, log, median } from "./stats.js";
 
 const num = (name: string, dflt: number) => {
@@ -36,6 +38,12 @@ const MICRO_MS = num("BENCH_MICRO_SECONDS", 1) * 1000;
 const CONNECTIONS = Math.round(num("BENCH_CONNECTIONS", 16));
 const CLIENT: "raw" | "agent" = process.env.BENCH_CLIENT === "agent" ? "agent" : "raw";
 const OUT = process.env.BENCH_OUT ?? "/tmp/warrant-bench/latest.json";
+/** Warrant's signing threads (default: the server's default, one per core; 0: the event loop). */
+const SIGNING_THREADS =
+  process.env.BENCH_SIGNING_THREADS !== undefined ? Number(process.env.BENCH_SIGNING_THREADS) : undefined;
+const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+/** Whether the row `id` is measured in this run (BENCH_ONLY). */
+const selected = (id: string) => !ONLY || ONLY.some((p) => id === p || id.startsWith(p));
 const FIRST_WARMUP_MS = 1500;
 const WARMUP_MS = 500;
 const MICRO_WARMUP_MS = 300;
@@ -52,6 +60,8 @@ interface HttpCase {
   method: "GET" | "POST";
   headers: Record<string, string>;
   bodies?: string[];
+  /** CPU time of the process serving this case, when it is not this one (the peer's). */
+  cpuUsage?: () => Promise<NodeJS.CpuUsage>;
 }
 
 interface Sample {
@@ -74,7 +84,8 @@ interface Row {
 }
 
 async function measureHttp(load: LoadChild, c: HttpCase, warmupMs: number): Promise<Sample> {
-  let cpu0 = process.cpuUsage();
+  const cpuNow = c.cpuUsage ?? (async () => process.cpuUsage());
+  let cpu0 = cpuNow();
   let t0 = performance.now();
   const r = await load.run(
     {
@@ -88,11 +99,12 @@ async function measureHttp(load: LoadChild, c: HttpCase, warmupMs: number): Prom
       durationMs: HTTP_MS,
     },
     () => {
-      cpu0 = process.cpuUsage();
+      cpu0 = cpuNow();
       t0 = performance.now();
     },
   );
-  const cpu = process.cpuUsage(cpu0);
+  const [start, end] = [await cpu0, await cpuNow()];
+  const cpu = { user: end.user - start.user, system: end.system - start.system };
   const wallMs = performance.now() - t0;
   const cpuMs = (cpu.user + cpu.system) / 1000;
   if (r.ok === 0) throw new Error(`${c.id}: no successful request (${r.firstError ?? "no answer"})`);
@@ -148,6 +160,7 @@ async function setUpWarrant(stateDir: string) {
     host: "127.0.0.1",
     port: 0,
     log: (l) => serverLog.push(l),
+    ...(SIGNING_THREADS !== undefined ? { signingThreads: SIGNING_THREADS } : {}),
   });
   const cred = JSON.parse(readFileSync(server.adminCredentialFile, "utf8")) as Record<string, string>;
   const refreshBody = new URLSearchParams({
@@ -386,7 +399,7 @@ async function main() {
       );
 
     let peerStatus: Record<string, unknown>;
-    const outcome = await startPeer();
+    const outcome = selected("peer") ? await startPeerProcess() : { skipped: "not selected (BENCH_ONLY)" };
     if ("peer" in outcome) {
       const { peer } = outcome;
       closers.push(peer.close);
@@ -405,6 +418,7 @@ async function main() {
           method: "POST",
           headers: { "content-type": FORM },
           bodies: [new URLSearchParams({ ...base, scope: "api", resource: PEER_JWT_RESOURCE }).toString()],
+          cpuUsage: peer.cpuUsage,
         },
         {
           id: "peer.cc.opaque",
@@ -415,6 +429,7 @@ async function main() {
           method: "POST",
           headers: { "content-type": FORM },
           bodies: [new URLSearchParams(base).toString()],
+          cpuUsage: peer.cpuUsage,
         },
       ];
       try {
@@ -438,9 +453,14 @@ async function main() {
         };
       }
     } else peerStatus = { status: "skipped", reason: outcome.skipped };
-    if (peerStatus.status === "skipped") log(`peer skipped: ${peerStatus.reason}`);
+    // The comparison is the point of the token rows: without the peer the run is no result.
+    if (peerStatus.status === "skipped" && selected("peer"))
+      throw new Error(`the peer did not run: ${String(peerStatus.reason)}`);
 
-    const micro = microCases(w.kid, w.verificationKey, w.adminToken, decodeJwt(w.adminToken).iss!);
+    const micro = microCases(w.kid, w.verificationKey, w.adminToken, decodeJwt(w.adminToken).iss!).filter(
+      (m) => selected(m.id),
+    );
+    cases.splice(0, cases.length, ...cases.filter((c) => selected(c.id)));
     const rows: Row[] = [
       ...cases.map((c) => ({
         id: c.id,
@@ -535,7 +555,7 @@ async function main() {
         `Warrant refresh_token mint / ${String(peerStatus.name)} ${String(peerStatus.version)} JWT mint: ${fmtRatio(derived.warrantRefreshOverPeerJwt)}×; jwt-bearer / peer JWT: ${fmtRatio(derived.warrantJwtBearerOverPeerJwt!)}×\n`,
       );
     else out.write(`peer skipped: ${String(peerStatus.reason)}\n`);
-    if (get2("C") !== undefined)
+    if (get2("C") !== undefined && get2("B") !== undefined)
       out.write(
         `In-process, one core: RS256 sign ${fmtRate(get2("C")!)}/s, RS256 verify ${fmtRate(get2("B")!)}/s (bare node:crypto).\n`,
       );

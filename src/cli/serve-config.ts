@@ -171,6 +171,17 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     parse: parsePortFrom,
   },
   {
+    flag: "external-agents",
+    key: "agents.external-only",
+    type: "boolean",
+    help:
+      "Run no metadata server in this process: each instance's is a `warrant agent` on its own machine. For " +
+      "fleets: an in-process one costs about 300 KiB and an enrollment at every start, per instance.",
+    allowed: "true or false",
+    default: "false",
+    parse: boolean,
+  },
+  {
     flag: "token-lifetime",
     key: "tokens.lifetime",
     env: "WARRANT_TOKEN_LIFETIME",

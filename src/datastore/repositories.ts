@@ -135,6 +135,16 @@ export function repositories(s: DocumentStore) {
         });
         return rows.map((r) => r.value);
       },
+      /**
+       * One page of a project's instances (of one zone, or of all), in key order: only the page is
+       * read. `pageToken` is the last key served; one outside the project (or zone) is refused.
+       */
+      page(projectId: string, zone: string | undefined, req: PageRequest) {
+        const prefix = zone ? `${projectId}/${zone}/` : `${projectId}/`;
+        const after = decodePageToken(req.pageToken);
+        if (after !== undefined && !after.startsWith(prefix)) return undefined;
+        return page(s, "instance", projectId, { ...req, prefix });
+      },
       insert(i: Instance) {
         return s.insert("instance", this.key(i.projectId, i.zone, i.name), i, i.projectId);
       },

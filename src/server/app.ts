@@ -50,6 +50,7 @@ import { registerGroups } from "./api/users/groups.js";
 import { registerUsers } from "./api/users/users.js";
 import { FileAuditSink } from "./audit.js";
 import { BearerAuthenticator } from "./auth/bearer-authenticator.js";
+import { ProjectDirectory } from "./auth/project-directory.js";
 import { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
@@ -60,6 +61,7 @@ import type { SessionLimits } from "./console/sessions.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
+import { SigningPool, signHere } from "./tokens/signing-pool.js";
 
 export { StateDirLocked } from "./state-lock.js";
 
@@ -85,6 +87,11 @@ import { loadMasterKey } from "./tokens/master-key.js";
 import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
+  /**
+   * Threads that sign minted access tokens (default: one per core); 0 signs on the event loop.
+   * Not a `warrant serve` flag: a bench and test setting.
+   */
+  signingThreads?: number;
   stateDir: string;
   /**
    * Where state lives: `postgres://…` for PostgreSQL (docs/datastore.md); default the embedded
@@ -318,6 +325,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
+  let signingPool: SigningPool | undefined;
   try {
     const router = new Router();
     // Listen first: the bound port goes into the admin credential's token_uri. Until the routes,
@@ -392,15 +400,18 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
+    signingPool = opts.signingThreads === 0 ? undefined : new SigningPool({ size: opts.signingThreads, log });
+    const pool = signingPool;
     const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));
     const users = new UserDirectory(repositories(store));
+    const projects = new ProjectDirectory(repositories(store));
     const changes = new ChangeFeed();
     // Other nodes sharing the datastore change what this one caches: follow the change feed.
     const workloadIdentity = new WorkloadIdentityDirectory(repositories(store));
     const sync = new ClusterSync(
       store,
-      { access, directory, users, keyRing, changes, workloadIdentity },
+      { access, directory, users, projects, keyRing, changes, workloadIdentity },
       log,
       opts.resyncMs,
     );
@@ -424,8 +435,10 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       access,
       policies: new PolicyService(store, access),
       keyRing,
+      signer: pool?.sign ?? signHere,
       directory,
       users,
+      projects,
       systemKeys: new SystemKeys(store, masterKey, directory),
       tokenIssuer,
       idTokenIssuer: opts.idTokenIssuer ?? GOOGLE_ISSUER,
@@ -570,6 +583,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           });
           rmSync(resolve(stateDir, SERVER_INFO_FILE), { force: true });
           await Promise.allSettled([...background]);
+          await pool?.close();
           await sync.close();
           await blobs.close();
           await store.close();
@@ -582,6 +596,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   } catch (err) {
     // A start that fails after binding (bad master key, unreadable state) must not leave the port held.
     governor.close();
+    await signingPool?.close();
     await proxy?.close();
     if (listening?.listening) await new Promise<void>((ok) => listening!.close(() => ok()));
     await store.close();

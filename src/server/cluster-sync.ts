@@ -8,6 +8,7 @@
  */
 import type { Datastore, StoreChange } from "../datastore/datastore.js";
 import type { ChangeFeed } from "./agents/change-feed.js";
+import type { ProjectDirectory } from "./auth/project-directory.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import type { UserDirectory } from "./auth/user-directory.js";
 import type { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
@@ -21,6 +22,8 @@ export interface SyncedCaches {
   access: AccessControl;
   directory: ServiceAccountDirectory;
   users: UserDirectory;
+  /** Projects, cached for the routes that load theirs on every call. */
+  projects?: ProjectDirectory;
   keyRing: KeyRing;
   /** Agents long-poll it: bumped when an instance, project or service account changed anywhere. */
   changes: ChangeFeed;
@@ -58,6 +61,7 @@ export class ClusterSync {
       c.access.forgetAll();
       c.directory.invalidateAll();
       c.users.invalidateAll();
+      c.projects?.invalidateAll();
       c.changes.bump();
       c.workloadIdentity?.forgetAllPools();
       this.reloadKeyRing();
@@ -89,8 +93,11 @@ export class ClusterSync {
         case "signing-key":
           this.reloadKeyRing();
           break;
-        case "instance":
         case "project":
+          c.projects?.invalidate(key);
+          bump = true;
+          break;
+        case "instance":
           bump = true;
           break;
         case "group":

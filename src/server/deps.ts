@@ -2,6 +2,7 @@
 import type { Datastore } from "../datastore/datastore.js";
 import type { Repositories } from "../datastore/repositories.js";
 import type { ChangeFeed } from "./agents/change-feed.js";
+import type { ProjectDirectory } from "./auth/project-directory.js";
 import type { ServiceAccountDirectory } from "./auth/service-account-directory.js";
 import type { UserDirectory } from "./auth/user-directory.js";
 import type { AuditSink } from "./http/server.js";
@@ -9,6 +10,7 @@ import type { AccessControl } from "./iam/access-control.js";
 import type { PolicyService } from "./iam/policy-service.js";
 import type { ObjectService } from "./storage/object-service.js";
 import type { KeyRing } from "./tokens/key-ring.js";
+import type { Signer } from "./tokens/signing-pool.js";
 import type { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServerDeps {
@@ -18,10 +20,14 @@ export interface ServerDeps {
   access: AccessControl;
   policies: PolicyService;
   keyRing: KeyRing;
+  /** Makes the RS256 signatures of minted access tokens (a pool of threads in a server). */
+  signer: Signer;
   /** Keys Warrant signs with on behalf of service accounts (signBlob, signJwt). */
   systemKeys: SystemKeys;
   /** Cached service accounts and their public keys, for the token paths. */
   directory: ServiceAccountDirectory;
+  /** Cached projects, for the routes that load their project on every call. */
+  projects: ProjectDirectory;
   /** Cached users and issued user credentials, for the token paths. */
   users: UserDirectory;
   /** `iss` of ID tokens (Google's, so stock verifiers accept them). */

@@ -261,6 +261,23 @@ describe("three nodes on one PostgreSQL database", { skip: why ?? false, timeout
   });
 
   // Before the rotation test below, whose rotations retire the key that signed the nodes' admin tokens.
+  it("a project created through node A is served by node C within 1 s, though C cached it as missing", async () => {
+    const [a, , c] = nodes as [Harness, Harness, Harness];
+    const id = `cluster-proj-${randomBytes(3).toString("hex")}`;
+    // C reads the missing project now, and its project cache would keep "none" for 5 s.
+    assert.equal((await c.call("GET", `/v1/projects/${id}`)).status, 404);
+    const created = await a.call("POST", "/v1/projects", { body: { projectId: id } });
+    assert.equal(created.status, 200, created.text);
+    const t = Date.now();
+    let r = await c.call("GET", `/v1/projects/${id}`);
+    while (r.status !== 200 && Date.now() - t < 1_000) {
+      await sleep(20);
+      r = await c.call("GET", `/v1/projects/${id}`);
+    }
+    assert.equal(r.status, 200, `node C still answered ${r.status} after ${Date.now() - t} ms: ${r.text}`);
+    assert.equal(r.body.projectId, id);
+  });
+
   it("a workload identity pool disabled through node A stops its federated tokens at node C within 1 s", async () => {
     const [a, , c] = nodes as [Harness, Harness, Harness];
     const issuer = await startIssuer();

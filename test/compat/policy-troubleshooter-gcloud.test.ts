@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
-import { GCLOUD, GCLOUD_MISSING } from "../support/tools.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
 
 const run = promisify(execFile);
 const PROJECT = "//cloudresourcemanager.googleapis.com/projects/demo-project";
@@ -43,20 +43,13 @@ describe("gcloud policy-troubleshoot iam against Warrant", { skip: GCLOUD ? fals
   async function gcloud(args: string[]) {
     const tokenFile = join(dir, `token-${++n}`);
     writeFileSync(tokenFile, h.adminToken, { mode: 0o600 });
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      CLOUDSDK_CONFIG: join(dir, `config-${n}`),
-      CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
-      CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: "true",
-      CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
-      CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
-      CLOUDSDK_CORE_PROJECT: "demo-project",
-      CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: tokenFile,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_POLICYTROUBLESHOOTER: `${h.url}/`,
-      NO_PROXY: "127.0.0.1,localhost",
-      no_proxy: "127.0.0.1,localhost",
-    };
+    const env: NodeJS.ProcessEnv = gcloudEnv({
+      home: dir,
+      config: join(dir, `config-${n}`),
+      project: "demo-project",
+      tokenFile: tokenFile,
+      endpoints: { policytroubleshooter: `${h.url}/` },
+    });
     try {
       const { stdout, stderr } = await run(GCLOUD!, args, { env, timeout: 90_000 });
       return { code: 0, stdout, stderr };

@@ -146,6 +146,7 @@ export default command({
         ...(get<boolean>("tls") ? { tls: true } : {}),
         ...(proxyPort !== undefined ? { proxyPort } : {}),
         ...(metadataPort !== undefined ? { metadataPort } : {}),
+        ...(get<boolean>("external-agents") ? { agents: false } : {}),
         ...(externalUrls.length ? { externalUrls } : {}),
         ...(idTokenIssuer !== undefined ? { idTokenIssuer } : {}),
         ...(agentLifetime !== undefined ? { agentCredentialLifetimeSeconds: agentLifetime } : {}),

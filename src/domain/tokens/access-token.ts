@@ -2,8 +2,7 @@
  * Warrant access tokens: RS256 JWS signed by the installation's key ring, so any Warrant node
  * verifies them offline with the published keys. Clients treat them as opaque strings.
  */
-import { verify as cryptoVerify, type KeyObject, randomBytes } from "node:crypto";
-import { SignJWT } from "jose";
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from "node:crypto";
 import { CLAIM_PROBLEM_TEXT, claimProblem } from "./claims.js";
 import type { SigningKey } from "./signing-key.js";
 
@@ -56,20 +55,42 @@ export interface MintRequest {
   federated?: FederatedClaims;
 }
 
-export async function mintAccessToken(key: SigningKey, issuer: string, req: MintRequest) {
+/**
+ * Makes an RS256 signature over a JWS signing input with `key` (named `kid`): on the calling thread
+ * by default, or in a pool of threads (src/server/tokens/signing-pool.ts).
+ */
+export type JwsSigner = (kid: string, key: KeyObject, signingInput: string) => Promise<Buffer> | Buffer;
+
+const signHere: JwsSigner = (_kid, key, input) => cryptoSign("sha256", Buffer.from(input), key);
+const b64url = (json: unknown) => Buffer.from(JSON.stringify(json)).toString("base64url");
+
+export async function mintAccessToken(
+  key: SigningKey,
+  issuer: string,
+  req: MintRequest,
+  sign: JwsSigner = signHere,
+) {
   const iat = Math.floor((req.now ?? Date.now()) / 1000);
   const exp = iat + (req.lifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S);
   const jti = randomBytes(12).toString("base64url");
   const uid = req.uid !== undefined ? { uid: req.uid } : {};
   const fed = req.federated ? { grp: req.federated.groups, att: req.federated.attributes } : {};
-  const token = await new SignJWT({ scope: req.scopes.join(" "), azp: req.azp, via: req.via, ...uid, ...fed })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
-    .setIssuer(issuer)
-    .setSubject(req.sub)
-    .setIssuedAt(iat)
-    .setExpirationTime(exp)
-    .setJti(jti)
-    .sign(key.privateKey);
+  // A compact JWS of a fixed shape, built directly: the header and claims JOSE libraries would write.
+  if (key.alg !== "RS256") throw new Error(`unsupported signing algorithm ${key.alg}`);
+  const signingInput = `${b64url({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${b64url({
+    scope: req.scopes.join(" "),
+    azp: req.azp,
+    via: req.via,
+    ...uid,
+    ...fed,
+    iss: issuer,
+    sub: req.sub,
+    iat,
+    exp,
+    jti,
+  })}`;
+  const signature = await sign(key.kid, key.privateKey, signingInput);
+  const token = `${signingInput}.${signature.toString("base64url")}`;
   const max = req.federated ? MAX_FEDERATED_TOKEN_BYTES : MAX_ACCESS_TOKEN_BYTES;
   if (Buffer.byteLength(token) > max)
     throw new Error(`access token would be ${Buffer.byteLength(token)} bytes, over the bound of ${max}`);

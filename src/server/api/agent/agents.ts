@@ -320,14 +320,19 @@ export function registerAgentApi(
       const account = typeof body.account === "string" ? body.account : "default";
       const { sa } = await tokenTarget(agent, account);
       const scopes = effectiveScopes(sa.scopes, requested);
-      const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-        sub: `serviceAccount:${sa.email}`,
-        uid: sa.uniqueId,
-        scopes,
-        azp: sa.uniqueId,
-        via: "metadata",
-        lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-      });
+      const { token, claims } = await mintAccessToken(
+        deps.keyRing.primary(),
+        deps.tokenIssuer,
+        {
+          sub: `serviceAccount:${sa.email}`,
+          uid: sa.uniqueId,
+          scopes,
+          azp: sa.uniqueId,
+          via: "metadata",
+          lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+        },
+        deps.signer,
+      );
       recordIssued(deps.audit, ctx.requestId, "metadata", {
         subject: `serviceAccount:${sa.email}`,
         tokenType: "access_token",

@@ -56,7 +56,7 @@ export function registerRoles(router: Router, deps: ServerDeps) {
   const projectOf = async (ctx: RequestContext, permission: string) => {
     const projectId = ctx.params.project!;
     await access.require(ctx, permission, projectRef(deps.organizationId, projectId), denied);
-    if (!(await deps.repos.projects.get(projectId))) throw new NotFound(`Project ${projectId} not found.`);
+    if (!(await deps.projects.get(projectId))) throw new NotFound(`Project ${projectId} not found.`);
     return projectId;
   };
 

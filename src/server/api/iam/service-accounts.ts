@@ -32,7 +32,7 @@ export function registerServiceAccounts(router: Router, deps: ServerDeps) {
   const saRef = (sa: ServiceAccount) => serviceAccountRef(deps, sa);
 
   async function requireProject(ctx: RequestContext, projectId: string, permission: string) {
-    const project = await deps.repos.projects.get(projectId);
+    const project = await deps.projects.get(projectId);
     if (!project) {
       await access.require(ctx, permission, projectRef(deps.organizationId, projectId), denied);
       throw new NotFound(`Project ${projectId} not found.`);

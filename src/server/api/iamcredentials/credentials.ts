@@ -97,14 +97,19 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
     if (typeof scopes === "string") throw new InvalidArgument(scopes);
     const lifetime = parseLifetime(body.lifetime);
     const target = await authorizeChain(ctx, "iam.serviceAccounts.getAccessToken", body);
-    const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-      sub: `serviceAccount:${target.email}`,
-      uid: target.uniqueId,
-      scopes,
-      azp: target.uniqueId,
-      via: "impersonation",
-      lifetimeSeconds: Math.min(lifetime, deps.accessTokenLifetimeSeconds),
-    });
+    const { token, claims } = await mintAccessToken(
+      deps.keyRing.primary(),
+      deps.tokenIssuer,
+      {
+        sub: `serviceAccount:${target.email}`,
+        uid: target.uniqueId,
+        scopes,
+        azp: target.uniqueId,
+        via: "impersonation",
+        lifetimeSeconds: Math.min(lifetime, deps.accessTokenLifetimeSeconds),
+      },
+      deps.signer,
+    );
     return {
       accessToken: token,
       expireTime: new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, "Z"),

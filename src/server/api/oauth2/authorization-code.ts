@@ -136,14 +136,19 @@ export async function authorizationCodeGrant(form: URLSearchParams, deps: Server
     throw new InvalidGrant(outcome.why);
   }
   const { record, grantClientId } = outcome;
-  const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-    sub: record.subject,
-    uid: record.uid,
-    scopes: record.scopes,
-    azp: grantClientId,
-    via: "authorization_code",
-    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-  });
+  const { token, claims } = await mintAccessToken(
+    deps.keyRing.primary(),
+    deps.tokenIssuer,
+    {
+      sub: record.subject,
+      uid: record.uid,
+      scopes: record.scopes,
+      azp: grantClientId,
+      via: "authorization_code",
+      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+    },
+    deps.signer,
+  );
   const idToken = record.scopes.includes("openid")
     ? await userIdToken(deps, client.clientId, record.uid, record.email)
     : undefined;

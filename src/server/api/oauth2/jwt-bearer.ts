@@ -84,14 +84,19 @@ export async function jwtBearerGrant(
   if (typeof scopes === "string") throw new InvalidScope(scopes);
   // An assertion without scopes gets cloud-platform: IAM remains the limit.
   const granted = scopes.length ? scopes : [CLOUD_PLATFORM];
-  const { token, claims: minted } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-    sub: `serviceAccount:${sa.email}`,
-    uid: sa.uniqueId,
-    scopes: granted,
-    azp: sa.uniqueId,
-    via: "jwt-bearer",
-    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-  });
+  const { token, claims: minted } = await mintAccessToken(
+    deps.keyRing.primary(),
+    deps.tokenIssuer,
+    {
+      sub: `serviceAccount:${sa.email}`,
+      uid: sa.uniqueId,
+      scopes: granted,
+      azp: sa.uniqueId,
+      via: "jwt-bearer",
+      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+    },
+    deps.signer,
+  );
   return {
     body: { access_token: token, expires_in: minted.exp - minted.iat, token_type: "Bearer" },
     issued: {

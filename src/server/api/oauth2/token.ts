@@ -107,14 +107,19 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
     if (extra) throw new InvalidScope(`The requested scope ${extra} was not granted to this refresh token.`);
     scopes = asked;
   }
-  const { token, claims } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-    sub: record.subject,
-    ...(uid !== undefined ? { uid } : {}),
-    scopes,
-    azp,
-    via: "refresh_token",
-    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-  });
+  const { token, claims } = await mintAccessToken(
+    deps.keyRing.primary(),
+    deps.tokenIssuer,
+    {
+      sub: record.subject,
+      ...(uid !== undefined ? { uid } : {}),
+      scopes,
+      azp,
+      via: "refresh_token",
+      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
+    },
+    deps.signer,
+  );
   // Spec §7.6: a browser sign-in's refresh answers an ID token too when the grant has openid.
   const idToken =
     firstParty && uid !== undefined && subject?.kind === "user" && record.scopes.includes("openid")

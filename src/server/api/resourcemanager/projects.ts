@@ -23,7 +23,7 @@ export function registerProjects(router: Router, deps: ServerDeps) {
 
   /** The project, after checking `permission` on it (when given; IAM methods check their own). */
   async function load(ctx: RequestContext, id: string, permission?: string): Promise<Project> {
-    const project = await deps.repos.projects.get(id);
+    const project = await deps.projects.get(id);
     if (!project) {
       // Only callers who could see any project learn that this one does not exist.
       if (await access.allows(ctx, "resourcemanager.projects.get", organizationRef(deps.organizationId)))
@@ -75,6 +75,7 @@ export function registerProjects(router: Router, deps: ServerDeps) {
       await r.policies.put(projectResource(project.projectId), policy);
       await r.serviceAccounts.insert(defaultComputeServiceAccount(project.projectId, project.projectNumber));
     });
+    deps.projects.invalidate(project.projectId);
     access.policyChanged(projectResource(project.projectId), policy);
     return {
       name: `operations/cp.${randomDigits(19)}`,

@@ -42,7 +42,7 @@ export function registerBuckets(router: Router, deps: ServerDeps) {
     const id = ctx.url.searchParams.get("project");
     if (!id) throw new InvalidArgument("Required parameter: project", "required");
     await require(ctx, permission, projectRef(deps.organizationId, id), "project");
-    const p = await deps.repos.projects.get(id);
+    const p = await deps.projects.get(id);
     if (!p) throw new NotFound(`The project ${id} does not exist.`);
     return p;
   };

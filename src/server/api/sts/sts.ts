@@ -192,18 +192,23 @@ export function registerSts(
           Math.min(session ?? Math.min(remaining, MAX_STS_LIFETIME_S), deps.accessTokenLifetimeSeconds),
         );
         const subject = memberOf(principal);
-        const { token, claims: minted } = await mintAccessToken(deps.keyRing.primary(), deps.tokenIssuer, {
-          sub: subject,
-          uid: pool.uid,
-          scopes,
-          azp: provider.name,
-          via: "sts",
-          lifetimeSeconds: lifetime,
-          federated: {
-            groups: [...principal.poolGroups],
-            attributes: { ...principal.attributes } as Record<string, string | string[]>,
+        const { token, claims: minted } = await mintAccessToken(
+          deps.keyRing.primary(),
+          deps.tokenIssuer,
+          {
+            sub: subject,
+            uid: pool.uid,
+            scopes,
+            azp: provider.name,
+            via: "sts",
+            lifetimeSeconds: lifetime,
+            federated: {
+              groups: [...principal.poolGroups],
+              attributes: { ...principal.attributes } as Record<string, string | string[]>,
+            },
           },
-        });
+          deps.signer,
+        );
         record({
           outcome: "issued",
           subject,
