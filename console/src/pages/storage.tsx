@@ -9,7 +9,7 @@ import { call } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
 import { ObjectBrowser } from "../components/ObjectBrowser";
 import { useLoad } from "../hooks";
-import { href, Link, useLocation } from "../nav";
+import { href, Link, navigate, useLocation } from "../nav";
 import type { PageProps } from "../routes";
 
 interface Bucket {
@@ -104,9 +104,15 @@ function BucketList(props: { project: string }) {
     [project],
   );
   const [created, setCreated] = useState<string | null>(null);
+  const deleted = useLocation().query.get("deleted");
   return (
     <>
       <h1>Storage {project && <code>{project}</code>}</h1>
+      {deleted && (
+        <p className="success" role="status">
+          Deleted bucket <code>{deleted}</code>.
+        </p>
+      )}
       {!project && <p>Choose a project with the switcher above.</p>}
       {project && (
         <CreateBucket
@@ -181,6 +187,52 @@ export function StoragePage({ project }: PageProps) {
         Bucket <code>{bucket}</code>
       </h1>
       <ObjectBrowser project={project} bucket={bucket} prefix={prefix} />
+      {!prefix && <DeleteBucket project={project} bucket={bucket} />}
     </>
+  );
+}
+
+/** Deletes the bucket (the API refuses one that still holds objects: 409, shown as it says). */
+function DeleteBucket(props: { project: string; bucket: string }) {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const del = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await call("DELETE", `/storage/v1/b/${encodeURIComponent(props.bucket)}`);
+      navigate(href("/storage", { project: props.project, deleted: props.bucket }));
+    } catch (err) {
+      setError(err);
+      setConfirming(false);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="panel spaced" aria-labelledby="delete-bucket-heading">
+      <h2 id="delete-bucket-heading">Delete this bucket</h2>
+      <p className="muted">Only an empty bucket can be deleted: delete its objects first.</p>
+      <div className="actions">
+        {confirming ? (
+          <>
+            <button type="button" className="danger" onClick={del} disabled={busy}>
+              Delete bucket {props.bucket}?
+            </button>
+            <button type="button" onClick={() => setConfirming(false)} disabled={busy}>
+              Keep
+            </button>
+          </>
+        ) : (
+          <button type="button" className="danger" onClick={() => setConfirming(true)}>
+            Delete bucket
+          </button>
+        )}
+      </div>
+      {error !== undefined && (
+        <ApiErrorView error={error} project={props.project} title="The bucket was not deleted" />
+      )}
+    </section>
   );
 }
