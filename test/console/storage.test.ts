@@ -448,6 +448,50 @@ describe("the storage page in Chromium", { skip: chromiumMissing() ?? false }, (
     tab.assertNoErrors();
   });
 
+  test("cancelling an upload stops it and ends its session: no object", async () => {
+    const { page } = tab;
+    await page.goto(`${h.url}/console/storage?project=${P}&bucket=${BUCKET}`);
+    await page.getByRole("heading", { name: `Bucket ${BUCKET}` }).waitFor();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 5,
+      downloadThroughput: -1,
+      uploadThroughput: 512 * KiB,
+    });
+    const deletes: number[] = [];
+    page.on("response", (r) => {
+      if (r.request().method() === "DELETE" && r.url().includes("upload_id=")) deletes.push(r.status());
+    });
+    await page.getByLabel("File", { exact: true }).setInputFiles({
+      name: "cancelled.bin",
+      mimeType: "application/octet-stream",
+      buffer: randomBytes(4 * MiB),
+    });
+    await page.getByRole("button", { name: "Upload", exact: true }).click();
+    const bar = page.locator("[data-testid=upload-progress] progress");
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector("[data-testid=upload-progress] progress")?.getAttribute("value")) > 0,
+    );
+    assert.ok(Number(await bar.getAttribute("value")) < 4 * MiB);
+    await page.getByRole("button", { name: "Cancel upload" }).click();
+    await page.getByText("The upload was cancelled.").waitFor();
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    // The session was ended on the server (DELETE on its URI, answered 499 as at GCS).
+    for (let i = 0; i < 100 && deletes.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(deletes, [499]);
+    assert.equal((await h.call("GET", `/storage/v1/b/${BUCKET}/o/cancelled.bin`)).status, 404);
+    assert.ok(await page.getByRole("button", { name: "Upload", exact: true }).isEnabled());
+    tab.assertNoErrors();
+  });
+
   test("delete a bucket: refused while it holds an object (the API's 409), done once it is empty", async () => {
     const { page } = tab;
     const EMPTY = "console-doomed-bucket";
