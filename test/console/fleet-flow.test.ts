@@ -20,6 +20,7 @@ import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { eventually } from "../support/poll.js";
 import { GCLOUD, GCLOUD_MISSING } from "../support/tools.js";
+import { ARTIFACTS } from "./browser.js";
 import {
   assertMoving,
   checkPage,
@@ -141,6 +142,15 @@ describe("console fleet flow: account, grant, bucket and upload, instance — th
     const started = Date.now();
     const samples = await sampleProgress(page, async () => {
       await page.getByRole("button", { name: "Upload", exact: true }).click();
+      // A picture of the bar half-way.
+      await page.waitForFunction((total) => {
+        const v = Number(
+          document.querySelector("[data-testid=upload-progress] progress")?.getAttribute("value"),
+        );
+        return v > total / 3 && v < total;
+      }, data.length);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "fleet-upload-in-progress-desktop.png") });
       await page.getByTestId("upload-done").waitFor({ timeout: 60_000 });
     });
     const took = Date.now() - started;
