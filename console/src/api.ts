@@ -208,9 +208,9 @@ export async function currentSession(): Promise<SessionInfo | null> {
     headers: { [CONSOLE_HEADER]: "1", Accept: "application/json" },
     credentials: "same-origin",
   });
-  if (res.status === 401) return null;
   if (!res.ok) throw errorFrom(res.status, await res.json().catch(() => undefined), "/console/auth/session");
-  return (await res.json()) as SessionInfo;
+  const body = (await res.json()) as SessionInfo & { signedIn: boolean };
+  return body.signedIn ? body : null;
 }
 
 /** Ends the session on the server; the caller then navigates to the signed-out page. */

@@ -6,6 +6,7 @@
 import { type FormEvent, useCallback, useEffect, useId, useRef, useState } from "react";
 import { call } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
+import { Scroller } from "../components/Scroller";
 import { setQuery, useLocation } from "../nav";
 import type { PageProps } from "../routes";
 
@@ -47,12 +48,7 @@ const q = (s: string) => JSON.stringify(s);
 
 /** The request id of an entry, wherever the log put it. */
 export function requestIdOf(e: LogEntry): string | undefined {
-  return (
-    e.labels?.requestId ??
-    e.protoPayload?.requestMetadata?.requestAttributes?.id ??
-    e.operation?.id ??
-    e.insertId
-  );
+  return e.operation?.id ?? e.labels?.requestId ?? e.protoPayload?.requestMetadata?.requestAttributes?.id;
 }
 
 /** Cloud Logging's filter language for the chosen filters. */
@@ -65,7 +61,7 @@ export function buildFilter(f: AuditFilters, after?: string): string {
   if (f.permission) parts.push(`protoPayload.authorizationInfo.permission=${q(f.permission)}`);
   if (f.result === "granted") parts.push("protoPayload.authorizationInfo.granted=true");
   if (f.result === "denied") parts.push("protoPayload.authorizationInfo.granted=false");
-  if (f.requestId) parts.push(`labels.requestId=${q(f.requestId)}`);
+  if (f.requestId) parts.push(`operation.id=${q(f.requestId)}`);
   if (f.since) parts.push(`timestamp>=${q(new Date(f.since).toISOString())}`);
   if (f.until) parts.push(`timestamp<=${q(new Date(f.until).toISOString())}`);
   if (after) parts.push(`timestamp>${q(after)}`);
@@ -306,7 +302,7 @@ export function AuditPage({ project }: PageProps) {
       {loading && !entries && <p className="loading">Loading…</p>}
       {entries && entries.length === 0 && <p>No entries match.</p>}
       {entries && entries.length > 0 && (
-        <div className="table-wrap">
+        <Scroller label="Audit entries">
           <table data-testid="audit-entries">
             <thead>
               <tr>
@@ -324,7 +320,7 @@ export function AuditPage({ project }: PageProps) {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroller>
       )}
     </>
   );

@@ -8,6 +8,7 @@ import { type FormEvent, useId, useMemo, useState } from "react";
 import { ApiError, call } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
 import { RolePicker } from "../components/RolePicker";
+import { Scroller } from "../components/Scroller";
 import { useLoad } from "../hooks";
 import type { PageProps } from "../routes";
 
@@ -223,7 +224,7 @@ export function IamPage({ project }: PageProps) {
           >
             {(policy.data.bindings ?? []).length === 0 && <p>The policy has no bindings.</p>}
             {view === "principal" ? (
-              <div className="table-wrap">
+              <Scroller label="Policy by principal">
                 <table>
                   <caption className="muted">Etag {policy.data.etag}</caption>
                   <thead>
@@ -255,9 +256,9 @@ export function IamPage({ project }: PageProps) {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </Scroller>
             ) : (
-              <div className="table-wrap">
+              <Scroller label="Policy by role">
                 <table>
                   <caption className="muted">Etag {policy.data.etag}</caption>
                   <thead>
@@ -296,7 +297,7 @@ export function IamPage({ project }: PageProps) {
                       ))}
                   </tbody>
                 </table>
-              </div>
+              </Scroller>
             )}
           </div>
           <section className="panel grant" aria-labelledby="grant-heading">

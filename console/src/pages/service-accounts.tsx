@@ -6,6 +6,7 @@
 import { type FormEvent, useEffect, useId, useState } from "react";
 import { call, listAll } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
+import { Scroller } from "../components/Scroller";
 import { useLoad } from "../hooks";
 import type { PageProps } from "../routes";
 import { type Binding, getPolicy } from "./iam";
@@ -167,7 +168,7 @@ function KeysPanel(props: { project: string; account: ServiceAccount; onClose: (
       </div>
       {keys.data && keys.data.length === 0 && <p>No keys.</p>}
       {keys.data && keys.data.length > 0 && (
-        <div className="table-wrap">
+        <Scroller label="Keys">
           <table>
             <thead>
               <tr>
@@ -206,7 +207,7 @@ function KeysPanel(props: { project: string; account: ServiceAccount; onClose: (
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroller>
       )}
     </section>
   );
@@ -391,7 +392,7 @@ export function ServiceAccountsPage({ project }: PageProps) {
       {accounts.loading && !accounts.data && <p className="loading">Loading…</p>}
       {accounts.data && accounts.data.length === 0 && <p>The project has no service accounts.</p>}
       {accounts.data && accounts.data.length > 0 && (
-        <div className="table-wrap">
+        <Scroller label="Service accounts">
           <table data-testid="accounts">
             <thead>
               <tr>
@@ -459,7 +460,7 @@ export function ServiceAccountsPage({ project }: PageProps) {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroller>
       )}
     </>
   );

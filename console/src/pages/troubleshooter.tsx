@@ -7,6 +7,7 @@
 import { type FormEvent, useEffect, useId, useState } from "react";
 import { call } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
+import { Scroller } from "../components/Scroller";
 import { useLoad } from "../hooks";
 import { setQuery, useLocation } from "../nav";
 import type { PageProps } from "../routes";
@@ -184,7 +185,7 @@ export function TroubleshooterPage({ project }: PageProps) {
                 </span>
               </h3>
               {(p.bindingExplanations ?? []).length > 0 && (
-                <div className="table-wrap">
+                <Scroller label="Bindings of the policy">
                   <table>
                     <thead>
                       <tr>
@@ -215,7 +216,7 @@ export function TroubleshooterPage({ project }: PageProps) {
                       })}
                     </tbody>
                   </table>
-                </div>
+                </Scroller>
               )}
             </div>
           ))}

@@ -253,6 +253,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
+  "expect",
   CONSOLE_HEADER,
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -349,6 +350,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
         state,
         code_challenge: createHash("sha256").update(verifier).digest("base64url"),
         code_challenge_method: "S256",
+        // A refresh token, so the session outlives the first access token (as gcloud asks for one).
+        access_type: "offline",
       });
       redirect(ctx.res, `/o/oauth2/auth?${q}`, [
         setCookie(LOGIN_COOKIE, loginId, {
@@ -421,12 +424,14 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
     async (ctx) => {
       requireSameOrigin(ctx, false);
       const s = sessions.get(sessionIdOf(ctx));
-      if (!s) throw signInRequired();
+      // Not signed in is a state of the page, not an error (no 401 in the browser's console).
+      if (!s) return sendJson(ctx.res, 200, { signedIn: false }, API_RESPONSE_HEADERS);
       ctx.caller = { principal: userPrincipal(s.email) };
       sendJson(
         ctx.res,
         200,
         {
+          signedIn: true,
           email: s.email,
           principal: s.principal,
           expiresAt: new Date(
@@ -479,7 +484,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
       throw signInRequired();
     }
     const path = ctx.url.pathname.slice("/console/api".length) + ctx.url.search;
-    if (!path.startsWith("/") || path.startsWith("/console"))
+    // `//host/…` would read as another authority upstream; `/console/…` would loop back here.
+    if (!path.startsWith("/") || path.startsWith("//") || path.startsWith("/console"))
       throw new ApiError(
         404,
         "NOT_FOUND",
@@ -507,6 +513,9 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
           agent,
         },
         (answer) => {
+          // The API no longer takes the user's token (the user was disabled or deleted, the grant
+          // revoked): the session ends with it, and the page asks to sign in again.
+          if (answer.statusCode === 401) sessions.delete(sid);
           const out: Record<string, string | string[]> = {};
           for (const [k, v] of Object.entries(answer.headers))
             if (v !== undefined && !DROPPED_RESPONSE_HEADERS.has(k)) out[k] = v;
