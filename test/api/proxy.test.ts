@@ -130,10 +130,17 @@ describe("warrant serve --proxy", () => {
     );
     assert.equal(r.status, 200, r.body);
     assert.match(JSON.parse(r.body).access_token, /^ey/);
+    // The authorization endpoint is Warrant's sign-in (docs/sign-in.md): without a client, an error page.
+    const auth = await requestOver(
+      await tunnel(h, "accounts.google.com", ca),
+      "GET /o/oauth2/auth HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(auth.status, 400);
+    assert.match(auth.body, /client_id is missing/);
     // Other paths on accounts.google.com are not Warrant's.
     const other = await requestOver(
       await tunnel(h, "accounts.google.com", ca),
-      "GET /o/oauth2/auth HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
+      "GET /ServiceLogin HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
     );
     assert.equal(other.status, 404);
   });
