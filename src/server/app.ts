@@ -40,6 +40,7 @@ import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
+import { registerSsoCallback, type SsoConfig, UpstreamSso } from "./api/oauth2/upstream-sso.js";
 import { registerPolicyTroubleshooter } from "./api/policytroubleshooter/troubleshoot.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
@@ -56,6 +57,8 @@ import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import { ClusterSync } from "./cluster-sync.js";
+import { type ConsoleHandle, registerConsole } from "./console/console.js";
+import type { SessionLimits } from "./console/sessions.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
@@ -159,6 +162,10 @@ export interface ServeOptions {
   auditMaxFiles?: number;
   /** Also log every audit entry as a record of `logger` (`"msg":"audit"`), for a log shipper on stdout. */
   auditToLog?: boolean;
+  /** The upstream OpenID Connect provider people may sign in through (docs/sign-in.md). */
+  sso?: SsoConfig;
+  /** The web console's session lifetimes (tests shorten them; docs/console.md). */
+  consoleSessions?: Partial<SessionLimits>;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -176,6 +183,8 @@ export interface RunningServer {
   metadataServers(): Record<string, string>;
   /** Every registered API route, with its declared authorization (route-authz.ts). */
   routes(): readonly Route[];
+  /** The web console's sessions (tests inspect them). */
+  console: ConsoleHandle;
   stateDir: string;
   adminCredentialFile: string;
   defaultProject: string;
@@ -458,7 +467,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
-    const authorization = registerAuthorization(router, deps);
+    const sso = opts.sso ? new UpstreamSso(deps, opts.sso) : undefined;
+    const authorization = registerAuthorization(router, deps, { sso: () => sso });
+    registerSsoCallback(router, deps, authorization, sso);
     const signInSweep = setInterval(() => {
       inBackground(
         authorization.signIn.sweep().catch((err) => log(`sign-in: sweep failed: ${(err as Error).message}`)),
@@ -491,6 +502,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerGroups(router, deps);
     registerCompute(router, deps);
     registerMetrics(router, deps, metrics, opts.metricsLoopbackOpen !== false);
+    // Last: its catch-all routes under /console must not shadow anything.
+    const consoleHandle = registerConsole(router, {
+      apiUrl: url,
+      log,
+      ...(opts.consoleSessions ? { limits: opts.consoleSessions } : {}),
+    });
     httpDeps.authenticator = authenticator;
 
     const writeInfo = (agents: Record<string, string>) =>
@@ -539,6 +556,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       stateDir,
       metadataServers: () => supervisor.addresses(),
       routes: () => router.all(),
+      console: consoleHandle,
       connectionStats: () => governor.stats(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
