@@ -65,7 +65,9 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
   const clientId = single(form, "client_id")!;
   const clientSecret = single(form, "client_secret")!;
   const refreshToken = single(form, "refresh_token")!;
-  const client = await deps.repos.oauthClients.get(clientId);
+  // From the user directory's cache (dropped on revocation here and by the change feed elsewhere,
+  // as for the bearer tokens of the same client): no datastore read for a known client.
+  const client = await deps.users.client(clientId);
   // Compare even when the client is unknown so timing does not reveal which client ids exist.
   const secretOk = secretMatches(clientSecret, client?.secretSha256 ?? "0".repeat(64));
   if (!client || !secretOk) throw new InvalidClient("The OAuth client was not found.");
