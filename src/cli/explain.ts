@@ -1,10 +1,12 @@
 /**
  * `warrant iam explain`, offline: resolve a resource name to its ancestry chain from the datastore,
- * then decide exactly as the server does (`evaluationInputs()`, which the server's `decide()` uses,
- * then `authorize()`), reading policies and custom roles from a read-only view of the state directory.
+ * then decide and explain exactly as the server does (`analyzeAccess()` in src/server/iam/explain.ts,
+ * which the Policy Troubleshooter API serves too), reading policies and custom roles from a read-only
+ * view of the state directory.
  */
 import { type Repositories, repositories } from "../datastore/repositories.js";
-import { authorize, type BindingRef, type Decision } from "../domain/iam/authorize.js";
+import { InvalidArgument } from "../domain/errors.js";
+import type { BindingRef } from "../domain/iam/authorize.js";
 import type { DenyRef } from "../domain/iam/deny.js";
 import { GroupIndex } from "../domain/iam/groups.js";
 import { parseMember } from "../domain/iam/members.js";
@@ -14,19 +16,18 @@ import {
   serviceAccountPrincipal,
   userPrincipal,
 } from "../domain/iam/principal.js";
-import { KNOWN_PERMISSIONS, roleResolver, rolesGranting } from "../domain/iam/roles.js";
+import { roleResolver } from "../domain/iam/roles.js";
+import type { PolicySource } from "../server/iam/decide.js";
 import {
-  childOf,
-  instanceResource,
-  organizationRef,
-  projectRef,
-  type ResourceRef,
-  serviceAccountResource,
-} from "../domain/resources.js";
-import { bucketResource } from "../domain/storage/bucket.js";
-import { objectResource } from "../domain/storage/object.js";
-import { displayPolicy } from "../server/iam/account-members.js";
-import { evaluationInputs, type PolicySource } from "../server/iam/decide.js";
+  type AccessAnalysis,
+  analyzeAccess,
+  asAuthenticated,
+  isPermissionName,
+  RESOURCE_FORMS,
+  type ResolvedResource,
+  ResourceNotFound,
+  resolveResource,
+} from "../server/iam/explain.js";
 import { CliError, UsageError } from "./errors.js";
 import { openReadOnlyStore } from "./offline-store.js";
 
@@ -108,23 +109,6 @@ export function principalOf(member: string): Principal {
   }
 }
 
-/**
- * The caller as the server would authenticate it: bound to the unique id of the live account of
- * that e-mail (bindings of a deleted account of the address do not apply), with its project number.
- */
-async function asAuthenticated(repos: Repositories, p: Principal): Promise<Principal> {
-  if (p.kind === "user") return userPrincipal(p.email, [], (await repos.users.get(p.email))?.uniqueId);
-  if (p.kind !== "serviceAccount") return p;
-  const sa = await repos.serviceAccounts.get(p.email);
-  if (!sa) return p;
-  const projectNumber = (await repos.projects.get(sa.projectId))?.projectNumber;
-  return serviceAccountPrincipal(sa.email, projectNumber, sa.uniqueId);
-}
-
-const RESOURCE_FORMS =
-  "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME, " +
-  "projects/_/buckets/BUCKET or projects/_/buckets/BUCKET/objects/OBJECT";
-
 function notFound(what: string, stateDir: string, note = ""): CliError {
   return new CliError(
     `${what} not found in the datastore of ${stateDir}${note}.`,
@@ -133,95 +117,25 @@ function notFound(what: string, stateDir: string, note = ""): CliError {
   );
 }
 
-export interface ResolvedResource {
-  ref: ResourceRef;
-  /** The project the resource belongs to, if any. */
-  projectId?: string;
-  /** For a service account: its email. */
-  serviceAccount?: string;
-}
-
-/** Resolves a resource name to the chain the server would check, from the datastore's records. */
-export async function resolveResource(
+/** Resolves a resource name as the server does; its errors worded for the command line. */
+async function resolveForCli(
   repos: Repositories,
   organizationId: string,
   name: string,
   stateDir: string,
 ): Promise<ResolvedResource> {
-  const object = /^projects\/([^/]+)\/buckets\/([^/]+)\/objects\/(.+)$/.exec(name.replace(/^\/+/, ""));
-  if (object) {
-    const bucket = await repos.buckets.get(object[2]!);
-    if (!bucket || (object[1] !== "_" && bucket.projectId !== object[1]))
-      throw notFound(`Bucket ${object[2]}`, stateDir);
-    // As the server checks an object: by name, existing or not (a create is checked before it exists).
-    return {
-      ref: childOf(
-        childOf(projectRef(organizationId, bucket.projectId), bucketResource(bucket.name)),
-        objectResource(bucket.name, object[3]!),
-      ),
-      projectId: bucket.projectId,
-    };
-  }
-  const parts = name.replace(/^\/+|\/+$/g, "").split("/");
-  const [k0, v0, k1, v1, k2, v2] = parts;
-  if (parts.some((p) => p === "") || parts.length % 2 !== 0)
-    throw new UsageError(`argument --resource: cannot parse '${name}'.`, `Use ${RESOURCE_FORMS}.`);
-  if (parts.length === 2 && k0 === "organizations") {
-    if (v0 !== organizationId)
-      throw notFound(
-        `Organization ${v0}`,
-        stateDir,
-        ` (its organization is organizations/${organizationId})`,
+  try {
+    return await resolveResource(repos, organizationId, name);
+  } catch (e) {
+    if (e instanceof ResourceNotFound) throw notFound(e.what, stateDir, e.note);
+    if (e instanceof InvalidArgument)
+      throw new UsageError(
+        `argument --resource: ${e.message.replace(/\. Use .*$/, ".")}`,
+        `Use ${RESOURCE_FORMS}.`,
       );
-    return { ref: organizationRef(organizationId) };
+    throw e;
   }
-  if (k0 !== "projects")
-    throw new UsageError(`argument --resource: unsupported resource '${name}'.`, `Use ${RESOURCE_FORMS}.`);
-  const project = v0!;
-  const existingProject = async (id: string) => {
-    if (!(await repos.projects.get(id))) throw notFound(`Project ${id}`, stateDir);
-    return id;
-  };
-  if (parts.length === 2) {
-    await existingProject(project);
-    return { ref: projectRef(organizationId, project), projectId: project };
-  }
-  if (parts.length === 4 && k1 === "serviceAccounts") {
-    const id = v1!;
-    const sa = id.includes("@")
-      ? await repos.serviceAccounts.get(id)
-      : await repos.serviceAccounts.getByUniqueId(project === "-" ? undefined : project, id);
-    if (!sa || (project !== "-" && sa.projectId !== project))
-      throw notFound(`Service account ${id}`, stateDir);
-    return {
-      ref: childOf(projectRef(organizationId, sa.projectId), serviceAccountResource(sa.projectId, sa.email)),
-      projectId: sa.projectId,
-      serviceAccount: sa.email,
-    };
-  }
-  if (parts.length === 4 && k1 === "buckets") {
-    const bucket = await repos.buckets.get(v1!);
-    if (!bucket || (project !== "_" && bucket.projectId !== project))
-      throw notFound(`Bucket ${v1}`, stateDir);
-    return {
-      ref: childOf(projectRef(organizationId, bucket.projectId), bucketResource(bucket.name)),
-      projectId: bucket.projectId,
-    };
-  }
-  if (parts.length === 6 && k1 === "zones" && k2 === "instances") {
-    await existingProject(project);
-    if (!(await repos.instances.get(project, v1!, v2!)))
-      throw notFound(`Instance ${v2} in zone ${v1} of project ${project}`, stateDir);
-    return {
-      ref: childOf(projectRef(organizationId, project), instanceResource(project, v1!, v2!)),
-      projectId: project,
-    };
-  }
-  throw new UsageError(`argument --resource: unsupported resource '${name}'.`, `Use ${RESOURCE_FORMS}.`);
 }
-
-const sameBinding = (a: BindingRef, resource: string, role: string, condition?: { expression: string }) =>
-  a.resource === resource && a.role === role && a.condition?.expression === condition?.expression;
 
 function grantCommand(target: ResolvedResource, member: string, role: string): string | undefined {
   if (target.serviceAccount)
@@ -229,6 +143,47 @@ function grantCommand(target: ResolvedResource, member: string, role: string): s
   if (target.projectId)
     return `warrant projects add-iam-policy-binding ${target.projectId} --member=${member} --role=${role}`;
   return undefined;
+}
+
+/** The command's view of the shared analysis (`analyzeAccess`, which the troubleshooter API serves too). */
+export function toExplanation(a: AccessAnalysis, permission: string, target: ResolvedResource): Explanation {
+  const d = a.decision;
+  const bindings: ExplainedBinding[] = [];
+  for (const p of a.policies)
+    for (const b of p.bindings) {
+      if (!b.rolePermission) continue;
+      bindings.push({
+        resource: p.resource,
+        role: b.role,
+        members: b.members.map((m) => m.member),
+        ...(b.condition ? { condition: b.condition.title || b.condition.expression } : {}),
+        effect: b.access === "GRANTED" ? "grants" : b.matchedMember ? "condition-not-met" : "not-a-member",
+        ...(b.matchedMember ? { matchedMember: b.matchedMember } : {}),
+        ...(b.via ? { via: b.via } : {}),
+        ...(b.conditionExplanation ? { conditionExplanation: b.conditionExplanation } : {}),
+      });
+    }
+  const roles = a.rolesThatGrantPermission;
+  // A deny is not cured by a grant: no role to suggest then.
+  const suggested = d.allowed || d.deniedBy ? undefined : roles[0];
+  const command = suggested && grantCommand(target, d.principal, suggested);
+  return {
+    allowed: d.allowed,
+    principal: d.principal,
+    permission,
+    resource: d.resource,
+    reason: d.reason,
+    knownPermission: a.knownPermission,
+    chain: a.policies.map((l) => ({ resource: l.resource, bindings: l.policy?.bindings.length ?? 0 })),
+    bindingsConsidered: d.bindingsConsidered,
+    bindingsWithPermission: bindings,
+    grantedBy: d.grantedBy,
+    conditionalBindingsSkipped: d.conditionalSkipped,
+    ...(d.deniedBy ? { deniedBy: d.deniedBy } : {}),
+    rolesThatGrantPermission: roles,
+    ...(suggested ? { suggestedRole: suggested } : {}),
+    ...(command ? { grantCommand: command } : {}),
+  };
 }
 
 /** Answers "does MEMBER hold PERMISSION on RESOURCE?" from the state directory, without a server. */
@@ -239,8 +194,7 @@ export async function explainOffline(
   resource: string,
 ): Promise<Explanation> {
   const principal = principalOf(member);
-  // SERVICE.RESOURCE.VERB; a few catalog permissions have a longer service (iam.googleapis.com/…).
-  if (!KNOWN_PERMISSIONS.has(permission) && !/^[a-z][\w/-]*\.[\w-]+\.[\w-]+$/.test(permission))
+  if (!isPermissionName(permission))
     throw new UsageError(
       `argument --permission: '${permission}' is not a permission name.`,
       "Permissions look like SERVICE.RESOURCE.VERB, e.g. storage.buckets.list.",
@@ -256,56 +210,22 @@ export async function explainOffline(
         EXPLAIN_ERROR_EXIT,
       );
     const caller = await asAuthenticated(repos, principal);
-    const target = await resolveResource(repos, installation.organizationId, resource, stateDir);
+    const target = await resolveForCli(repos, installation.organizationId, resource, stateDir);
     const source: PolicySource = {
       policyOf: (r) => repos.policies.get(r),
       roles: async () => roleResolver(await repos.customRoles.all()),
       groups: async () => new GroupIndex(await repos.groups.all()),
       denyPolicies: (resource) => repos.denyPolicies.list(resource),
     };
-    const inputs = await evaluationInputs(source, installation.organizationId, target.ref, caller);
-    const { chain, ctx } = inputs;
-    const d: Decision = authorize(inputs.principal, permission, chain, ctx);
-
-    const bindings: ExplainedBinding[] = [];
-    for (const link of chain)
-      for (const b of link.policy ? (await displayPolicy(link.policy, repos)).bindings : []) {
-        if (!ctx.roles.permissions(b.role)?.has(permission)) continue;
-        const granted = d.grantedBy.find((g) => sameBinding(g, link.resource, b.role, b.condition));
-        const unmet = d.conditionalSkipped.find((g) => sameBinding(g, link.resource, b.role, b.condition));
-        const hit = granted ?? unmet;
-        bindings.push({
-          resource: link.resource,
-          role: b.role,
-          members: [...b.members],
-          ...(b.condition ? { condition: b.condition.title || b.condition.expression } : {}),
-          effect: granted ? "grants" : unmet ? "condition-not-met" : "not-a-member",
-          ...(hit ? { matchedMember: hit.member } : {}),
-          ...(hit?.via ? { via: hit.via } : {}),
-          ...(unmet ? { conditionExplanation: unmet.explanation } : {}),
-        });
-      }
-    const roles = rolesGranting(permission).slice(0, 10);
-    // A deny is not cured by a grant: no role to suggest then.
-    const suggested = d.allowed || d.deniedBy ? undefined : roles[0];
-    const command = suggested && grantCommand(target, d.principal, suggested);
-    return {
-      allowed: d.allowed,
-      principal: d.principal,
+    const analysis = await analyzeAccess(
+      source,
+      repos,
+      installation.organizationId,
+      caller,
       permission,
-      resource: d.resource,
-      reason: d.reason,
-      knownPermission: KNOWN_PERMISSIONS.has(permission),
-      chain: chain.map((l) => ({ resource: l.resource, bindings: l.policy?.bindings.length ?? 0 })),
-      bindingsConsidered: d.bindingsConsidered,
-      bindingsWithPermission: bindings,
-      grantedBy: d.grantedBy,
-      conditionalBindingsSkipped: d.conditionalSkipped,
-      ...(d.deniedBy ? { deniedBy: d.deniedBy } : {}),
-      rolesThatGrantPermission: roles,
-      ...(suggested ? { suggestedRole: suggested } : {}),
-      ...(command ? { grantCommand: command } : {}),
-    };
+      target.ref,
+    );
+    return toExplanation(analysis, permission, target);
   } finally {
     store.close();
   }
@@ -362,5 +282,73 @@ export function renderExplanation(e: Explanation): string {
     if (others.length) lines.push(`Other roles that grant it: ${others.join(", ")}`);
     if (e.grantCommand) lines.push(`To grant it: ${e.grantCommand}`);
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The Policy Troubleshooter's answer (`POST /v1/iam:troubleshoot`), as `warrant iam explain --online` reads it. */
+export interface TroubleshootAnswer {
+  access: string;
+  explainedPolicies?: {
+    access: string;
+    fullResourceName?: string;
+    bindingExplanations?: {
+      access: string;
+      role: string;
+      rolePermission: string;
+      memberships?: Record<string, { membership: string }>;
+      condition?: { title?: string; expression: string };
+      conditionExplanation?: { explanation?: string };
+    }[];
+  }[];
+  denyExplanation?: { fullResourceName?: string; deniedBy?: DenyRef; message?: string };
+  explanation?: { reason: string; rolesThatGrantPermission?: string[] };
+}
+
+/** The human-readable form of the server's answer: the offline form's, with what the caller may not read marked. */
+export function renderTroubleshooting(
+  a: TroubleshootAnswer,
+  member: string,
+  permission: string,
+  resource: string,
+): string {
+  const verdict =
+    a.access === "GRANTED"
+      ? `ALLOWED: ${member} has ${permission} on ${resource}`
+      : a.access === "NOT_GRANTED"
+        ? `DENIED: ${member} does not have ${permission} on ${resource}`
+        : `UNKNOWN (${a.access}): whether ${member} has ${permission} on ${resource}`;
+  const lines = [verdict];
+  if (a.explanation) lines.push(`Reason: ${a.explanation.reason}`);
+  else if (a.access === "UNKNOWN_INFO_DENIED")
+    lines.push("Reason: you may not read every policy involved (getIamPolicy on its resource).");
+  const d = a.denyExplanation;
+  if (d)
+    lines.push(
+      "",
+      d.deniedBy
+        ? `Denied by deny policy ${d.deniedBy.policy}${d.deniedBy.displayName ? ` ("${d.deniedBy.displayName}")` : ""}, rule ${d.deniedBy.rule}, attached to ${d.deniedBy.attachedTo}`
+        : (d.message ?? `Denied by a deny policy attached to ${d.fullResourceName}`),
+    );
+  lines.push("", "Policies evaluated (the resource, then its ancestors):");
+  for (const p of a.explainedPolicies ?? []) {
+    if (!p.fullResourceName) {
+      lines.push("  (a policy you may not read)");
+      continue;
+    }
+    lines.push(`  ${p.fullResourceName}: ${p.access}`);
+    for (const b of p.bindingExplanations ?? []) {
+      if (b.rolePermission !== "ROLE_PERMISSION_INCLUDED") continue;
+      const through = Object.entries(b.memberships ?? {})
+        .filter(([, m]) => m.membership === "MEMBERSHIP_INCLUDED")
+        .map(([k]) => k);
+      const cond = b.condition ? ` if "${b.condition.title || b.condition.expression}"` : "";
+      lines.push(
+        `    ${b.role}${cond}: ${b.access}${through.length ? ` (through ${through.join(", ")})` : ""}${b.conditionExplanation?.explanation ? `; ${b.conditionExplanation.explanation}` : ""}`,
+      );
+    }
+  }
+  const roles = a.explanation?.rolesThatGrantPermission;
+  if (a.access !== "GRANTED" && roles?.length)
+    lines.push("", `Roles that grant it: ${roles.slice(0, 5).join(", ")}`);
   return `${lines.join("\n")}\n`;
 }

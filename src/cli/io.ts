@@ -15,6 +15,10 @@ export interface Runtime {
   stdinIsTTY: boolean;
   /** Asks a yes/no question on the terminal; only called when stdinIsTTY. */
   confirm?: (question: string) => Promise<boolean>;
+  /** Asks for a secret on the terminal without echoing it; only called when stdinIsTTY. */
+  promptSecret?: (question: string) => Promise<string>;
+  /** All of standard input (a password piped in); only called when stdin is not a terminal. */
+  readStdin?: () => Promise<string>;
 }
 
 export function isDebug(env: Env): boolean {

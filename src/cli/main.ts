@@ -26,7 +26,41 @@ function defaultRuntime(): Runtime {
         rl.close();
       }
     },
+    promptSecret: (question: string) => promptSecret(question),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
   };
+}
+
+/** Reads a line from the terminal in raw mode, echoing nothing. */
+function promptSecret(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise((ok, fail) => {
+    let buf = "";
+    const done = (err?: Error) => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write("\n");
+      if (err) fail(err);
+      else ok(buf);
+    };
+    const onData = (d: Buffer) => {
+      for (const ch of d.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return done();
+        if (ch === "\u0003") return done(new CliError("Aborted by user."));
+        if (ch === "\u007f" || ch === "\b") buf = buf.slice(0, -1);
+        else buf += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
 }
 
 /** Prints an error the way gcloud does and returns the exit code. */

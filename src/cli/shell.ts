@@ -30,6 +30,8 @@ export function gcloudExports(t: EnvTarget & { tokenFile: string }): string {
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_POLICYTROUBLESHOOTER", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING", `${url}/`) +
     exportLine("CLOUDSDK_CORE_PROJECT", t.project)
   );
 }
@@ -49,6 +51,8 @@ export function instanceExports(t: { url: string; metadata: string; project: str
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER", `${url}/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", `${url}/compute/v1/`) +
     exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_POLICYTROUBLESHOOTER", `${url}/`) +
+    exportLine("CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING", `${url}/`) +
     exportLine("GOOGLE_CLOUD_PROJECT", t.project)
   );
 }

@@ -13,6 +13,7 @@ import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
 import type { Installation } from "../domain/installation.js";
+import type { AuthorizationCodeRecord, SignInSession } from "../domain/oauth/authorization.js";
 import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
 import type { Project } from "../domain/project.js";
 import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
@@ -22,6 +23,7 @@ import type { StoredObject } from "../domain/storage/object.js";
 import type { UploadSession } from "../domain/storage/upload-session.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { User } from "../domain/user.js";
+import type { UserPassword } from "../domain/user-password.js";
 
 /**
  * Every kind of document and the record type stored under it. This is the one place that lists
@@ -52,6 +54,9 @@ export interface Documents {
   "workload-identity-pool-provider": WorkloadIdentityPoolProvider;
   group: Group;
   "deny-policy": StoredDenyPolicy;
+  "user-password": UserPassword;
+  "authorization-code": AuthorizationCodeRecord;
+  "signin-session": SignInSession;
 }
 
 /** The installation-wide singletons stored under kind `meta`, by key. */
@@ -90,6 +95,9 @@ const KIND_SET = {
   "deny-policy": true,
   "workload-identity-pool": true,
   "workload-identity-pool-provider": true,
+  "user-password": true,
+  "authorization-code": true,
+  "signin-session": true,
 } satisfies Record<Kind, true>;
 export const KINDS = Object.keys(KIND_SET) as Kind[];
 

@@ -9,6 +9,7 @@ import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
+import type { AuthorizationCodeRecord, SignInSession } from "../domain/oauth/authorization.js";
 import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
 import type { Project } from "../domain/project.js";
 import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
@@ -19,6 +20,7 @@ import type { StoredObject } from "../domain/storage/object.js";
 import type { UploadSession } from "../domain/storage/upload-session.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { User } from "../domain/user.js";
+import type { UserPassword } from "../domain/user-password.js";
 import type { DocumentStore, Documents, Kind, MetaDocuments } from "./datastore.js";
 
 // Record types live in src/domain; re-exported here for existing importers.
@@ -133,6 +135,16 @@ export function repositories(s: DocumentStore) {
         });
         return rows.map((r) => r.value);
       },
+      /**
+       * One page of a project's instances (of one zone, or of all), in key order: only the page is
+       * read. `pageToken` is the last key served; one outside the project (or zone) is refused.
+       */
+      page(projectId: string, zone: string | undefined, req: PageRequest) {
+        const prefix = zone ? `${projectId}/${zone}/` : `${projectId}/`;
+        const after = decodePageToken(req.pageToken);
+        if (after !== undefined && !after.startsWith(prefix)) return undefined;
+        return page(s, "instance", projectId, { ...req, prefix });
+      },
       insert(i: Instance) {
         return s.insert("instance", this.key(i.projectId, i.zone, i.name), i, i.projectId);
       },
@@ -181,6 +193,26 @@ export function repositories(s: DocumentStore) {
       insert: (u: User) => s.insert("user", u.email, u),
       put: (u: User) => s.put("user", u.email, u),
       delete: (email: string) => s.delete("user", email.toLowerCase()),
+    },
+    /** Users' password hashes, apart from the user records the directory API returns. */
+    userPasswords: {
+      get: (email: string) => s.get("user-password", email.toLowerCase()),
+      put: (p: UserPassword) => s.put("user-password", p.email, p),
+      delete: (email: string) => s.delete("user-password", email.toLowerCase()),
+    },
+    authorizationCodes: {
+      get: (sha256: string) => s.get("authorization-code", sha256),
+      put: (c: AuthorizationCodeRecord) => s.put("authorization-code", c.codeSha256, c),
+      delete: (sha256: string) => s.delete("authorization-code", sha256),
+      list: async (limit: number) => (await s.list("authorization-code", { limit })).map((r) => r.value),
+    },
+    signInSessions: {
+      get: (sha256: string) => s.get("signin-session", sha256),
+      put: (x: SignInSession) => s.put("signin-session", x.sessionSha256, x, x.email),
+      ofUser: async (email: string) =>
+        (await s.list("signin-session", { parent: email.toLowerCase() })).map((r) => r.value),
+      delete: (sha256: string) => s.delete("signin-session", sha256),
+      list: async (limit: number) => (await s.list("signin-session", { limit })).map((r) => r.value),
     },
     groups: {
       get: (email: string) => s.get("group", email.toLowerCase()),

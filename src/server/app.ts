@@ -33,11 +33,15 @@ import { registerServiceAccountKeys } from "./api/iam/service-account-keys.js";
 import { registerServiceAccounts } from "./api/iam/service-accounts.js";
 import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools.js";
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
+import { registerLoggingEntries } from "./api/logging/entries.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
+import { registerAuthorization } from "./api/oauth2/authorize.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
+import { registerSsoCallback, type SsoConfig, UpstreamSso } from "./api/oauth2/upstream-sso.js";
+import { registerPolicyTroubleshooter } from "./api/policytroubleshooter/troubleshoot.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
 import { registerObjects } from "./api/storage/objects.js";
@@ -53,6 +57,8 @@ import { UserDirectory } from "./auth/user-directory.js";
 import { WorkloadIdentityDirectory } from "./auth/workload-identity-directory.js";
 import { bootstrap } from "./bootstrap.js";
 import { ClusterSync } from "./cluster-sync.js";
+import { type ConsoleHandle, registerConsole } from "./console/console.js";
+import type { SessionLimits } from "./console/sessions.js";
 import { type Logger, lineLogger } from "./log.js";
 import { ServerMetrics } from "./metrics.js";
 import { lockStateDir } from "./state-lock.js";
@@ -156,6 +162,10 @@ export interface ServeOptions {
   auditMaxFiles?: number;
   /** Also log every audit entry as a record of `logger` (`"msg":"audit"`), for a log shipper on stdout. */
   auditToLog?: boolean;
+  /** The upstream OpenID Connect provider people may sign in through (docs/sign-in.md). */
+  sso?: SsoConfig;
+  /** The web console's session lifetimes (tests shorten them; docs/console.md). */
+  consoleSessions?: Partial<SessionLimits>;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -173,6 +183,8 @@ export interface RunningServer {
   metadataServers(): Record<string, string>;
   /** Every registered API route, with its declared authorization (route-authz.ts). */
   routes(): readonly Route[];
+  /** The web console's sessions (tests inspect them). */
+  console: ConsoleHandle;
   stateDir: string;
   adminCredentialFile: string;
   defaultProject: string;
@@ -438,6 +450,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
       log,
       audit: audited,
+      auditFile: resolve(stateDir, "audit.log"),
       changes,
       objects,
     };
@@ -454,6 +467,15 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
+    const sso = opts.sso ? new UpstreamSso(deps, opts.sso) : undefined;
+    const authorization = registerAuthorization(router, deps, { sso: () => sso });
+    registerSsoCallback(router, deps, authorization, sso);
+    const signInSweep = setInterval(() => {
+      inBackground(
+        authorization.signIn.sweep().catch((err) => log(`sign-in: sweep failed: ${(err as Error).message}`)),
+      );
+    }, 60_000);
+    signInSweep.unref();
     registerRevoke(router, deps, authenticator);
     registerCerts(router, deps);
     registerTokenInfo(router, deps, authenticator);
@@ -474,10 +496,18 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     registerWorkloadIdentityPools(router, deps, (name) => workloadIdentity.poolChanged(name));
     registerSts(router, deps, workloadIdentity, authenticator);
     registerDenyPolicies(router, deps);
+    registerPolicyTroubleshooter(router, deps);
+    registerLoggingEntries(router, deps);
     registerUsers(router, deps);
     registerGroups(router, deps);
     registerCompute(router, deps);
     registerMetrics(router, deps, metrics, opts.metricsLoopbackOpen !== false);
+    // Last: its catch-all routes under /console must not shadow anything.
+    const consoleHandle = registerConsole(router, {
+      apiUrl: url,
+      log,
+      ...(opts.consoleSessions ? { limits: opts.consoleSessions } : {}),
+    });
     httpDeps.authenticator = authenticator;
 
     const writeInfo = (agents: Record<string, string>) =>
@@ -526,6 +556,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       stateDir,
       metadataServers: () => supervisor.addresses(),
       routes: () => router.all(),
+      console: consoleHandle,
       connectionStats: () => governor.stats(),
       adminCredentialFile,
       defaultProject: installation.defaultProject,
@@ -539,6 +570,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
           lifecycle.phase = "draining";
           agentsRunning = false;
           clearInterval(ringTimer);
+          clearInterval(signInSweep);
           // Kept-alive connections stay: their next request (a probe's, say) gets 503 and a close.
           listener.close();
           await supervisor.close();

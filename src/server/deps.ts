@@ -48,4 +48,6 @@ export interface ServerDeps {
   objects: ObjectService;
   /** The audit log: requests, tokens issued and refused. Never holds a secret. */
   audit: AuditSink;
+  /** Its file (`<state-dir>/audit.log`, rotated beside it), read back by `entries:list`. */
+  auditFile: string;
 }

@@ -119,6 +119,7 @@ describe("enforcement: audit-only", () => {
       {
         permission: "storage.buckets.list",
         resource: "projects/demo-project",
+        project: "demo-project",
         allowed: false,
         denial: "iam",
         wouldDeny: true,

@@ -130,10 +130,17 @@ describe("warrant serve --proxy", () => {
     );
     assert.equal(r.status, 200, r.body);
     assert.match(JSON.parse(r.body).access_token, /^ey/);
+    // The sign-in endpoint is Warrant's too (gcloud auth login through the proxy): without its
+    // parameters it answers a page saying what is missing, never a redirect.
+    const signin = await requestOver(
+      await tunnel(h, "accounts.google.com", ca),
+      "GET /o/oauth2/auth HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(signin.status, 400);
     // Other paths on accounts.google.com are not Warrant's.
     const other = await requestOver(
       await tunnel(h, "accounts.google.com", ca),
-      "GET /o/oauth2/auth HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
+      "GET /ServiceLogin HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
     );
     assert.equal(other.status, 404);
   });

@@ -10,7 +10,7 @@ export interface Captured {
 /** Runs the CLI in-process with captured output and an isolated environment. */
 export async function runCli(
   argv: string[],
-  opts: { env?: Env; cwd?: string; fetch?: typeof fetch } = {},
+  opts: { env?: Env; cwd?: string; fetch?: typeof fetch; stdin?: string } = {},
 ): Promise<Captured> {
   let stdout = "";
   let stderr = "";
@@ -21,6 +21,7 @@ export async function runCli(
     cwd: opts.cwd ?? process.cwd(),
     fetch: opts.fetch ?? globalThis.fetch,
     stdinIsTTY: false,
+    ...(opts.stdin !== undefined ? { readStdin: async () => opts.stdin! } : {}),
   };
   const code = await run(argv, rt);
   return { code, stdout, stderr };

@@ -6,16 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 const AP = "cloudresourcemanager.googleapis.com/projects/demo-project";
 const JANITOR = "janitor@demo-project.iam.gserviceaccount.com";
 
@@ -55,22 +55,13 @@ describe("deny policies driven by the real gcloud", { skip }, () => {
   async function gcloud(args: string[], token = h.adminToken) {
     const tokenFile = join(dir, `token-${++n}`);
     writeFileSync(tokenFile, token, { mode: 0o600 });
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      CLOUDSDK_CONFIG: join(dir, `config-${n}`),
-      CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
-      CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: "true",
-      CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
-      CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
-      CLOUDSDK_CORE_PROJECT: "demo-project",
-      CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: tokenFile,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${h.url}/`,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: `${h.url}/`,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE: `${h.url}/`,
-      NO_PROXY: "127.0.0.1,localhost",
-      no_proxy: "127.0.0.1,localhost",
-    };
+    const env: NodeJS.ProcessEnv = gcloudEnv({
+      home: dir,
+      config: join(dir, `config-${n}`),
+      project: "demo-project",
+      tokenFile: tokenFile,
+      endpoints: { iam: `${h.url}/`, cloudresourcemanager: `${h.url}/`, storage: `${h.url}/` },
+    });
     try {
       const { stdout, stderr } = await run(GCLOUD!, args, { env, timeout: 90_000 });
       return { code: 0, stdout, stderr };

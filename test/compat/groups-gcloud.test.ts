@@ -6,17 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 const ZONE = "us-central1-a";
 
 describe("group: members with the real gcloud", { skip }, () => {
@@ -46,21 +46,13 @@ describe("group: members with the real gcloud", { skip }, () => {
     writeFileSync(tokenFile, token, { mode: 0o600 });
     try {
       const { stdout, stderr } = await run(GCLOUD!, args, {
-        env: {
-          PATH: process.env.PATH,
-          HOME: dir,
-          CLOUDSDK_CONFIG: join(dir, `config-${n}`),
-          CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
-          CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: "true",
-          CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
-          CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
-          CLOUDSDK_CORE_PROJECT: "demo-project",
-          CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: tokenFile,
-          CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: `${h.url}/`,
-          CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${h.url}/compute/v1/`,
-          NO_PROXY: "127.0.0.1,localhost",
-          no_proxy: "127.0.0.1,localhost",
-        },
+        env: gcloudEnv({
+          home: dir,
+          config: join(dir, `config-${n}`),
+          project: "demo-project",
+          tokenFile: tokenFile,
+          endpoints: { cloudresourcemanager: `${h.url}/`, compute: `${h.url}/compute/v1/` },
+        }),
         timeout: 90_000,
       });
       return { code: 0, stdout, stderr };

@@ -6,17 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
 
 const run = promisify(execFile);
-const GCLOUD = ["/usr/bin/gcloud", "/usr/lib/google-cloud-sdk/bin/gcloud"].find((p) => existsSync(p));
-const skip = GCLOUD ? false : "gcloud (Debian package google-cloud-cli) is not installed on this machine";
+const skip = GCLOUD ? false : GCLOUD_MISSING;
 const FIXTURES = join(import.meta.dirname, "../../../test/fixtures/gcloud-export");
 const fixture = (f: string) => JSON.parse(readFileSync(join(FIXTURES, f), "utf8"));
 const P = "acme-prod";
@@ -63,21 +63,13 @@ describe("projects import round-trips through the real gcloud", { skip }, () => 
 
   async function gcloud(args: string[]) {
     const { stdout } = await run(GCLOUD!, [...args, "--format=json"], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        CLOUDSDK_CONFIG: join(dir, "config"),
-        CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
-        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: "true",
-        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
-        CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
-        CLOUDSDK_CORE_PROJECT: P,
-        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: join(dir, "token"),
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${h.url}/`,
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: `${h.url}/`,
-        NO_PROXY: "127.0.0.1,localhost",
-        no_proxy: "127.0.0.1,localhost",
-      },
+      env: gcloudEnv({
+        home: dir,
+        config: join(dir, "config"),
+        project: P,
+        tokenFile: join(dir, "token"),
+        endpoints: { iam: `${h.url}/`, cloudresourcemanager: `${h.url}/` },
+      }),
       timeout: 90_000,
     });
     return JSON.parse(stdout);

@@ -63,6 +63,10 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
     ],
     ["GET /v1/projects/{project}", () => ({ method: "GET", path: `/v1/projects/${P}` })],
     [
+      "POST /v2/entries:list",
+      () => ({ method: "POST", path: "/v2/entries:list", body: { resourceNames: [`projects/${P}`] } }),
+    ],
+    [
       "POST /v1/projects/{project}:getIamPolicy",
       () => ({ method: "POST", path: `/v1/projects/${P}:getIamPolicy`, body: {} }),
       (r) => {
@@ -375,6 +379,14 @@ function plan(): [string, () => Step, ((r: Reply) => void)?][] {
       "POST /warrant/v1/users/{user}:issueCredential",
       () => ({ method: "POST", path: `/warrant/v1/users/${USER}:issueCredential`, body: {} }),
     ],
+    [
+      "POST /warrant/v1/users/{user}:setPassword",
+      () => ({
+        method: "POST",
+        path: `/warrant/v1/users/${USER}:setPassword`,
+        body: { password: "route walk password" },
+      }),
+    ],
     ["DELETE /warrant/v1/users/{user}", () => ({ method: "DELETE", path: `/warrant/v1/users/${USER}` })],
     [
       "POST /warrant/v1/groups",
@@ -665,13 +677,31 @@ describe("route authorization: every route declares it, every request is held to
 
   test("a filtered list checks per item: a caller with no role sees an empty page, the admin sees projects", async () => {
     const filtered = routes.filter((r) => "filters" in r.authz).map(key);
-    assert.deepEqual(filtered, ["GET /v1/projects"], "the only filtered route; give any new one a case here");
+    assert.deepEqual(
+      filtered.sort(),
+      ["GET /v1/projects", "POST /v1/iam:troubleshoot", "POST /v2alpha1/iam:troubleshoot"],
+      "the filtered routes; give any new one a case here",
+    );
     const nobody = await tokenAs(h, "user:nobody@example.com");
     const none = await h.call("GET", "/v1/projects", { token: nobody });
     assert.equal(none.status, 200, none.text);
     assert.deepEqual(none.body.projects, []);
     const all = await h.call("GET", "/v1/projects");
     assert.ok(all.body.projects.some((p: { projectId: string }) => p.projectId === P));
+    // The troubleshooter shows each policy only to a caller who may read it (test/api/policy-troubleshooter).
+    for (const v of ["v1", "v2alpha1"]) {
+      const accessTuple = {
+        principal: "admin@warrant.local",
+        fullResourceName: `//cloudresourcemanager.googleapis.com/projects/${P}`,
+        permission: "resourcemanager.projects.get",
+      };
+      const hidden = await h.call("POST", `/${v}/iam:troubleshoot`, { token: nobody, body: { accessTuple } });
+      assert.equal(hidden.status, 200, hidden.text);
+      assert.equal(hidden.body.access, "UNKNOWN_INFO_DENIED");
+      assert.doesNotMatch(hidden.text, /bindings|roles\//);
+      const shown = await h.call("POST", `/${v}/iam:troubleshoot`, { body: { accessTuple } });
+      assert.equal(shown.body.access, "GRANTED", shown.text);
+    }
   });
 
   test("batch parts that check their route's permission succeed", async () => {

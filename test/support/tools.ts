@@ -47,3 +47,37 @@ const sdkPython = findSdkPython();
 export const SDK_PYTHON = typeof sdkPython === "string" ? undefined : sdkPython;
 /** Why the Python google-auth tests skip, or false. */
 export const SDK_PYTHON_MISSING: string | false = typeof sdkPython === "string" ? sdkPython : false;
+
+/** Where an endpoint override points, per gcloud API name (`iam`, `cloudresourcemanager`, `compute`, …). */
+export type GcloudEndpoints = Partial<Record<string, string>>;
+
+/**
+ * The environment a test gives the real gcloud: its own config dir, no prompts, no update check or
+ * usage reports, no metadata-server probe, the project, an access-token file as its credential, and
+ * each named API pointed at a Warrant server (`CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>`). Loopback
+ * bypasses any proxy of the machine's.
+ */
+export function gcloudEnv(opts: {
+  home: string;
+  config: string;
+  project: string;
+  tokenFile: string;
+  endpoints: GcloudEndpoints;
+}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: opts.home,
+    CLOUDSDK_CONFIG: opts.config,
+    CLOUDSDK_CORE_DISABLE_PROMPTS: "1",
+    CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: "true",
+    CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
+    CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
+    CLOUDSDK_CORE_PROJECT: opts.project,
+    CLOUDSDK_AUTH_ACCESS_TOKEN_FILE: opts.tokenFile,
+    NO_PROXY: "127.0.0.1,localhost",
+    no_proxy: "127.0.0.1,localhost",
+  };
+  for (const [api, url] of Object.entries(opts.endpoints))
+    env[`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api.toUpperCase()}`] = url;
+  return env;
+}

@@ -145,7 +145,11 @@ export class SqliteDocuments implements DocumentStore {
       where.push("key > ?");
       args.push(o.after);
     }
-    let sql = `SELECT key, value FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
+    // Under a parent, the parent index gives the rows in key order already. Without statistics the
+    // planner prefers the primary key (kind, key) to skip a sort, and then filters every document
+    // of the kind by parent: a page of one project's accounts read all 100,000 accounts.
+    const from = o.parent !== undefined ? "documents INDEXED BY documents_by_parent" : "documents";
+    let sql = `SELECT key, value FROM ${from} WHERE ${where.join(" AND ")} ORDER BY key`;
     if (o.limit !== undefined) {
       sql += " LIMIT ?";
       args.push(o.limit);

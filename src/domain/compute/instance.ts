@@ -1,5 +1,5 @@
 /** Compute Engine instances: the stored model and its `compute#instance` rendering. Pure. */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export type InstanceStatus = "RUNNING" | "TERMINATED";
 
@@ -36,8 +36,19 @@ export const instanceHostname = (name: string, projectId: string) => `${name}.c.
 
 /** Google's fingerprints are base64 of 8 bytes; derive them from content so they change with it. */
 export function fingerprint(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest().subarray(0, 8).toString("base64");
+  const json = JSON.stringify(value);
+  const known = fingerprints.get(json);
+  if (known !== undefined) return known;
+  const fp = hash("sha256", json, "buffer").subarray(0, 8).toString("base64");
+  // Most values repeat across instances ([], {}, the same labels and scopes): a listing's five
+  // fingerprints per instance are mostly lookups. Bounded: small values only, emptied when full.
+  if (json.length <= 512) {
+    if (fingerprints.size >= 10_000) fingerprints.clear();
+    fingerprints.set(json, fp);
+  }
+  return fp;
 }
+const fingerprints = new Map<string, string>();
 
 /** Timestamps in Compute's RFC 3339 form with milliseconds and offset, e.g. 2024-01-02T03:04:05.678-00:00. */
 export function computeTimestamp(d: Date = new Date()): string {

@@ -23,6 +23,7 @@ const COMPUTE_WRITE = s(["compute", "cloud-platform"]);
 const IAM_CREDENTIALS = s(["iam", "cloud-platform"]);
 const MONITORING_READ = s(["monitoring.read", "monitoring", "cloud-platform.read-only", "cloud-platform"]);
 const MONITORING_WRITE = s(["monitoring", "cloud-platform"]);
+const LOGGING_READ = s(["logging.read", "logging.admin", "cloud-platform.read-only", "cloud-platform"]);
 const PLATFORM_READ = s(["cloud-platform.read-only", "cloud-platform"]);
 const PLATFORM_WRITE = s(["cloud-platform"]);
 
@@ -38,6 +39,7 @@ export function scopesAdmitting(permission: string): readonly string[] {
   }
   if (service === "compute") return read ? COMPUTE_READ : COMPUTE_WRITE;
   if (service === "monitoring") return read ? MONITORING_READ : MONITORING_WRITE;
+  if (service === "logging" && read) return LOGGING_READ;
   // actAs is checked while attaching an account to a VM, within a Compute call.
   if (permission === "iam.serviceAccounts.actAs") return COMPUTE_WRITE;
   if (

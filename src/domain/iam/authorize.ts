@@ -9,8 +9,15 @@
  */
 import { evaluateCondition, resourceAttributes } from "./condition.js";
 import { type DenyLink, type DenyRef, describeDenial, findDenial } from "./deny.js";
-import { CONVENIENCE_ROLES, memberMatches, parseMember, unboundMember } from "./members.js";
+import {
+  CONVENIENCE_ROLES,
+  memberMatches,
+  type ParsedMember,
+  parseMember,
+  unboundMember,
+} from "./members.js";
 import type { Condition, Policy } from "./policy.js";
+import { candidatePositions, indexPolicy } from "./policy-index.js";
 import { memberOf, type Principal } from "./principal.js";
 import { type RoleResolver, rolesGranting } from "./roles.js";
 
@@ -83,15 +90,24 @@ export function authorize(
   const attributes = resourceAttributes(resource);
   const now = ctx.now ?? new Date();
   for (const link of chain) {
-    for (const binding of link.policy?.bindings ?? []) {
+    if (!link.policy) continue;
+    for (const indexed of indexPolicy(link.policy).bindings) {
+      const binding = indexed.binding;
       considered++;
       const perms = ctx.roles.permissions(binding.role);
       if (!perms?.has(permission)) continue;
-      const member = binding.members.find((m) => holds(principal, m, ctx));
-      if (!member) continue;
+      // The first member (in policy order) that names the caller: only those its index points at.
+      let at = -1;
+      for (const i of candidatePositions(indexed, principal))
+        if (holdsParsed(principal, indexed.parsed[i]!, ctx)) {
+          at = i;
+          break;
+        }
+      if (at < 0) continue;
+      const member = binding.members[at]!;
       // It matched the caller's live account, so it is named as the caller is.
       const ref: BindingRef = { resource: link.resource, role: binding.role, member: unboundMember(member) };
-      const parsed = parseMember(member);
+      const parsed = indexed.parsed[at]!;
       const via =
         typeof parsed !== "string" && parsed.type === "group" ? ctx.groupPath?.(parsed.email) : undefined;
       if (via) ref.via = [...via];
@@ -169,24 +185,30 @@ function denialReason(
   return `${s}.`;
 }
 
-function holds(principal: Principal, member: string, ctx: AuthorizeContext): boolean {
-  const parsed = parseMember(member);
+/** Whether a binding's `member` includes the principal (directly, through a group, or as a convenience member). */
+export function holds(principal: Principal, member: string, ctx: AuthorizeContext): boolean {
+  return holdsParsed(principal, parseMember(member), ctx);
+}
+
+function holdsParsed(principal: Principal, parsed: ParsedMember | string, ctx: AuthorizeContext): boolean {
   if (typeof parsed === "string") return false;
   if (parsed.type !== "convenience") return memberMatches(parsed, principal);
   // projectOwner:P etc. stand for whoever holds the basic role on project P (unconditionally).
   const chain = ctx.projectChain?.(parsed.projectId);
   if (!chain) return false;
   const basicRole = CONVENIENCE_ROLES[parsed.kind];
-  return chain.some((link) =>
-    (link.policy?.bindings ?? []).some(
-      (b) =>
-        b.role === basicRole &&
-        !b.condition &&
-        b.members.some((m) => {
-          const p = parseMember(m);
-          return typeof p !== "string" && memberMatches(p, principal);
-        }),
-    ),
+  return chain.some(
+    (link) =>
+      link.policy !== undefined &&
+      indexPolicy(link.policy).bindings.some(
+        (b) =>
+          b.binding.role === basicRole &&
+          !b.binding.condition &&
+          candidatePositions(b, principal).some((i) => {
+            const p = b.parsed[i]!;
+            return typeof p !== "string" && memberMatches(p, principal);
+          }),
+      ),
   );
 }
 

@@ -46,6 +46,18 @@ const BASIC_ROLES = new Set(["roles/owner", "roles/editor", "roles/viewer"]);
  * service (iam.* → roles/iam.*), then the rest; basic roles last; narrower before broader.
  */
 export function rolesGranting(permission: string): string[] {
+  // The catalog is fixed: the answer for a known permission is computed once (a denial's advice
+  // would otherwise sort the catalog on every check). Unknown ones (testIamPermissions input) are not kept.
+  const known = granting.get(permission);
+  if (known) return [...known];
+  const out = computeRolesGranting(permission);
+  if (KNOWN_PERMISSIONS.has(permission)) granting.set(permission, out);
+  return [...out];
+}
+
+const granting = new Map<string, readonly string[]>();
+
+function computeRolesGranting(permission: string): string[] {
   const service = permission.split(".", 1)[0];
   // Legacy and service-agent roles exist for compatibility and for Google's own agents: grant
   // advice should name them last.

@@ -9,6 +9,12 @@ export interface OAuthClient {
    * was issued to. The shared CLI client has none.
    */
   subject?: string;
+  /**
+   * Set on the client of one browser sign-in (authorization-code grant): the first-party client it
+   * was granted to (e.g. gcloud's). Refresh requests name that client; access tokens name this one
+   * (`azp`), so revoking the grant (or replaying its code) stops them.
+   */
+  grantOf?: string;
   createTime?: string;
   /** Set when the credential was revoked: access tokens issued to this client are refused from then on. */
   revokeTime?: string;

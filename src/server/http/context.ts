@@ -35,6 +35,8 @@ export interface AuthzCheck {
   reason?: string;
   /** Enforcement mode `audit-only`: the check failed, but the call went ahead. */
   wouldDeny?: true;
+  /** The project the resource belongs to, if any: its audit entry is listed under it (entries:list). */
+  project?: string;
 }
 
 /** A handler returns the JSON body of a 200 response, or writes the response itself and returns undefined. */

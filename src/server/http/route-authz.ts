@@ -22,8 +22,9 @@ export type RouteAuthz =
       conditional?: readonly string[];
     }
   | {
-      /** A list that shows each item only if the caller holds this permission on it. An empty page
-       *  is a legitimate answer that needed no check, so the adapter requires none. */
+      /** A list that shows each item only if the caller holds this permission on it (or, for the
+       *  Policy Troubleshooter, each policy only if the caller may read it: the rule in words). An
+       *  empty page is a legitimate answer that needed no check, so the adapter requires none. */
       filters: string;
     }
   | { /** Why the route checks no IAM permission; specific, not "public". */ exempt: string };
@@ -69,12 +70,57 @@ const STS_INTROSPECT =
 const METRICS =
   "Prometheus scrape: a caller on the same host (loopback) reads the metrics without a credential; any other caller needs monitoring.timeSeries.list on the organization, which the handler checks (src/server/api/metrics/metrics.ts). Counts and latencies only, no names of resources beyond route templates, permissions and instance names.";
 
+const CONSOLE_PAGE =
+  "The web console's own files (the application's HTML, script and stylesheet, the same for everyone): they hold no data; the data comes through /console/api, whose calls IAM checks.";
+const CONSOLE_SIGN_IN =
+  "The console's sign-in as an OAuth client of Warrant's own authorization server: starts or completes an authorization-code flow (PKCE, state bound to the browser by a cookie); the user proves who they are at the authorization endpoint, not here.";
+const CONSOLE_SESSION =
+  "The console's session cookie is the credential: answers only the signed-in user's own e-mail, or ends that user's own session (CSRF-checked).";
+const CONSOLE_API =
+  "The console's forwarder: each call is passed on to the public API route it names with the signed-in user's own access token, and that route checks IAM for the user as it would for gcloud. The forwarder grants nothing itself (no privileged path); state-changing calls must pass its CSRF checks (src/server/console).";
+const consoleRoutes: Record<string, RouteAuthz> = {
+  "GET /console": { exempt: CONSOLE_PAGE },
+  "GET /console/{path=**}": { exempt: CONSOLE_PAGE },
+  "GET /console/auth/login": { exempt: CONSOLE_SIGN_IN },
+  "GET /console/auth/callback": { exempt: CONSOLE_SIGN_IN },
+  "GET /console/auth/session": { exempt: CONSOLE_SESSION },
+  "POST /console/auth/logout": { exempt: CONSOLE_SESSION },
+  ...Object.fromEntries(
+    (["GET", "POST", "PUT", "PATCH", "DELETE"] as const).map((m) => [
+      `${m} /console/api/{path=**}`,
+      { exempt: CONSOLE_API },
+    ]),
+  ),
+};
+
+const AUTHORIZE =
+  "OAuth authorization endpoint, where people sign in: the sign-in itself (password, upstream SSO, or this server's sign-in session cookie) is the credential; the client and its redirect URI are checked against the first-party client table before anything is redirected; every outcome is audited as a signin event.";
+const TROUBLESHOOT =
+  "each policy along the resource's chain is shown only if the caller holds its getIamPolicy permission (resourcemanager.projects.getIamPolicy, iam.serviceAccounts.getIamPolicy, storage.buckets.getIamPolicy, …), and a deny rule's details only with iam.denypolicies.get where it is attached; a policy the caller cannot read is answered UNKNOWN_INFO_DENIED, as on Google (src/server/api/policytroubleshooter/troubleshoot.ts)";
+
+const SSO_CALLBACK =
+  "Return leg of the upstream OpenID Connect sign-in: the one-time state bound to this browser's cookie and the upstream's verified ID token are the credential; audited as a signin event.";
+
 const table: Record<string, RouteAuthz> = {
+  // The web console (src/server/console)
+  ...consoleRoutes,
+  "POST /v1/iam:troubleshoot": { filters: TROUBLESHOOT },
+  "POST /v2alpha1/iam:troubleshoot": { filters: TROUBLESHOOT },
+  // Data Access entries only where the caller also holds logging.privateLogEntries.list (entries.ts).
+  "POST /v2/entries:list": {
+    permission: "logging.logEntries.list",
+    conditional: ["logging.privateLogEntries.list"],
+  },
   "GET /metrics": { exempt: METRICS },
   "POST /token": { exempt: TOKEN_ENDPOINT },
   "POST /oauth2/v4/token": { exempt: TOKEN_ENDPOINT },
   "POST /revoke": { exempt: REVOKE },
   "POST /o/oauth2/revoke": { exempt: REVOKE },
+  "GET /o/oauth2/auth": { exempt: AUTHORIZE },
+  "POST /o/oauth2/auth": { exempt: AUTHORIZE },
+  "GET /o/oauth2/v2/auth": { exempt: AUTHORIZE },
+  "POST /o/oauth2/v2/auth": { exempt: AUTHORIZE },
+  "GET /o/oauth2/sso/callback": { exempt: SSO_CALLBACK },
   "GET /oauth2/v1/certs": { exempt: CERTS },
   "GET /oauth2/v3/certs": { exempt: CERTS },
   "GET /.well-known/openid-configuration": {
@@ -184,6 +230,7 @@ const table: Record<string, RouteAuthz> = {
   "POST /warrant/v1/users/{user}:disable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:enable": { permission: ORG_ADMIN },
   "POST /warrant/v1/users/{user}:issueCredential": { permission: ORG_ADMIN },
+  "POST /warrant/v1/users/{user}:setPassword": { permission: ORG_ADMIN },
   "POST /v2/policies/{attachment}/denypolicies": { permission: "iam.denypolicies.create" },
   "GET /v2/policies/{attachment}/denypolicies": { permission: "iam.denypolicies.list" },
   "GET /v2/policies/{attachment}/denypolicies/{policy}": { permission: "iam.denypolicies.get" },

@@ -1,6 +1,7 @@
 /**
  * Routes in Google's REST grammar: `/v1/projects/{project}/serviceAccounts/{account}:disable`.
- * A `{param}` matches one path segment up to a `/` or `:`; values are percent-decoded.
+ * A `{param}` matches one path segment up to a `/` or `:`; values are percent-decoded. A final
+ * `{param=**}` matches the rest of the path, slashes and colons included (the console's routes).
  */
 import type { Handler } from "./context.js";
 import { declaredAuthz, type RouteAuthz } from "./route-authz.js";
@@ -34,12 +35,14 @@ export class Router {
     const authz = declaredAuthz(method, path, auth);
     const names: string[] = [];
     const pattern = path
-      .split(/(\{[a-zA-Z]+\})/)
-      .map((part) => {
-        const m = /^\{([a-zA-Z]+)\}$/.exec(part);
+      .split(/(\{[a-zA-Z]+(?:=\*\*)?\})/)
+      .map((part, i, parts) => {
+        const m = /^\{([a-zA-Z]+)(=\*\*)?\}$/.exec(part);
         if (!m) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        if (m[2] && parts.slice(i + 1).some((p) => p !== ""))
+          throw new Error(`route ${method} ${path}: a {${m[1]}=**} must end the path`);
         names.push(m[1]!);
-        return "([^/:]+)";
+        return m[2] ? "(.*)" : "([^/:]+)";
       })
       .join("");
     this.routes.push({ method, path, auth, handler, authz, regex: new RegExp(`^${pattern}$`), names });

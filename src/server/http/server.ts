@@ -335,6 +335,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
       method: req.method,
       // The path only: query strings can carry tokens (`?access_token=`), which are never logged.
       path: url.pathname,
+      ...(routePath ? { route: routePath } : {}),
       status,
       ms: Math.round(ms * 10) / 10,
       ...(ctx.checks.length ? { checks: ctx.checks } : {}),

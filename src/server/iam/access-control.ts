@@ -31,6 +31,12 @@ export type DenialMessage = (d: Decision) => string;
 export const defaultDenial: DenialMessage = (d) =>
   `Permission '${d.permission}' denied on resource '${d.resource}' (or it may not exist). ${d.reason}`;
 
+/** The project in a resource's chain (`projects/_` of buckets is no project), if any. */
+export function projectInChain(ref: ResourceRef): string | undefined {
+  const p = ref.chain.find((r) => /^projects\/[^/]+$/.test(r) && r !== "projects/_");
+  return p?.slice("projects/".length);
+}
+
 export class AccessControl {
   private readonly policies = new Map<string, Policy | null>();
   private roles: RoleResolver | null = null;
@@ -128,8 +134,8 @@ export class AccessControl {
     return resolver;
   }
 
-  /** The cached view of policies and roles that every decision of this server reads. */
-  private readonly source: PolicySource = {
+  /** The cached view of policies and roles that every decision of this server reads (and explanations). */
+  readonly policySource: PolicySource = {
     policyOf: (resource) => this.policyOf(resource),
     roles: () => this.roleResolver(),
     groups: () => this.groups(),
@@ -137,11 +143,11 @@ export class AccessControl {
   };
 
   async chain(ref: ResourceRef): Promise<PolicyLink[]> {
-    return policyChain(this.source, ref);
+    return policyChain(this.policySource, ref);
   }
 
   async decide(principal: Principal, permission: string, ref: ResourceRef): Promise<Decision> {
-    return decide(this.source, this.organizationId, principal, permission, ref);
+    return decide(this.policySource, this.organizationId, principal, permission, ref);
   }
 
   /**
@@ -160,17 +166,24 @@ export class AccessControl {
     if (token && !scopeAdmits(token.scopes, permission)) {
       const resource = ref.chain[0]!;
       const reason = `Request had insufficient authentication scopes. ${permission} needs one of: ${scopesAdmitting(permission).join(", ")}; the token has: ${token.scopes.join(" ") || "(none)"}.`;
-      this.record(ctx, { permission, resource, allowed: false, denial: "scope", reason });
+      this.record(ctx, { permission, resource, allowed: false, denial: "scope", reason, ...inProject(ref) });
       if (this.mode === "enforce")
         throw new ApiError(403, "PERMISSION_DENIED", "insufficientPermissions", reason);
       return;
     }
     const d = await this.decide(ctx.caller.principal, permission, ref);
     if (d.allowed) {
-      ctx.checks.push({ permission, resource: d.resource, allowed: true });
+      ctx.checks.push({ permission, resource: d.resource, allowed: true, ...inProject(ref) });
       return d;
     }
-    this.record(ctx, { permission, resource: d.resource, allowed: false, denial: "iam", reason: d.reason });
+    this.record(ctx, {
+      permission,
+      resource: d.resource,
+      allowed: false,
+      denial: "iam",
+      reason: d.reason,
+      ...inProject(ref),
+    });
     if (this.mode === "audit-only") return d;
     const err = new PermissionDenied(message(d));
     err.explanation = explanation(d);
@@ -199,12 +212,19 @@ export class AccessControl {
     if (token && !scopeAdmits(token.scopes, permission)) {
       if (this.mode === "enforce") return false;
       const reason = `the token's scopes (${token.scopes.join(" ") || "none"}) do not admit ${permission}`;
-      this.record(ctx, { permission, resource, allowed: false, denial: "scope", reason });
+      this.record(ctx, { permission, resource, allowed: false, denial: "scope", reason, ...inProject(ref) });
       return true;
     }
     const d = await this.decide(ctx.caller.principal, permission, ref);
     if (d.allowed || this.mode === "enforce") return d.allowed;
-    this.record(ctx, { permission, resource, allowed: false, denial: "iam", reason: d.reason });
+    this.record(ctx, {
+      permission,
+      resource,
+      allowed: false,
+      denial: "iam",
+      reason: d.reason,
+      ...inProject(ref),
+    });
     return true;
   }
 
@@ -221,6 +241,11 @@ export class AccessControl {
     }
     return out;
   }
+}
+
+function inProject(ref: ResourceRef): { project?: string } {
+  const project = projectInChain(ref);
+  return project ? { project } : {};
 }
 
 export function explanation(d: Decision) {

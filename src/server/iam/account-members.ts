@@ -24,11 +24,8 @@ export async function liveUid(repos: Repositories, type: AccountType, email: str
   return account?.uniqueId;
 }
 
-/** A policy as clients see it: bound members of accounts that are gone shown as `deleted:…`. */
-export async function displayPolicy<P extends Omit<Policy, "etag">>(
-  policy: P,
-  repos: Repositories,
-): Promise<P> {
+/** How each stored member is shown to clients (`deleted:…` for accounts that are gone), with a cache. */
+export function memberDisplayer(repos: Repositories): (member: string) => Promise<string> {
   const cache = new Map<string, Promise<string | undefined>>();
   const live = (type: AccountType, email: string) => {
     const key = `${type}:${email}`;
@@ -39,17 +36,23 @@ export async function displayPolicy<P extends Omit<Policy, "etag">>(
     }
     return uid;
   };
+  return async (m) => {
+    const parsed = parseMember(m);
+    if (typeof parsed === "string" || (parsed.type !== "user" && parsed.type !== "serviceAccount")) return m;
+    if (parsed.uid === undefined) return m;
+    return displayMember(m, await live(parsed.type, parsed.email));
+  };
+}
+
+/** A policy as clients see it: bound members of accounts that are gone shown as `deleted:…`. */
+export async function displayPolicy<P extends Omit<Policy, "etag">>(
+  policy: P,
+  repos: Repositories,
+  display = memberDisplayer(repos),
+): Promise<P> {
   const bindings: Binding[] = [];
   for (const b of policy.bindings) {
-    const members = await Promise.all(
-      b.members.map(async (m) => {
-        const parsed = parseMember(m);
-        if (typeof parsed === "string" || (parsed.type !== "user" && parsed.type !== "serviceAccount"))
-          return m;
-        if (parsed.uid === undefined) return m;
-        return displayMember(m, await live(parsed.type, parsed.email));
-      }),
-    );
+    const members = await Promise.all(b.members.map(display));
     bindings.push({ ...b, members: members.sort() });
   }
   return { ...policy, bindings };

@@ -14,6 +14,7 @@ import {
 import type { DenyLink, StoredDenyPolicy } from "../../domain/iam/deny.js";
 import type { GroupIndex } from "../../domain/iam/groups.js";
 import type { Policy } from "../../domain/iam/policy.js";
+import { indexPolicy } from "../../domain/iam/policy-index.js";
 import type { Principal } from "../../domain/iam/principal.js";
 import type { RoleResolver } from "../../domain/iam/roles.js";
 import { organizationResource, projectResource, type ResourceRef } from "../../domain/resources.js";
@@ -27,8 +28,6 @@ export interface PolicySource {
   /** The deny policies attached to a resource (absent: none). */
   denyPolicies?(resource: string): Promise<readonly StoredDenyPolicy[]>;
 }
-
-const CONVENIENCE_MEMBER = /^project(?:Owner|Editor|Viewer):(.+)$/;
 
 /** The resource's policy chain, closest first. */
 export async function policyChain(src: PolicySource, ref: ResourceRef): Promise<PolicyLink[]> {
@@ -49,15 +48,13 @@ export async function evaluationInputs(
   // Cloud Storage's projectOwner:/projectEditor:/projectViewer: members need those projects' chains.
   const projectChains = new Map<string, PolicyLink[]>();
   for (const link of chain)
-    for (const b of link.policy?.bindings ?? [])
-      for (const m of b.members) {
-        const id = CONVENIENCE_MEMBER.exec(m)?.[1];
-        if (id && !projectChains.has(id))
+    if (link.policy)
+      for (const id of indexPolicy(link.policy).convenienceProjects)
+        if (!projectChains.has(id))
           projectChains.set(
             id,
             await policyChain(src, { chain: [projectResource(id), organizationResource(organizationId)] }),
           );
-      }
   const ctx: AuthorizeContext = { roles: await src.roles(), projectChain: (id) => projectChains.get(id) };
   let who = principal;
   if (src.groups && principal.kind !== "anonymous") {

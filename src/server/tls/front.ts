@@ -21,6 +21,8 @@ export const GOOGLE_API_HOSTS: readonly string[] = [
   "iamcredentials.googleapis.com",
   "cloudresourcemanager.googleapis.com",
   "sts.googleapis.com",
+  "policytroubleshooter.googleapis.com",
+  "logging.googleapis.com",
   "accounts.google.com",
 ];
 

@@ -1,20 +1,9 @@
-import { type FileHandle, open, readdir, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { type AuditEntry, checksOf, parseEntry } from "../../../domain/audit/log-entry.js";
+import { auditFiles, scanAudit } from "../../../server/audit-read.js";
 import { CliError, UsageError } from "../../errors.js";
 import { command } from "../../spec.js";
-
-/** One line of `<state-dir>/audit.log`, as the server wrote it (see src/server/audit.ts). */
-export interface AuditEntry {
-  time: string;
-  kind: string;
-  [field: string]: unknown;
-}
-
-interface Check {
-  permission?: unknown;
-  resource?: unknown;
-  allowed?: unknown;
-}
 
 export interface LogFilter {
   kind?: string;
@@ -72,25 +61,6 @@ export function parseDuration(text: string): number | undefined {
   let ms = 0;
   for (const [, n, unit] of t.matchAll(/(\d+)([smhdw])/g)) ms += Number(n) * UNIT_MS[unit!]!;
   return ms;
-}
-
-/** The entry for a line, or undefined when the line is not a JSON object with a time and a kind. */
-export function parseEntry(line: string): AuditEntry | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
-  const e = v as Record<string, unknown>;
-  if (typeof e.time !== "string" || Number.isNaN(Date.parse(e.time))) return undefined;
-  if (typeof e.kind !== "string") return undefined;
-  return e as AuditEntry;
-}
-
-function checksOf(e: AuditEntry): Check[] {
-  return Array.isArray(e.checks) ? (e.checks.filter((c) => c && typeof c === "object") as Check[]) : [];
 }
 
 export function isDenied(e: AuditEntry): boolean {
@@ -192,27 +162,6 @@ function summarize(e: AuditEntry): Record<string, string> {
   return { time: e.time, kind: e.kind, principal: str(e.principal), what: "", result: "", denied: "" };
 }
 
-/**
- * The audit files, oldest first: the rotated `audit.log.N` … `audit.log.1` (the server's size-based
- * rotation), then `audit.log`.
- */
-export async function auditFiles(file: string): Promise<string[]> {
-  const dir = dirname(file);
-  const base = basename(file);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    names = [];
-  }
-  const rotated = names
-    .map((n) => ({ n, m: new RegExp(`^${base.replace(/\./g, "\\.")}\\.(\\d+)$`).exec(n) }))
-    .filter((x) => x.m)
-    .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
-    .map((x) => join(dir, x.n));
-  return [...rotated, ...(names.includes(base) ? [file] : [])];
-}
-
 function noLog(file: string): CliError {
   return new CliError(
     `No audit log at ${file}.`,
@@ -226,33 +175,20 @@ async function readLog(
   filter: LogFilter,
   limit: number,
 ): Promise<{ entries: AuditEntry[]; malformed: number }> {
-  const files = await auditFiles(file);
-  if (files.length === 0) throw noLog(file);
-  const ring = new Ring<AuditEntry>(limit);
-  let malformed = 0;
-  for (const f of files) {
-    let fh: FileHandle;
-    try {
-      fh = await open(f, "r");
-    } catch (e) {
-      // Rotated away between the listing and now: its lines are in the next file.
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
-      throw new CliError(`Cannot read the audit log ${f}: ${(e as Error).message}`);
-    }
-    try {
-      for await (const line of fh.readLines({ encoding: "utf8" })) {
-        if (line.trim() === "") continue;
-        const entry = parseEntry(line);
-        if (!entry) malformed++;
-        else if (matches(entry, filter)) ring.push(entry);
-      }
-    } catch (e) {
-      throw new CliError(`Cannot read the audit log ${f}: ${(e as Error).message}`);
-    } finally {
-      await fh.close().catch(() => {});
-    }
+  if ((await auditFiles(file)).length === 0) throw noLog(file);
+  try {
+    // Newest first, reading the files backwards: stops after `limit` matches or before --after.
+    const { items, malformed } = await scanAudit(file, {
+      order: "desc",
+      ...(filter.notBefore !== undefined ? { after: filter.notBefore, afterInclusive: true } : {}),
+      ...(filter.before !== undefined ? { before: filter.before } : {}),
+      limit,
+      accept: (entry) => (matches(entry, filter) ? entry : undefined),
+    });
+    return { entries: items, malformed };
+  } catch (e) {
+    throw new CliError(`Cannot read the audit log ${file}: ${(e as Error).message}`);
   }
-  return { entries: ring.newestFirst(), malformed };
 }
 
 /**

@@ -193,8 +193,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     const p = await project(ctx, "compute.instances.list");
     const z = zone(ctx);
     rejectFilter(ctx);
-    const all = await deps.repos.instances.list(p.projectId, z);
-    const { items, next } = pageOf(all, ctx);
+    const { items, next } = await pageOf(deps, p.projectId, z, ctx);
     return {
       kind: "compute#instanceList",
       id: `projects/${p.projectId}/zones/${z}/instances`,
@@ -207,8 +206,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
   add("GET", `${API}projects/{project}/aggregated/instances`, async (ctx) => {
     const p = await project(ctx, "compute.instances.list");
     rejectFilter(ctx);
-    const all = await deps.repos.instances.list(p.projectId);
-    const { items: page, next } = pageOf(all, ctx);
+    const { items: page, next } = await pageOf(deps, p.projectId, undefined, ctx);
     const items: Record<string, unknown> = {};
     const includeAll = ctx.url.searchParams.get("includeAllScopes")?.toLowerCase() === "true";
     for (const z of ZONES) {
@@ -386,17 +384,16 @@ function rejectFilter(ctx: RequestContext) {
     );
 }
 
-function pageOf<T>(all: readonly T[], ctx: RequestContext) {
+/** One page of instances, read as a page (keyset pagination), not sliced from all of them. */
+async function pageOf(deps: ServerDeps, projectId: string, zone: string | undefined, ctx: RequestContext) {
   const size = pageSize(ctx, "maxResults", 500, 500);
   const token = pageToken(ctx);
-  const start = token ? Number.parseInt(Buffer.from(token, "base64url").toString(), 10) : 0;
-  if (!Number.isInteger(start) || start < 0)
-    throw new InvalidArgument("Invalid value for pageToken.", "invalid");
-  const end = start + size;
-  return {
-    items: all.slice(start, end),
-    next: end < all.length ? Buffer.from(String(end)).toString("base64url") : undefined,
-  };
+  const page = await deps.repos.instances.page(projectId, zone, {
+    pageSize: size,
+    ...(token ? { pageToken: token } : {}),
+  });
+  if (!page) throw new InvalidArgument("Invalid value for pageToken.", "invalid");
+  return { items: page.items, next: page.nextPageToken };
 }
 
 function parseMachineType(raw: unknown, zone: string): string {

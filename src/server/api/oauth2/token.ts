@@ -21,6 +21,7 @@ import type { ServerDeps } from "../../deps.js";
 import { readForm } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
+import { authenticateFirstParty, authorizationCodeGrant, userIdToken } from "./authorization-code.js";
 import { jwtBearerGrant } from "./jwt-bearer.js";
 
 /** What a grant issued, for the audit log (never the token itself). */
@@ -47,6 +48,7 @@ type GrantHandler = (
 ) => Promise<GrantResult>;
 
 const grants: Record<string, GrantHandler> = {
+  authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   "urn:ietf:params:oauth:grant-type:jwt-bearer": jwtBearerGrant,
 };
@@ -63,17 +65,28 @@ function single(form: URLSearchParams, name: string, required = true): string | 
 
 async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promise<GrantResult> {
   const clientId = single(form, "client_id")!;
-  const clientSecret = single(form, "client_secret")!;
+  // A first-party client (gcloud's, Warrant's CLI) refreshes the grant of a browser sign-in.
+  const firstParty = authenticateFirstParty(form);
+  const clientSecret = firstParty ? undefined : single(form, "client_secret")!;
   const refreshToken = single(form, "refresh_token")!;
-  // From the user directory's cache (dropped on revocation here and by the change feed elsewhere,
-  // as for the bearer tokens of the same client): no datastore read for a known client.
-  const client = await deps.users.client(clientId);
-  // Compare even when the client is unknown so timing does not reveal which client ids exist.
-  const secretOk = secretMatches(clientSecret, client?.secretSha256 ?? "0".repeat(64));
-  if (!client || !secretOk) throw new InvalidClient("The OAuth client was not found.");
   const record = await deps.repos.refreshTokens.get(sha256Hex(refreshToken));
-  if (!record || record.revoked || record.clientId !== clientId || client.revokeTime)
-    throw new InvalidGrant("Token has been expired or revoked.");
+  /** The client its access tokens name (`azp`): the grant's own record for a browser sign-in. */
+  let azp = clientId;
+  if (firstParty) {
+    const grant = record ? await deps.repos.oauthClients.get(record.clientId) : undefined;
+    if (!record || record.revoked || grant?.grantOf !== clientId || grant.revokeTime)
+      throw new InvalidGrant("Token has been expired or revoked.");
+    azp = grant.clientId;
+  } else {
+    // From the user directory's cache (dropped on revocation here and by the change feed elsewhere,
+    // as for the bearer tokens of the same client): no datastore read for a known client.
+    const client = await deps.users.client(clientId);
+    // Compare even when the client is unknown so timing does not reveal which client ids exist.
+    const secretOk = secretMatches(clientSecret!, client?.secretSha256 ?? "0".repeat(64));
+    if (!client || !secretOk || client.grantOf) throw new InvalidClient("The OAuth client was not found.");
+    if (!record || record.revoked || record.clientId !== clientId || client.revokeTime)
+      throw new InvalidGrant("Token has been expired or revoked.");
+  }
   // A user's grant ends with the user: deleted or disabled users get nothing.
   const subject = principalFromMember(record.subject);
   let uid: string | undefined;
@@ -103,18 +116,24 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
       sub: record.subject,
       ...(uid !== undefined ? { uid } : {}),
       scopes,
-      azp: clientId,
+      azp,
       via: "refresh_token",
       lifetimeSeconds: deps.accessTokenLifetimeSeconds,
     },
     deps.signer,
   );
+  // Spec §7.6: a browser sign-in's refresh answers an ID token too when the grant has openid.
+  const idToken =
+    firstParty && uid !== undefined && subject?.kind === "user" && record.scopes.includes("openid")
+      ? await userIdToken(deps, clientId, uid, subject.email)
+      : undefined;
   return {
     body: {
       access_token: token,
       expires_in: claims.exp - claims.iat,
       scope: scopes.join(" "),
       token_type: "Bearer",
+      ...(idToken ? { id_token: idToken } : {}),
     },
     issued: {
       subject: record.subject,
@@ -154,6 +173,27 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
     if (type !== "application/x-www-form-urlencoded")
       throw new InvalidRequest("The token endpoint accepts application/x-www-form-urlencoded bodies only.");
     const form = await readForm(ctx.req);
+    // client_secret_basic (RFC 6749 §2.3.1), for clients other than gcloud (which posts both).
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(ctx.req.headers.authorization ?? "");
+    if (basic) {
+      if (form.has("client_secret"))
+        throw new InvalidRequest("The client authenticated with more than one method.");
+      const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      if (colon < 0) throw new InvalidClient("The OAuth client was not found.");
+      const formDecode = (v: string) => {
+        try {
+          return decodeURIComponent(v.replace(/\+/g, " "));
+        } catch {
+          throw new InvalidClient("The OAuth client was not found.");
+        }
+      };
+      const id = formDecode(decoded.slice(0, colon));
+      if (form.has("client_id") && form.get("client_id") !== id)
+        throw new InvalidRequest("client_id differs from the client's Basic credentials.");
+      form.set("client_id", id);
+      form.set("client_secret", formDecode(decoded.slice(colon + 1)));
+    }
     grantType = single(form, "grant_type")!;
     const handler = Object.hasOwn(grants, grantType) ? grants[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(grantType);

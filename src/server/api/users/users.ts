@@ -25,6 +25,7 @@ import {
   userDisplayNameProblem,
   userEmailProblem,
 } from "../../../domain/user.js";
+import { hashPassword, passwordProblem } from "../../../domain/user-password.js";
 import { ADMIN_EMAIL } from "../../bootstrap.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
@@ -46,6 +47,22 @@ export const DEFAULT_CREDENTIAL_SCOPES = [CLOUD_PLATFORM, "openid", `${SCOPE_PRE
 export const MAX_CREDENTIALS_PER_USER = 100;
 /** A revoked credential's record is kept until every access token it issued has expired. */
 const REVOKED_RETENTION_MS = (DEFAULT_ACCESS_TOKEN_LIFETIME_S + 300) * 1000;
+
+/**
+ * Adds a user to the directory; false if the address is taken. Bindings written for the address
+ * before the user existed become this user's (bound to its unique id), so a later user of the
+ * address will not inherit them. Also used by the upstream SSO sign-in (first sign-in creates the user).
+ */
+export async function addUser(deps: ServerDeps, user: User): Promise<boolean> {
+  const claimed = await deps.store.transaction(async (tx) => {
+    if (!(await repositories(tx).users.insert(user))) return null;
+    return claimPendingMembers(tx, "user", user.email, user.uniqueId!);
+  });
+  if (!claimed) return false;
+  for (const [resource, policy] of claimed) deps.access.policyChanged(resource, policy);
+  deps.users.invalidateUser(user.email);
+  return true;
+}
 
 export function registerUsers(router: Router, deps: ServerDeps) {
   const { requireRead, requireWrite, audit } = directoryAccess(deps, "the user directory");
@@ -72,15 +89,7 @@ export function registerUsers(router: Router, deps: ServerDeps) {
     const user = makeUser(body.email as string, {
       ...(typeof body.displayName === "string" ? { displayName: body.displayName } : {}),
     });
-    const claimed = await deps.store.transaction(async (tx) => {
-      if (!(await repositories(tx).users.insert(user)))
-        throw new AlreadyExists(`User ${user.email} already exists.`);
-      // Bindings written for this address before the user existed are now this user's (bound to its
-      // unique id), so a later user of the address will not inherit them.
-      return claimPendingMembers(tx, "user", user.email, user.uniqueId!);
-    });
-    for (const [resource, policy] of claimed) deps.access.policyChanged(resource, policy);
-    deps.users.invalidateUser(user.email);
+    if (!(await addUser(deps, user))) throw new AlreadyExists(`User ${user.email} already exists.`);
     audit(ctx, "users.create", { user: user.email });
     return user;
   });
@@ -115,6 +124,8 @@ export function registerUsers(router: Router, deps: ServerDeps) {
       // so that a refresh answers invalid_grant as Google's does, not invalid_client).
       const tokens = await r.refreshTokens.ofSubject(subject);
       for (const t of tokens) await r.refreshTokens.delete(t.tokenSha256);
+      await r.userPasswords.delete(email);
+      for (const x of await r.signInSessions.ofUser(email)) await r.signInSessions.delete(x.sessionSha256);
       const clients = await r.oauthClients.ofSubject(subject);
       const revokeTime = new Date().toISOString();
       for (const c of clients) if (!c.revokeTime) await r.oauthClients.put({ ...c, revokeTime });
@@ -156,6 +167,27 @@ export function registerUsers(router: Router, deps: ServerDeps) {
       audit(ctx, `users.${verb}`, { user: email });
       return user;
     });
+
+  // Sets (or replaces) the password the user signs in with at the authorization endpoint. The
+  // password is hashed here (scrypt) and never stored, logged or audited as given.
+  router.add("POST", "/warrant/v1/users/{user}:setPassword", async (ctx) => {
+    const body = await readJsonObject(ctx.req);
+    const email = emailParam(ctx);
+    const problem = passwordProblem(body.password);
+    if (problem) throw new InvalidArgument(problem);
+    await requireWrite(ctx, "Setting a user's password");
+    const hash = await hashPassword(body.password as string);
+    await deps.store.transaction(async (tx) => {
+      const r = repositories(tx);
+      const u = await r.users.get(email);
+      if (!u) throw new NotFound(`User ${email} not found.`);
+      await r.userPasswords.put({ email, uid: u.uniqueId!, hash, updateTime: new Date().toISOString() });
+      // A new password ends the browser sessions signed in with any earlier one.
+      for (const x of await r.signInSessions.ofUser(email)) await r.signInSessions.delete(x.sessionSha256);
+    });
+    audit(ctx, "users.setPassword", { user: email });
+    return {};
+  });
 
   router.add("POST", "/warrant/v1/users/{user}:issueCredential", async (ctx) => {
     const body = await readJsonObject(ctx.req);

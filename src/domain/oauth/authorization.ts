@@ -1,0 +1,46 @@
+/**
+ * The authorization-code grant's records (RFC 6749 §4.1): the code, bound to everything the
+ * request named, and the authorization server's browser session. Codes and session ids are
+ * bearer secrets: generated here, stored only as SHA-256 digests.
+ */
+import { randomBytes } from "node:crypto";
+
+/** RFC 6749 §4.1.2 allows 10 minutes; RFC 9700 and the spec want a minute at most. */
+export const CODE_LIFETIME_S = 60;
+/** How long a signed-in browser is not asked again. */
+export const SIGNIN_SESSION_LIFETIME_S = 3600;
+
+export interface AuthorizationCodeRecord {
+  codeSha256: string;
+  clientId: string;
+  /** The exact redirect_uri of the authorization request; the token request must repeat it. */
+  redirectUri: string;
+  /** S256 challenge; absent only for a code issued without PKCE (Warrant issues none today). */
+  codeChallenge?: string;
+  subject: string;
+  uid: string;
+  email: string;
+  scopes: string[];
+  /** Whether a refresh token was asked for (`access_type=offline`). */
+  offline: boolean;
+  authTime: string;
+  createTime: string;
+  expireTime: string;
+  /** Set when redeemed: the per-grant client of what it produced, revoked if the code is replayed. */
+  redeemedBy?: string;
+}
+
+export interface SignInSession {
+  sessionSha256: string;
+  email: string;
+  uid: string;
+  /** `password` or `sso`. */
+  method: string;
+  authTime: string;
+  expireTime: string;
+}
+
+/** ≥128 bits: 256 random bits, shaped like Google's codes (`4/0…`). */
+export const newAuthorizationCode = () => `4/0${randomBytes(32).toString("base64url")}`;
+export const newSessionId = () => randomBytes(32).toString("base64url");
+export const newCsrfToken = () => randomBytes(24).toString("base64url");
