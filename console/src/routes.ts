@@ -6,8 +6,10 @@
 import type { ComponentType } from "react";
 import { AuditPage } from "./pages/audit";
 import { IamPage } from "./pages/iam";
+import { InstancesPage } from "./pages/instances";
 import { ProjectPage } from "./pages/project";
 import { ServiceAccountsPage } from "./pages/service-accounts";
+import { StoragePage } from "./pages/storage";
 import { TroubleshooterPage } from "./pages/troubleshooter";
 
 export interface PageProps {
@@ -34,6 +36,8 @@ export const routes: RouteDef[] = [
     component: ServiceAccountsPage,
     projectScoped: true,
   },
+  { path: "/instances", title: "Instances", component: InstancesPage, projectScoped: true },
+  { path: "/storage", title: "Storage", component: StoragePage, projectScoped: true },
   { path: "/audit", title: "Audit log", component: AuditPage, projectScoped: true },
   {
     path: "/troubleshooter",

@@ -13,7 +13,7 @@ export interface UserPassword {
   updateTime: string;
 }
 
-/** 32 MiB of memory per hash (128·N·r bytes); about 100 ms on one core. */
+/** 32 MiB of memory per hash (128·N·r bytes). */
 export const SCRYPT_PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
 export const MIN_PASSWORD_LENGTH = 8;
 /** Bounds the work an attacker can ask for with one huge password. */

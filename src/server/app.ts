@@ -162,10 +162,10 @@ export interface ServeOptions {
   auditMaxFiles?: number;
   /** Also log every audit entry as a record of `logger` (`"msg":"audit"`), for a log shipper on stdout. */
   auditToLog?: boolean;
-  /** The web console's session lifetimes (tests shorten them; docs/console.md). */
-  consoleSessions?: Partial<SessionLimits>;
   /** The upstream OpenID Connect provider people may sign in through (docs/sign-in.md). */
   sso?: SsoConfig;
+  /** The web console's session lifetimes (tests shorten them; docs/console.md). */
+  consoleSessions?: Partial<SessionLimits>;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;

@@ -4,6 +4,7 @@
  * write, bounded, and what it serves cannot be changed by a handler.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +12,13 @@ import { after, before, describe, test } from "node:test";
 import { repositories } from "../../src/datastore/repositories.js";
 import { SqliteDatastore } from "../../src/datastore/sqlite/sqlite-datastore.js";
 import type { Project } from "../../src/domain/project.js";
+import { ChangeFeed } from "../../src/server/agents/change-feed.js";
 import { ProjectDirectory } from "../../src/server/auth/project-directory.js";
+import { ServiceAccountDirectory } from "../../src/server/auth/service-account-directory.js";
+import { UserDirectory } from "../../src/server/auth/user-directory.js";
+import { ClusterSync } from "../../src/server/cluster-sync.js";
+import { AccessControl } from "../../src/server/iam/access-control.js";
+import { KeyRing } from "../../src/server/tokens/key-ring.js";
 import { type Harness, startHarness } from "../support/harness.js";
 
 const project = (projectId: string, name = projectId): Project => ({
@@ -69,6 +76,40 @@ describe("ProjectDirectory over SQLite", () => {
     await write(project("p-race", "new"));
     await reading;
     assert.equal((await projects.get("p-race"))?.name, "new");
+  });
+
+  test("a change-feed notice of a project written by another node drops it (ClusterSync.apply)", async () => {
+    const repos = repositories(store);
+    const projects = new ProjectDirectory(repos, 60_000);
+    const changes = new ChangeFeed();
+    const sync = new ClusterSync(
+      store,
+      {
+        access: new AccessControl(store, "1"),
+        directory: new ServiceAccountDirectory(repos),
+        users: new UserDirectory(repos),
+        projects,
+        keyRing: await KeyRing.open(store, randomBytes(32)),
+        changes,
+      },
+      () => {},
+    );
+    try {
+      assert.equal(await projects.get("p-feed"), undefined);
+      await write(project("p-feed"));
+      assert.equal(await projects.get("p-feed"), undefined, "cached 'none'");
+      // What the datastore's change feed reports for another node's commit.
+      const before = changes.version;
+      sync.apply([{ kind: "project", key: "p-feed" }]);
+      assert.equal((await projects.get("p-feed"))?.name, "p-feed");
+      assert.ok(changes.version > before, "agents are woken too");
+      // "Everything may have changed" (a lost notice, or the periodic re-read) drops it as well.
+      await write(project("p-feed", "renamed"));
+      sync.apply(null);
+      assert.equal((await projects.get("p-feed"))?.name, "renamed");
+    } finally {
+      await sync.close();
+    }
   });
 
   test("is bounded, and its projects are frozen", async () => {

@@ -130,13 +130,13 @@ describe("warrant serve --proxy", () => {
     );
     assert.equal(r.status, 200, r.body);
     assert.match(JSON.parse(r.body).access_token, /^ey/);
-    // The sign-in endpoint is Warrant's too (gcloud auth login through the proxy): without its
-    // parameters it answers a page saying what is missing, never a redirect.
-    const signin = await requestOver(
+    // The authorization endpoint is Warrant's sign-in (docs/sign-in.md): without a client, an error page.
+    const auth = await requestOver(
       await tunnel(h, "accounts.google.com", ca),
       "GET /o/oauth2/auth HTTP/1.1\r\nHost: accounts.google.com\r\nConnection: close\r\n\r\n",
     );
-    assert.equal(signin.status, 400);
+    assert.equal(auth.status, 400);
+    assert.match(auth.body, /client_id is missing/);
     // Other paths on accounts.google.com are not Warrant's.
     const other = await requestOver(
       await tunnel(h, "accounts.google.com", ca),

@@ -386,6 +386,8 @@ export function registerAuthorization(
         outcome: "refused",
         error: outcome.reason === "limited" ? "rate-limited" : "invalid-credentials",
         clientId: request.client.clientId,
+        // Who was tried, and from where (never the password).
+        user: email.slice(0, 254).toLowerCase(),
         address,
       });
       if (outcome.reason === "limited") {

@@ -78,7 +78,9 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
       throw new InvalidGrant("Token has been expired or revoked.");
     azp = grant.clientId;
   } else {
-    const client = await deps.repos.oauthClients.get(clientId);
+    // From the user directory's cache (dropped on revocation here and by the change feed elsewhere,
+    // as for the bearer tokens of the same client): no datastore read for a known client.
+    const client = await deps.users.client(clientId);
     // Compare even when the client is unknown so timing does not reveal which client ids exist.
     const secretOk = secretMatches(clientSecret!, client?.secretSha256 ?? "0".repeat(64));
     if (!client || !secretOk || client.grantOf) throw new InvalidClient("The OAuth client was not found.");
