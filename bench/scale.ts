@@ -27,7 +27,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -545,7 +545,9 @@ function report(results: BackendResult[], agents: Awaited<ReturnType<typeof agen
   const lines: string[] = [];
   const s = SCALE;
   lines.push(
-    `\nFleet: ${s.projects} projects, ${s.serviceAccounts} service accounts, ${s.instances} instances (agent records), ${s.membersPerPolicy} members per project policy, ${s.customRoles} custom roles, ${s.objects} objects; ${cpus().length} cores${QUICK ? " (--quick)" : ""}`,
+    `\nFleet: ${s.projects} projects, ${s.serviceAccounts} service accounts, ${s.instances} instances (agent records), ${s.membersPerPolicy} members per project policy, ${s.customRoles} custom roles, ${s.objects} objects; ${cpus().length} cores${QUICK ? " (--quick)" : ""}; load average ${LOAD_AT_START.map((x) => x.toFixed(1)).join(" ")} at the start, ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")} at the end`,
   );
   for (const r of results) {
     lines.push(
@@ -580,6 +582,7 @@ function report(results: BackendResult[], agents: Awaited<ReturnType<typeof agen
   return lines.join("\n");
 }
 
+const LOAD_AT_START = loadavg();
 const load = new LoadChild();
 const results: BackendResult[] = [];
 let agents: Awaited<ReturnType<typeof agentMemory>> | undefined;
@@ -603,6 +606,6 @@ process.stdout.write(`${report(results, agents)}\n`);
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(
   OUT,
-  `${JSON.stringify({ scale: SCALE, quick: QUICK, connections: CONNECTIONS, windowMs: WINDOW_MS, cores: cpus().length, node: process.version, elapsedMs: Date.now() - started, results, agents }, null, 2)}\n`,
+  `${JSON.stringify({ scale: SCALE, quick: QUICK, connections: CONNECTIONS, windowMs: WINDOW_MS, cores: cpus().length, loadAverage: { start: LOAD_AT_START, end: loadavg() }, node: process.version, elapsedMs: Date.now() - started, results, agents }, null, 2)}\n`,
 );
 log(`wrote ${OUT} (${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -95,18 +95,29 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
   }
   const maxWaiters = opts.maxWaiters ?? 1000;
 
+  /**
+   * Each answer's flat header list and encoded body, made once per answer object: cached answers
+   * (a token's, once a second; a rendered leaf's, until the tree changes) are sent many times.
+   */
+  const wire = new WeakMap<MdsAnswer, { headers: string[]; bytes: Buffer }>();
   // A flat header list: writeHead validates it without walking spread objects (hot path).
   function send(res: ServerResponse, a: MdsAnswer, head: boolean) {
-    const headers = [
-      ...BASE_HEADER_LIST,
-      "Content-Type",
-      a.contentType,
-      "Content-Length",
-      String(Buffer.byteLength(a.body)),
-    ];
-    if (a.headers) for (const k in a.headers) headers.push(k, a.headers[k]!);
-    res.writeHead(a.status, headers);
-    res.end(head ? undefined : a.body);
+    let w = wire.get(a);
+    if (w === undefined) {
+      const bytes = Buffer.from(a.body);
+      const headers = [
+        ...BASE_HEADER_LIST,
+        "Content-Type",
+        a.contentType,
+        "Content-Length",
+        String(bytes.length),
+      ];
+      if (a.headers) for (const k in a.headers) headers.push(k, a.headers[k]!);
+      w = { headers, bytes };
+      wire.set(a, w);
+    }
+    res.writeHead(a.status, w.headers);
+    res.end(head ? undefined : w.bytes);
   }
   const notFound = (path: string): MdsAnswer => ({
     status: 404,
@@ -201,10 +212,8 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     const trailingSlash = rest.endsWith("/") || rest === "";
     let segments: string[];
     try {
-      segments = rest
-        .split("/")
-        .filter((s) => s !== "")
-        .map(decodeURIComponent);
+      segments = rest.split("/").filter((s) => s !== "");
+      if (rest.includes("%")) segments = segments.map(decodeURIComponent);
     } catch {
       return notFound(path);
     }

@@ -22,12 +22,16 @@ export type AdcFileState =
   | { kind: "warrant"; credential: Record<string, unknown> }
   | { kind: "foreign"; why: string };
 
+import { GCLOUD_ADC_CLIENT_ID } from "../domain/oauth/first-party-clients.js";
+
 const GOOGLE_HOST = /(^|\.)(googleapis\.com|google\.com)$/i;
 
 /**
  * What is at `file`. Warrant's own files are `authorized_user` credentials whose client is one of
- * Warrant's (`*.apps.warrant.local`) and whose `token_uri` is not a Google host; anything else (a
- * gcloud login, a service-account key, an external account, unreadable JSON) is foreign.
+ * Warrant's (`*.apps.warrant.local`, or gcloud's ADC client, which the browser sign-in of
+ * `application-default login` uses so Google's libraries can refresh it) and whose `token_uri` is
+ * not a Google host (gcloud writes none); anything else (a gcloud login, a service-account key, an
+ * external account, unreadable JSON) is foreign.
  */
 export function inspectAdcFile(file: string): AdcFileState {
   let text: string;
@@ -57,7 +61,10 @@ export function inspectAdcFile(file: string): AdcFileState {
   }
   if (GOOGLE_HOST.test(host))
     return { kind: "foreign", why: `its token_uri is Google's (${data.token_uri})` };
-  if (typeof data.client_id !== "string" || !data.client_id.endsWith(".apps.warrant.local"))
+  if (
+    typeof data.client_id !== "string" ||
+    !(data.client_id.endsWith(".apps.warrant.local") || data.client_id === GCLOUD_ADC_CLIENT_ID)
+  )
     return { kind: "foreign", why: "its OAuth client is not Warrant's" };
   return { kind: "warrant", credential: data };
 }

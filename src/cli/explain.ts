@@ -284,3 +284,71 @@ export function renderExplanation(e: Explanation): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** The Policy Troubleshooter's answer (`POST /v1/iam:troubleshoot`), as `warrant iam explain --online` reads it. */
+export interface TroubleshootAnswer {
+  access: string;
+  explainedPolicies?: {
+    access: string;
+    fullResourceName?: string;
+    bindingExplanations?: {
+      access: string;
+      role: string;
+      rolePermission: string;
+      memberships?: Record<string, { membership: string }>;
+      condition?: { title?: string; expression: string };
+      conditionExplanation?: { explanation?: string };
+    }[];
+  }[];
+  denyExplanation?: { fullResourceName?: string; deniedBy?: DenyRef; message?: string };
+  explanation?: { reason: string; rolesThatGrantPermission?: string[] };
+}
+
+/** The human-readable form of the server's answer: the offline form's, with what the caller may not read marked. */
+export function renderTroubleshooting(
+  a: TroubleshootAnswer,
+  member: string,
+  permission: string,
+  resource: string,
+): string {
+  const verdict =
+    a.access === "GRANTED"
+      ? `ALLOWED: ${member} has ${permission} on ${resource}`
+      : a.access === "NOT_GRANTED"
+        ? `DENIED: ${member} does not have ${permission} on ${resource}`
+        : `UNKNOWN (${a.access}): whether ${member} has ${permission} on ${resource}`;
+  const lines = [verdict];
+  if (a.explanation) lines.push(`Reason: ${a.explanation.reason}`);
+  else if (a.access === "UNKNOWN_INFO_DENIED")
+    lines.push("Reason: you may not read every policy involved (getIamPolicy on its resource).");
+  const d = a.denyExplanation;
+  if (d)
+    lines.push(
+      "",
+      d.deniedBy
+        ? `Denied by deny policy ${d.deniedBy.policy}${d.deniedBy.displayName ? ` ("${d.deniedBy.displayName}")` : ""}, rule ${d.deniedBy.rule}, attached to ${d.deniedBy.attachedTo}`
+        : (d.message ?? `Denied by a deny policy attached to ${d.fullResourceName}`),
+    );
+  lines.push("", "Policies evaluated (the resource, then its ancestors):");
+  for (const p of a.explainedPolicies ?? []) {
+    if (!p.fullResourceName) {
+      lines.push("  (a policy you may not read)");
+      continue;
+    }
+    lines.push(`  ${p.fullResourceName}: ${p.access}`);
+    for (const b of p.bindingExplanations ?? []) {
+      if (b.rolePermission !== "ROLE_PERMISSION_INCLUDED") continue;
+      const through = Object.entries(b.memberships ?? {})
+        .filter(([, m]) => m.membership === "MEMBERSHIP_INCLUDED")
+        .map(([k]) => k);
+      const cond = b.condition ? ` if "${b.condition.title || b.condition.expression}"` : "";
+      lines.push(
+        `    ${b.role}${cond}: ${b.access}${through.length ? ` (through ${through.join(", ")})` : ""}${b.conditionExplanation?.explanation ? `; ${b.conditionExplanation.explanation}` : ""}`,
+      );
+    }
+  }
+  const roles = a.explanation?.rolesThatGrantPermission;
+  if (a.access !== "GRANTED" && roles?.length)
+    lines.push("", `Roles that grant it: ${roles.slice(0, 5).join(", ")}`);
+  return `${lines.join("\n")}\n`;
+}

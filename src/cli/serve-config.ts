@@ -35,6 +35,8 @@ export interface ServeSetting {
   default?: string;
   /** Whether `config show` must mask the value (it may hold a password). */
   secret?: boolean;
+  /** Whether the config file may give a YAML list of strings. */
+  list?: boolean;
   /** Parses and validates; errors begin with `from` (the flag, variable or file and key). */
   parse(raw: Raw, from: string): unknown;
 }
@@ -107,6 +109,34 @@ export function parseExternalUrlsFrom(raw: Raw, from: string): string[] {
     out.push(url.origin);
   }
   return out;
+}
+
+export function parseSsoIssuerFrom(raw: Raw, from: string): string {
+  const v = text(raw).trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {}
+  const loopback = url && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+  if (
+    !url ||
+    !(url.protocol === "https:" || (url.protocol === "http:" && loopback)) ||
+    url.search ||
+    url.hash
+  )
+    throw new UsageError(`${from}: '${v}' is not an https issuer URL (http is allowed on loopback only).`);
+  return v;
+}
+
+export function parseDomainsFrom(raw: Raw, from: string): string[] {
+  const items = (Array.isArray(raw) ? raw.map(String) : text(raw).split(","))
+    .map((d) => d.trim().toLowerCase())
+    .filter(Boolean);
+  for (const d of items)
+    if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d))
+      throw new UsageError(`${from}: '${d}' is not a domain name.`);
+  if (items.length === 0) throw new UsageError(`${from}: name at least one domain.`);
+  return [...new Set(items)];
 }
 
 /** A postgres URL with its password replaced, for messages and `config show`. */
@@ -391,7 +421,81 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
       "jwt-bearer assertions may name them as their audience. Default WARRANT_EXTERNAL_URL.",
     allowed: "http(s) URLs (a YAML list, or comma-separated)",
     default: "none",
+    list: true,
     parse: parseExternalUrlsFrom,
+  },
+  {
+    flag: "sso-issuer",
+    key: "sso.issuer",
+    env: "WARRANT_SSO_ISSUER",
+    type: "string",
+    metavar: "URL",
+    help:
+      "Issuer URL of an upstream OpenID Connect provider (the corporate identity provider) people may sign in " +
+      'through: the sign-in page then offers "Sign in with …". Needs --sso-client-id and --sso-allowed-domain ' +
+      "(docs/sign-in.md). https, or http on a loopback address.",
+    allowed: "an https URL (http only on 127.0.0.1, ::1 or localhost)",
+    default: "none",
+    parse: parseSsoIssuerFrom,
+  },
+  {
+    flag: "sso-client-id",
+    key: "sso.client-id",
+    env: "WARRANT_SSO_CLIENT_ID",
+    type: "string",
+    metavar: "ID",
+    help: "This installation's client id at the upstream provider.",
+    allowed: "a client id",
+    default: "none",
+    parse: (raw, from) => {
+      const v = text(raw).trim();
+      if (!/^[\x21-\x7e]{1,256}$/.test(v)) throw new UsageError(`${from}: '${v}' is not a client id.`);
+      return v;
+    },
+  },
+  {
+    flag: "sso-client-secret-file",
+    key: "sso.client-secret-file",
+    env: "WARRANT_SSO_CLIENT_SECRET_FILE",
+    type: "string",
+    metavar: "PATH",
+    help:
+      "File holding the client secret at the upstream provider (one trailing newline ignored); absent: the " +
+      "upstream treats Warrant as a public client (PKCE only). A file, not a value, so the secret stays out " +
+      "of process lists and config dumps.",
+    allowed: "a readable file",
+    default: "none",
+    parse: (raw) => text(raw).trim(),
+  },
+  {
+    flag: "sso-allowed-domain",
+    key: "sso.allowed-domains",
+    env: "WARRANT_SSO_ALLOWED_DOMAIN",
+    type: "string",
+    metavar: "DOMAIN[,DOMAIN…]",
+    help:
+      "E-mail domains whose people may sign in through the upstream provider (e.g. example.com); anyone else " +
+      "is refused with a page saying so. Required with --sso-issuer.",
+    allowed: "domain names (a YAML list, or comma-separated)",
+    default: "none",
+    list: true,
+    parse: parseDomainsFrom,
+  },
+  {
+    flag: "sso-name",
+    key: "sso.name",
+    env: "WARRANT_SSO_NAME",
+    type: "string",
+    metavar: "NAME",
+    help: "The provider's name on the sign-in page's button, \"Sign in with NAME\" (default the issuer's host).",
+    allowed: "up to 60 characters",
+    default: "the issuer's host",
+    parse: (raw, from) => {
+      const v = text(raw).trim();
+      if (v.length === 0 || v.length > 60 || /[\p{Cc}]/u.test(v))
+        throw new UsageError(`${from}: a name of 1 to 60 printable characters, got '${v}'.`);
+      return v;
+    },
   },
   {
     flag: "id-token-issuer",
@@ -563,8 +667,7 @@ function scalar(v: unknown, file: string, path: string, s: ServeSetting): Raw {
       throw new UsageError(`${file}: ${path}: expected true or false, got ${describe(v)}.`);
     return v;
   }
-  if (Array.isArray(v) && s.flag === "external-url" && v.every((x) => typeof x === "string"))
-    return v as string[];
+  if (Array.isArray(v) && s.list && v.every((x) => typeof x === "string")) return v as string[];
   throw new UsageError(`${file}: ${path}: expected ${s.allowed}, got ${describe(v)}.`);
 }
 
@@ -619,6 +722,19 @@ export function resolveServeConfig(
     throw new UsageError(
       `${proxyPort.source === "--proxy-port" ? "argument --proxy-port" : proxyPort.source}: only with --proxy (or proxy.enabled: true).`,
     );
+  const sso = [
+    "sso-issuer",
+    "sso-client-id",
+    "sso-allowed-domain",
+    "sso-client-secret-file",
+    "sso-name",
+  ].filter((f) => values.has(f));
+  if (sso.length)
+    for (const need of ["sso-issuer", "sso-client-id", "sso-allowed-domain"])
+      if (!values.has(need))
+        throw new UsageError(
+          `--${need} is required with ${sso.map((f) => `--${f}`).join(", ")} (or sso.${need.slice(4).replace("allowed-domain", "allowed-domains")} in the config file).`,
+        );
   return { ...(file ? { file } : {}), values };
 }
 

@@ -11,6 +11,7 @@ export {
   getApplicationDefault,
   wellKnownFile,
 } from "./adc.js";
+export { type BrowserLoginOptions, type BrowserLoginResult, browserLogin } from "./browser-login.js";
 export { AccessTokenCredential, type AccessTokenOptions } from "./credentials/access-token.js";
 export { AuthorizedUserCredential, type AuthorizedUserFile } from "./credentials/authorized-user.js";
 export {

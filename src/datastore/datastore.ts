@@ -7,6 +7,7 @@
  */
 import type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
 import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { StoredConsoleLogin, StoredConsoleSession } from "../domain/console-session.js";
 import type { StoredDenyPolicy } from "../domain/iam/deny.js";
 import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
@@ -57,6 +58,9 @@ export interface Documents {
   "user-password": UserPassword;
   "authorization-code": AuthorizationCodeRecord;
   "signin-session": SignInSession;
+  /** The web console's sessions and its sign-ins in progress (src/server/console, docs/console.md). */
+  "console-session": StoredConsoleSession;
+  "console-login": StoredConsoleLogin;
 }
 
 /** The installation-wide singletons stored under kind `meta`, by key. */
@@ -98,6 +102,8 @@ const KIND_SET = {
   "user-password": true,
   "authorization-code": true,
   "signin-session": true,
+  "console-session": true,
+  "console-login": true,
 } satisfies Record<Kind, true>;
 export const KINDS = Object.keys(KIND_SET) as Kind[];
 

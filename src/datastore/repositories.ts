@@ -4,6 +4,7 @@
  */
 import type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
 import type { Instance, Operation } from "../domain/compute/instance.js";
+import type { StoredConsoleLogin, StoredConsoleSession } from "../domain/console-session.js";
 import type { StoredDenyPolicy } from "../domain/iam/deny.js";
 import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
@@ -205,6 +206,22 @@ export function repositories(s: DocumentStore) {
       put: (c: AuthorizationCodeRecord) => s.put("authorization-code", c.codeSha256, c),
       delete: (sha256: string) => s.delete("authorization-code", sha256),
       list: async (limit: number) => (await s.list("authorization-code", { limit })).map((r) => r.value),
+    },
+    consoleSessions: {
+      get: (sha256: string) => s.get("console-session", sha256),
+      put: (x: StoredConsoleSession) => s.put("console-session", x.sessionSha256, x, x.email),
+      delete: (sha256: string) => s.delete("console-session", sha256),
+      ofUser: async (email: string) =>
+        (await s.list("console-session", { parent: email.toLowerCase() })).map((r) => r.value),
+      page: (after: string | undefined, limit: number) =>
+        s.list("console-session", { limit, ...(after ? { after } : {}) }),
+    },
+    consoleLogins: {
+      get: (sha256: string) => s.get("console-login", sha256),
+      put: (x: StoredConsoleLogin) => s.put("console-login", x.loginSha256, x),
+      delete: (sha256: string) => s.delete("console-login", sha256),
+      page: (after: string | undefined, limit: number) =>
+        s.list("console-login", { limit, ...(after ? { after } : {}) }),
     },
     signInSessions: {
       get: (sha256: string) => s.get("signin-session", sha256),

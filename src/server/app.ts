@@ -40,6 +40,7 @@ import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
 import { registerTokenInfo } from "./api/oauth2/tokeninfo.js";
+import { registerSsoCallback, type SsoConfig, UpstreamSso } from "./api/oauth2/upstream-sso.js";
 import { registerPolicyTroubleshooter } from "./api/policytroubleshooter/troubleshoot.js";
 import { registerProjects } from "./api/resourcemanager/projects.js";
 import { registerBuckets } from "./api/storage/buckets.js";
@@ -163,6 +164,8 @@ export interface ServeOptions {
   auditToLog?: boolean;
   /** The web console's session lifetimes (tests shorten them; docs/console.md). */
   consoleSessions?: Partial<SessionLimits>;
+  /** The upstream OpenID Connect provider people may sign in through (docs/sign-in.md). */
+  sso?: SsoConfig;
 }
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -464,7 +467,9 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
-    const authorization = registerAuthorization(router, deps);
+    const sso = opts.sso ? new UpstreamSso(deps, opts.sso) : undefined;
+    const authorization = registerAuthorization(router, deps, { sso: () => sso });
+    registerSsoCallback(router, deps, authorization, sso);
     const signInSweep = setInterval(() => {
       inBackground(
         authorization.signIn.sweep().catch((err) => log(`sign-in: sweep failed: ${(err as Error).message}`)),
@@ -500,6 +505,8 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     // Last: its catch-all routes under /console must not shadow anything.
     const consoleHandle = registerConsole(router, {
       apiUrl: url,
+      store,
+      masterKey,
       log,
       ...(opts.consoleSessions ? { limits: opts.consoleSessions } : {}),
     });

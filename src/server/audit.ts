@@ -3,6 +3,10 @@
  * Rotated by size: when a line would take `audit.log` past `maxBytes`, it becomes `audit.log.1`
  * (`.1` becomes `.2`, …) and the oldest beyond `maxFiles` is deleted. Renaming a file does not
  * disturb the writes already queued on it, so no line is lost or split across files.
+ *
+ * Lines recorded in one turn of the event loop are written together, in one write, at the end of
+ * that turn (`setImmediate`): under load a write carries many requests' lines instead of one each.
+ * Rotation, `reopen` and `close` write what is pending first, so no line is lost on shutdown.
  */
 import { createWriteStream, renameSync, rmSync, statSync, type WriteStream } from "node:fs";
 import type { AuditSink } from "./http/server.js";
@@ -22,6 +26,9 @@ export interface AuditOptions {
 export class FileAuditSink implements AuditSink {
   private stream: WriteStream;
   private size = 0;
+  /** Lines recorded in this turn of the event loop, not yet handed to the stream. */
+  private pending: string[] = [];
+  private flushScheduled = false;
   /** Lines lost to write errors (a full disk, say), for the metrics. */
   writeErrors = 0;
   /** Rotations done, for the metrics and tests. */
@@ -43,9 +50,8 @@ export class FileAuditSink implements AuditSink {
       this.size = 0;
     }
     const stream = createWriteStream(this.file, { flags: "a", mode: 0o600 });
-    stream.on("error", () => {
-      this.writeErrors++;
-    });
+    // Counted per line, by the writes' callbacks; this only keeps an error from crashing the process.
+    stream.on("error", () => {});
     return stream;
   }
   record(entry: Record<string, unknown>) {
@@ -58,10 +64,31 @@ export class FileAuditSink implements AuditSink {
     const bytes = Buffer.byteLength(line);
     if (this.maxBytes > 0 && this.size > 0 && this.size + bytes > this.maxBytes) this.rotate();
     this.size += bytes;
-    this.stream.write(line);
+    this.pending.push(line);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+  /** Hands the lines recorded so far to the stream, in one write. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending.length;
+    const chunk = lines === 1 ? this.pending[0]! : this.pending.join("");
+    this.pending = [];
+    if (this.stream.destroyed) {
+      this.writeErrors += lines;
+      return;
+    }
+    this.stream.write(chunk, (err) => {
+      if (err) this.writeErrors += lines;
+    });
   }
   /** `audit.log` → `audit.log.1` → … → `audit.log.<maxFiles>` (deleted beyond), then a fresh file. */
   private rotate() {
+    // The lines before this one belong to the file being rotated out.
+    this.flush();
     try {
       rmSync(`${this.file}.${this.maxFiles}`, { force: true });
       for (let i = this.maxFiles - 1; i >= 1; i--) {
@@ -89,6 +116,7 @@ export class FileAuditSink implements AuditSink {
    * the new file is open; rejects if it cannot be opened (its lines then count as write errors).
    */
   async reopen(): Promise<void> {
+    this.flush();
     const old = this.stream;
     const stream = this.open();
     this.stream = stream;
@@ -100,6 +128,7 @@ export class FileAuditSink implements AuditSink {
     await opened;
   }
   close(): Promise<void> {
+    this.flush();
     return new Promise((resolve) => this.stream.end(resolve));
   }
 }

@@ -43,6 +43,8 @@ export function apiOf(route: string): string {
   if (route.startsWith("/warrant/v1/agent")) return "agent";
   if (route.startsWith("/warrant/")) return "warrant";
   if (route === "/metrics") return "metrics";
+  if (/^\/v[^/]+\/iam:troubleshoot$/.test(route)) return "policytroubleshooter";
+  if (route.startsWith("/v2/entries")) return "logging";
   return "oauth2";
 }
 

@@ -92,7 +92,7 @@ describe("authorization endpoint and authorization_code grant", () => {
     assert.match(html, /name="viewport"/);
     assert.match(html, /:focus-visible/);
     assert.ok(hidden(html, "csrf"), "the form carries a CSRF token");
-    assert.ok(jar.cookies.get("warrant_signin_csrf"), "and the browser its cookie");
+    assert.ok(jar.cookies.get("__Host-warrant_signin_csrf"), "and the browser its cookie");
     const setCookie = res.headers.getSetCookie().join("\n");
     assert.match(setCookie, /HttpOnly/);
     assert.match(setCookie, /SameSite=Lax/);
@@ -273,7 +273,7 @@ describe("authorization endpoint and authorization_code grant", () => {
   test("a signed-in browser is not asked again, unless the client asks for the prompt", async () => {
     const jar = new Jar();
     await codeFor({}, jar);
-    assert.ok(jar.cookies.get("warrant_signin"), "the session cookie is set");
+    assert.ok(jar.cookies.get("__Host-warrant_signin"), "the session cookie is set");
     const { challenge } = pkcePair();
     const q = {
       client_id: GCLOUD_CLIENT_ID,
@@ -394,6 +394,17 @@ describe("authorization endpoint and authorization_code grant", () => {
     const body = (await res.json()) as Record<string, string>;
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.refresh_token, undefined, "no access_type=offline, no refresh token");
+  });
+
+  test("the discovery document names the authorization endpoint, the code grant and S256", async () => {
+    const d = (await (await fetch(`${h.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(d.authorization_endpoint, `${h.url}/o/oauth2/v2/auth`);
+    assert.deepEqual(d.code_challenge_methods_supported, ["S256"]);
+    assert.ok((d.grant_types_supported as string[]).includes("authorization_code"));
+    assert.equal((await getPage(h, "", new Jar(), "/o/oauth2/v2/auth")).res.status, 400);
   });
 
   test("wrong password, unknown user and disabled user all get the same answer", async () => {

@@ -228,9 +228,9 @@ describe("warrant users and auth application-default", () => {
     assert.equal((await listBuckets(token!)).status, 401);
   });
 
-  test("login without --user is the administrator; an unknown user gets nothing written", async () => {
+  test("login --user for the administrator; an unknown user gets nothing written", async () => {
     const env = envWith("gcloud-admin");
-    const r = await runCli(["auth", "application-default", "login"], { env });
+    const r = await runCli(["auth", "application-default", "login", "--user=admin@warrant.local"], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /user:admin@warrant\.local/);
     const cred = JSON.parse(
@@ -249,7 +249,9 @@ describe("warrant users and auth application-default", () => {
     assert.ok(!existsSync(join(env2.CLOUDSDK_CONFIG, "application_default_credentials.json")));
 
     // Without CLOUDSDK_CONFIG the file goes to ~/.config/gcloud.
-    const home = await runCli(["auth", "application-default", "login"], { env: base });
+    const home = await runCli(["auth", "application-default", "login", "--user=admin@warrant.local"], {
+      env: base,
+    });
     assert.equal(home.code, 0, home.stderr);
     const homeFile = join(base.HOME!, ".config", "gcloud", "application_default_credentials.json");
     assert.equal(statSync(homeFile).mode & 0o777, 0o600);

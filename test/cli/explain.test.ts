@@ -344,6 +344,43 @@ describe("warrant iam explain", () => {
     assert.match(missing.stderr, /argument --permission: Must be specified/);
   });
 
+  it("--online asks the server's troubleshooter: the same verdict and reason as offline", async () => {
+    const online = (...flags: string[]) =>
+      runCli(["iam", "explain", "--online", ...flags], {
+        env: { WARRANT_ENDPOINT: h.url, WARRANT_CREDENTIAL_FILE: h.server.adminCredentialFile },
+      });
+    const cases: [string, string, string][] = [
+      [ALICE, "storage.buckets.list", "projects/demo-project"],
+      [BOB, "storage.buckets.list", "projects/demo-project"],
+      [ALICE, "iam.serviceAccounts.actAs", SA_RESOURCE],
+    ];
+    for (const [member, permission, resource] of cases) {
+      const flags = [`--member=${member}`, `--permission=${permission}`, `--resource=${resource}`];
+      const off = await explain(...flags);
+      const on = await online(...flags);
+      assert.equal(on.code, off.code, `${flags.join(" ")}: ${on.stdout}${on.stderr}`);
+      assert.equal(on.stdout.split("\n")[0], off.stdout.split("\n")[0]);
+      const reason = (s: string) => /^Reason: (.*)$/m.exec(s)?.[1];
+      assert.ok(reason(on.stdout));
+      assert.equal(reason(on.stdout), reason(off.stdout));
+    }
+    const json = await online(
+      `--member=${BOB}`,
+      "--permission=storage.buckets.list",
+      "--resource=projects/demo-project",
+      "--format=json",
+    );
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).access, "NOT_GRANTED");
+    const missing = await online(
+      `--member=${BOB}`,
+      "--permission=storage.buckets.list",
+      "--resource=projects/nope-project",
+    );
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /Project nope-project not found/);
+  });
+
   it("works offline once the server has stopped; a missing datastore is exit 2", async () => {
     await h.close();
     stopped = true;

@@ -132,11 +132,11 @@ describe("console: forwarding to the public API", { timeout: 120_000 }, () => {
 
   it("refreshes an access token about to expire with the session's refresh token", async () => {
     const id = jar.cookies.get(sessionCookieName(true))!;
-    const before = h.server.console.sessions.get(id)!.accessToken;
+    const before = (await h.server.console.sessions.get(id))!.accessToken;
     await new Promise((r) => setTimeout(r, 10_500));
     const r = await call(jar, "GET", `/v1/projects/${P}`);
     assert.equal(r.status, 200, await r.text());
-    const session = h.server.console.sessions.get(id)!;
+    const session = (await h.server.console.sessions.get(id))!;
     assert.notEqual(session.accessToken, before, "a new access token");
     assert.ok(session.accessExpiresAt - Date.now() > 60_000);
   });

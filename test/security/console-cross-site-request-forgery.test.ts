@@ -41,7 +41,7 @@ describe("console: cross-site request forgery", { timeout: 120_000 }, () => {
     h = await startHarness({ agents: false });
     origin = new URL(h.url).origin;
     // A session of the administrator, as the console's sign-in leaves it (the store is the server's own).
-    const id = h.server.console.sessions.create({
+    const id = await h.server.console.sessions.create({
       principal: "user:admin@warrant.local",
       email: "admin@warrant.local",
       accessToken: h.adminToken,

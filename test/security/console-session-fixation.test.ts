@@ -110,7 +110,7 @@ describe("console: session fixation, injected sign-ins, sign-out", { timeout: 12
     const jar = new CookieJar();
     await consoleSignIn(h, ALICE, PW, jar);
     const id = jar.cookies.get(COOKIE)!;
-    const refreshToken = h.server.console.sessions.get(id)?.refreshToken;
+    const refreshToken = (await h.server.console.sessions.get(id))?.refreshToken;
     assert.ok(refreshToken, "the session holds a refresh token");
     const origin = new URL(h.url).origin;
     // Sign-out is CSRF-checked like any state-changing call.

@@ -53,7 +53,7 @@ describe("the sign-in form cannot be posted from elsewhere", () => {
       const r = await post(victim, csrf);
       assert.equal(r.res.status, 403, String(csrf));
       assert.equal(r.res.headers.get("location"), null);
-      assert.equal(victim.cookies.get("warrant_signin"), undefined, "no session was started");
+      assert.equal(victim.cookies.get("__Host-warrant_signin"), undefined, "no session was started");
     }
     const noCookie = await post(new Jar(), attackersToken);
     assert.equal(noCookie.res.status, 403);
@@ -64,6 +64,6 @@ describe("the sign-in form cannot be posted from elsewhere", () => {
     const page = await getPage(h, request, jar);
     const r = await post(jar, hidden(page.html, "csrf"));
     assert.equal(r.res.status, 303);
-    assert.ok(jar.cookies.get("warrant_signin"));
+    assert.ok(jar.cookies.get("__Host-warrant_signin"));
   });
 });

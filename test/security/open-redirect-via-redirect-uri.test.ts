@@ -44,7 +44,7 @@ describe("redirect URIs match exactly: no code to an attacker, no open redirect"
       "ola's password",
       jar,
     );
-    assert.ok(jar.cookies.get("warrant_signin"));
+    assert.ok(jar.cookies.get("__Host-warrant_signin"));
   });
   after(() => h.close());
 

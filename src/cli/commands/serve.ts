@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { SsoConfig } from "../../server/api/oauth2/upstream-sso.js";
 import type { RunningServer } from "../../server/app.js";
 import type { EnforcementMode } from "../../server/iam/access-control.js";
 import type { LogFormat, LogLevel } from "../../server/log.js";
@@ -120,6 +122,32 @@ export default command({
     const auditMaxBytes = get<number>("audit-max-size");
     const auditMaxFiles = get<number>("audit-max-files");
     const blobDir = get<string | undefined>("blob-dir");
+    const ssoIssuer = get<string>("sso-issuer");
+    let sso: SsoConfig | undefined;
+    if (ssoIssuer) {
+      const secretFile = get<string>("sso-client-secret-file");
+      let clientSecret: string | undefined;
+      if (secretFile) {
+        const path = resolve(cwd, secretFile);
+        try {
+          clientSecret = readFileSync(path, "utf8").replace(/\r?\n$/, "");
+        } catch (e) {
+          throw new CliError(
+            `Cannot read --sso-client-secret-file ${path}: ${(e as Error).message}`,
+            undefined,
+            2,
+          );
+        }
+        if (!clientSecret) throw new CliError(`--sso-client-secret-file ${path} is empty.`, undefined, 2);
+      }
+      sso = {
+        issuer: ssoIssuer,
+        clientId: get<string>("sso-client-id")!,
+        allowedDomains: get<string[]>("sso-allowed-domain")!,
+        ...(clientSecret !== undefined ? { clientSecret } : {}),
+        ...(get<string>("sso-name") ? { name: get<string>("sso-name")! } : {}),
+      };
+    }
     const { startServer, StateDirLocked, StateDirFull, DatastoreUnavailable } = await loadServer();
     const logging = {
       format:
@@ -154,6 +182,7 @@ export default command({
         ...(auditMaxBytes !== undefined ? { auditMaxBytes } : {}),
         ...(auditMaxFiles !== undefined ? { auditMaxFiles } : {}),
         ...(get<boolean>("audit-stdout") ? { auditToLog: true } : {}),
+        ...(sso ? { sso } : {}),
         // Short lifetimes come with a proportionate metadata-server refresh margin, as GCE's 300 s of 3600 s.
         ...(lifetime !== undefined
           ? {

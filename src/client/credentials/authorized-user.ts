@@ -11,7 +11,8 @@ export const GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token";
 export interface AuthorizedUserFile {
   type: "authorized_user";
   client_id: string;
-  client_secret: string;
+  /** Absent for a public client (Warrant's CLI sign-in), which authenticates by its id alone. */
+  client_secret?: string;
   refresh_token: string;
   token_uri?: string;
   quota_project_id?: string;
@@ -34,12 +35,20 @@ export class AuthorizedUserCredential extends Credential {
     private readonly opts: AuthorizedUserOptions = {},
   ) {
     super(opts);
-    for (const field of ["client_id", "client_secret", "refresh_token"] as const)
+    for (const field of ["client_id", "refresh_token"] as const)
       if (typeof userFile[field] !== "string" || !userFile[field])
         throw new CredentialError(
           `${this.source}: an authorized_user file needs ${field} (it lacks the "${field}" field).`,
           opts.file,
         );
+    if (
+      userFile.client_secret !== undefined &&
+      (typeof userFile.client_secret !== "string" || !userFile.client_secret)
+    )
+      throw new CredentialError(
+        `${this.source}: client_secret must be a non-empty string when present.`,
+        opts.file,
+      );
   }
 
   get principal() {
@@ -62,7 +71,7 @@ export class AuthorizedUserCredential extends Credential {
       form: {
         grant_type: "refresh_token",
         client_id: this.userFile.client_id,
-        client_secret: this.userFile.client_secret,
+        ...(this.userFile.client_secret !== undefined ? { client_secret: this.userFile.client_secret } : {}),
         refresh_token: this.userFile.refresh_token,
         ...(this.opts.scopes?.length ? { scope: this.opts.scopes.join(" ") } : {}),
       },

@@ -367,3 +367,26 @@ export function requiredLogNames(node: FilterNode): string[] {
   visit(node);
   return out;
 }
+
+/** Fields whose value an audit line holds verbatim (as a JSON string), for `literalHints`. */
+const VERBATIM = new Set([
+  "operation.id",
+  "protoPayload.authorizationInfo.permission",
+  "protoPayload.authorizationInfo.resource",
+]);
+
+/**
+ * Strings every matching audit line contains, from `=` comparisons joined by AND at the top on
+ * fields the line holds verbatim (the request id, a checked permission or resource): a reader can
+ * skip a line without parsing it when one is missing. Only values of characters JSON never escapes.
+ */
+export function literalHints(node: FilterNode): string[] {
+  const out: string[] = [];
+  const visit = (n: FilterNode) => {
+    if ("and" in n) for (const c of n.and) visit(c);
+    else if ("field" in n && n.op === "=" && VERBATIM.has(n.field) && /^[A-Za-z0-9@._:/{}+-]+$/.test(n.value))
+      out.push(`"${n.value}"`);
+  };
+  visit(node);
+  return out;
+}

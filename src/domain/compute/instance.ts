@@ -1,5 +1,5 @@
 /** Compute Engine instances: the stored model and its `compute#instance` rendering. Pure. */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export type InstanceStatus = "RUNNING" | "TERMINATED";
 
@@ -39,7 +39,7 @@ export function fingerprint(value: unknown): string {
   const json = JSON.stringify(value);
   const known = fingerprints.get(json);
   if (known !== undefined) return known;
-  const fp = createHash("sha256").update(json).digest().subarray(0, 8).toString("base64");
+  const fp = hash("sha256", json, "buffer").subarray(0, 8).toString("base64");
   // Most values repeat across instances ([], {}, the same labels and scopes): a listing's five
   // fingerprints per instance are mostly lookups. Bounded: small values only, emptied when full.
   if (json.length <= 512) {

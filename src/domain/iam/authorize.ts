@@ -9,7 +9,13 @@
  */
 import { evaluateCondition, resourceAttributes } from "./condition.js";
 import { type DenyLink, type DenyRef, describeDenial, findDenial } from "./deny.js";
-import { CONVENIENCE_ROLES, memberMatches, type ParsedMember, parseMember, unboundMember } from "./members.js";
+import {
+  CONVENIENCE_ROLES,
+  memberMatches,
+  type ParsedMember,
+  parseMember,
+  unboundMember,
+} from "./members.js";
 import type { Condition, Policy } from "./policy.js";
 import { candidatePositions, indexPolicy } from "./policy-index.js";
 import { memberOf, type Principal } from "./principal.js";

@@ -21,6 +21,53 @@ export class ProviderKeysUnavailable extends Error {
   override name = "ProviderKeysUnavailable";
 }
 
+/**
+ * GETs a JSON document from an identity provider: no redirects, a timeout, at most
+ * MAX_DISCOVERY_BYTES read (an issuer cannot make this server buffer without bound). Failures are
+ * ProviderKeysUnavailable with a message naming the URL. Also used by the upstream SSO sign-in.
+ */
+export async function fetchJsonBounded(
+  url: string,
+  timeoutMs = 5000,
+  init: RequestInit = {},
+): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      redirect: "error",
+      signal: AbortSignal.timeout(timeoutMs),
+      ...init,
+      headers: { accept: "application/json", ...(init.headers as Record<string, string> | undefined) },
+    });
+  } catch (err) {
+    throw new ProviderKeysUnavailable(`could not fetch ${url}: ${(err as Error).message}`);
+  }
+  // A token endpoint's error answer is JSON with a 4xx, which the caller reads; otherwise only 200.
+  const postError = init.method === "POST" && res.status >= 400 && res.status < 500;
+  if (res.status !== 200 && !postError) throw new ProviderKeysUnavailable(`${url} answered ${res.status}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      size += (chunk as Uint8Array).byteLength;
+      if (size > MAX_DISCOVERY_BYTES) {
+        await res.body?.cancel().catch(() => {});
+        throw new ProviderKeysUnavailable(`${url} is larger than ${MAX_DISCOVERY_BYTES} bytes`);
+      }
+      chunks.push(Buffer.from(chunk as Uint8Array));
+    }
+  } catch (err) {
+    if (err instanceof ProviderKeysUnavailable) throw err;
+    throw new ProviderKeysUnavailable(`could not read ${url}: ${(err as Error).message}`);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProviderKeysUnavailable(`${url} is not JSON`);
+  }
+}
+
 interface CachedKeys {
   keys: JsonWebKeySet;
   fetchedAt: number;
@@ -107,40 +154,8 @@ export class WorkloadIdentityDirectory {
     return keys;
   }
 
-  private async fetchJson(url: string): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        redirect: "error",
-        signal: AbortSignal.timeout(this.opts.fetchTimeoutMs ?? 5000),
-        headers: { accept: "application/json" },
-      });
-    } catch (err) {
-      throw new ProviderKeysUnavailable(`could not fetch ${url}: ${(err as Error).message}`);
-    }
-    if (res.status !== 200) throw new ProviderKeysUnavailable(`${url} answered ${res.status}`);
-    // Read at most MAX_DISCOVERY_BYTES: an issuer cannot make this server buffer without bound.
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body ?? []) {
-        size += (chunk as Uint8Array).byteLength;
-        if (size > MAX_DISCOVERY_BYTES) {
-          await res.body?.cancel().catch(() => {});
-          throw new ProviderKeysUnavailable(`${url} is larger than ${MAX_DISCOVERY_BYTES} bytes`);
-        }
-        chunks.push(Buffer.from(chunk as Uint8Array));
-      }
-    } catch (err) {
-      if (err instanceof ProviderKeysUnavailable) throw err;
-      throw new ProviderKeysUnavailable(`could not read ${url}: ${(err as Error).message}`);
-    }
-    const text = Buffer.concat(chunks).toString("utf8");
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new ProviderKeysUnavailable(`${url} is not JSON`);
-    }
+  private fetchJson(url: string): Promise<unknown> {
+    return fetchJsonBounded(url, this.opts.fetchTimeoutMs ?? 5000);
   }
 
   private async fetchKeys(issuer: string): Promise<JsonWebKeySet> {

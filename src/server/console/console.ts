@@ -3,9 +3,10 @@
  *
  * - the built single-page application (static.ts), with a strict CSP;
  * - sign-in as an OAuth client of Warrant's own authorization server: authorization code with
- *   PKCE S256 as the public client `warrant-console`, `state` and the verifier kept server-side
- *   behind a short-lived HttpOnly cookie of the browser that started it;
- * - a server-side session (sessions.ts) holding the user's tokens, which never reach the browser;
+ *   PKCE S256 as the public client `warrant-console`, `state` (its digest) and the verifier kept
+ *   server-side behind a short-lived HttpOnly cookie of the browser that started it;
+ * - a server-side session in the datastore (sessions.ts), shared by the nodes, holding the user's
+ *   tokens sealed, which never reach the browser;
  * - `/console/api/<public API path>`: forwards the request, bodies streamed both ways, to Warrant's
  *   public API with `Authorization: Bearer <the user's access token>` (refreshed with the user's
  *   refresh token when due). The console has no privileged path: the API checks IAM for the user
@@ -16,9 +17,10 @@
  * granted) and an `Origin` that is this server's, with `Sec-Fetch-Site: same-origin` when the
  * browser sends it. See docs/console.md.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import type { Datastore } from "../../datastore/datastore.js";
 import { ApiError } from "../../domain/errors.js";
 import { userPrincipal } from "../../domain/iam/principal.js";
 import type { RequestContext } from "../http/context.js";
@@ -39,6 +41,10 @@ const REFRESH_MARGIN_MS = 60_000;
 export interface ConsoleOptions {
   /** This node's own API, e.g. `http://127.0.0.1:8080`: where the console's calls are forwarded. */
   apiUrl: string;
+  /** Where sessions live (shared by the nodes of an installation). */
+  store: Datastore;
+  /** Seals the users' tokens in the stored sessions. */
+  masterKey: Buffer;
   limits?: Partial<SessionLimits>;
   /** dist/console by default. */
   files?: ConsoleFiles;
@@ -233,8 +239,6 @@ export function safeNext(next: string | null): string {
   return next;
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
-
 /** Headers not forwarded to the API: the browser's credentials, hop-by-hop, and what the console sets. */
 const DROPPED_REQUEST_HEADERS = new Set([
   "cookie",
@@ -275,7 +279,7 @@ const API_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
 const METHODS: Method[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHandle {
-  const sessions = new SessionStore(opts.limits);
+  const sessions = new SessionStore(opts.store, opts.masterKey, opts.limits);
   const files = opts.files ?? loadConsoleFiles();
   const api = opts.apiUrl.replace(/\/$/, "");
   const upstream = new URL(api);
@@ -285,8 +289,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
       "console: dist/console/index.html is missing (run `npm run build`); /console answers 503 until it is built",
     );
 
-  /** In flight per session, so concurrent calls share one refresh (a rotated refresh token is used once). */
-  const refreshing = new WeakMap<ConsoleSession, Promise<boolean>>();
+  /** In flight per session (its key), so this node's concurrent calls share one refresh. */
+  const refreshing = new Map<string, Promise<boolean>>();
 
   async function refresh(s: ConsoleSession): Promise<boolean> {
     if (!s.refreshToken) return false;
@@ -304,18 +308,22 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
     s.accessToken = r.body.access_token;
     s.accessExpiresAt = Date.now() + (r.body.expires_in ?? 3600) * 1000;
     if (r.body.refresh_token) s.refreshToken = r.body.refresh_token;
+    await sessions.updateTokens(s);
     return true;
   }
 
   /** The session's access token, refreshed when due; undefined when the session cannot go on. */
-  async function accessToken(s: ConsoleSession): Promise<string | undefined> {
+  async function accessToken(s: ConsoleSession, sid: string | undefined): Promise<string | undefined> {
     if (s.accessExpiresAt - Date.now() > REFRESH_MARGIN_MS) return s.accessToken;
-    let p = refreshing.get(s);
+    let p = refreshing.get(s.key);
     if (!p) {
-      p = refresh(s).finally(() => refreshing.delete(s));
-      refreshing.set(s, p);
+      p = refresh(s).finally(() => refreshing.delete(s.key));
+      refreshing.set(s.key, p);
+      return (await p) ? s.accessToken : undefined;
     }
-    return (await p) ? s.accessToken : undefined;
+    // Another call of this session refreshed: its token is in the store now.
+    if (!(await p)) return undefined;
+    return (await sessions.get(sid))?.accessToken;
   }
 
   function signInRequired(): ApiError {
@@ -336,8 +344,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
       const state = newOpaqueId();
       const verifier = newOpaqueId();
       const redirectUri = `${ctx.baseUrl}/console/auth/callback`;
-      const loginId = sessions.beginLogin({
-        stateDigest: digest(state),
+      const loginId = await sessions.beginLogin({
+        state,
         codeVerifier: verifier,
         next: safeNext(ctx.url.searchParams.get("next")),
         redirectUri,
@@ -372,12 +380,11 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
       const clearLogin = setCookie(LOGIN_COOKIE, "", { secure, path: LOGIN_COOKIE_PATH, maxAge: 0 });
       const fail = (why: string) =>
         redirect(ctx.res, `/console/?signInError=${encodeURIComponent(why)}`, [clearLogin]);
-      const pending = sessions.takeLogin(cookies(ctx.req).get(LOGIN_COOKIE));
       const q = ctx.url.searchParams;
+      const pending = await sessions.takeLogin(cookies(ctx.req).get(LOGIN_COOKIE), q.get("state") ?? "");
       if (!pending)
         return fail("this sign-in was not started in this browser, or took too long; start again");
-      const state = q.get("state") ?? "";
-      if (!timingSafeEqual(digest(state), pending.stateDigest))
+      if (pending === "state-mismatch")
         return fail("the answer does not belong to the sign-in this browser started; start again");
       const error = q.get("error");
       if (error)
@@ -402,8 +409,8 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
       const email = await emailOf(api, r.body);
       if (!email) return fail("the token names no user");
       // Rotation at sign-in: whatever session this browser had (or was given) ends here.
-      sessions.delete(sessionIdOf(ctx));
-      const id = sessions.create({
+      await sessions.delete(sessionIdOf(ctx));
+      const id = await sessions.create({
         principal: `user:${email}`,
         email,
         accessToken: r.body.access_token,
@@ -423,7 +430,7 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
     "/console/auth/session",
     async (ctx) => {
       requireSameOrigin(ctx, false);
-      const s = sessions.get(sessionIdOf(ctx));
+      const s = await sessions.get(sessionIdOf(ctx));
       // Not signed in is a state of the page, not an error (no 401 in the browser's console).
       if (!s) return sendJson(ctx.res, 200, { signedIn: false }, API_RESPONSE_HEADERS);
       ctx.caller = { principal: userPrincipal(s.email) };
@@ -450,7 +457,7 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
     async (ctx) => {
       requireSameOrigin(ctx, true);
       const secure = secureOrigin(ctx);
-      const s = sessions.delete(sessionIdOf(ctx));
+      const s = await sessions.delete(sessionIdOf(ctx));
       if (s) {
         ctx.caller = { principal: userPrincipal(s.email) };
         // The refresh token dies with the session (best effort: the session is gone either way).
@@ -475,12 +482,12 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
     const method = ctx.req.method ?? "GET";
     requireSameOrigin(ctx, method !== "GET" && method !== "HEAD");
     const sid = sessionIdOf(ctx);
-    const s = sessions.get(sid);
+    const s = await sessions.get(sid);
     if (!s) throw signInRequired();
     ctx.caller = { principal: userPrincipal(s.email) };
-    const token = await accessToken(s);
+    const token = await accessToken(s, sid);
     if (!token) {
-      sessions.delete(sid);
+      await sessions.delete(sid);
       throw signInRequired();
     }
     const path = ctx.url.pathname.slice("/console/api".length) + ctx.url.search;
@@ -515,7 +522,10 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
         (answer) => {
           // The API no longer takes the user's token (the user was disabled or deleted, the grant
           // revoked): the session ends with it, and the page asks to sign in again.
-          if (answer.statusCode === 401) sessions.delete(sid);
+          if (answer.statusCode === 401)
+            sessions
+              .delete(sid)
+              .catch((err: Error) => opts.log(`console: ending a session failed: ${err.message}`));
           const out: Record<string, string | string[]> = {};
           for (const [k, v] of Object.entries(answer.headers))
             if (v !== undefined && !DROPPED_RESPONSE_HEADERS.has(k)) out[k] = v;

@@ -98,6 +98,9 @@ const AUTHORIZE =
 const TROUBLESHOOT =
   "each policy along the resource's chain is shown only if the caller holds its getIamPolicy permission (resourcemanager.projects.getIamPolicy, iam.serviceAccounts.getIamPolicy, storage.buckets.getIamPolicy, …), and a deny rule's details only with iam.denypolicies.get where it is attached; a policy the caller cannot read is answered UNKNOWN_INFO_DENIED, as on Google (src/server/api/policytroubleshooter/troubleshoot.ts)";
 
+const SSO_CALLBACK =
+  "Return leg of the upstream OpenID Connect sign-in: the one-time state bound to this browser's cookie and the upstream's verified ID token are the credential; audited as a signin event.";
+
 const table: Record<string, RouteAuthz> = {
   // The web console (src/server/console)
   ...consoleRoutes,
@@ -117,6 +120,7 @@ const table: Record<string, RouteAuthz> = {
   "POST /o/oauth2/auth": { exempt: AUTHORIZE },
   "GET /o/oauth2/v2/auth": { exempt: AUTHORIZE },
   "POST /o/oauth2/v2/auth": { exempt: AUTHORIZE },
+  "GET /o/oauth2/sso/callback": { exempt: SSO_CALLBACK },
   "GET /oauth2/v1/certs": { exempt: CERTS },
   "GET /oauth2/v3/certs": { exempt: CERTS },
   "GET /.well-known/openid-configuration": {

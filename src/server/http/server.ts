@@ -78,23 +78,19 @@ export const CLIENT_CLOSED = 499;
  * response has ended, and that download succeeded.
  */
 function trackDelivery(res: ServerResponse): () => boolean {
-  let declared = -1;
   let written = 0;
-  const writeHead = res.writeHead;
   const write = res.write;
-  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse["writeHead"]>) {
-    const headers = args.find((a) => a !== null && typeof a === "object") as
-      | Record<string, unknown>
-      | undefined;
-    for (const [k, v] of Object.entries(headers ?? {}))
-      if (k.toLowerCase() === "content-length") declared = Number(v);
-    return writeHead.apply(this, args);
-  } as ServerResponse["writeHead"];
   res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     written += typeof chunk === "string" ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.length ?? 0);
     return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
   } as ServerResponse["write"];
-  return () => res.writableEnded || (declared > 0 && written >= declared);
+  // Read only when asked (a failed request): the adapter sets X-Request-Id before any handler
+  // runs, so node:http keeps every header writeHead is given where getHeader finds it.
+  return () => {
+    if (res.writableEnded) return true;
+    const declared = Number(res.getHeader("content-length") ?? -1);
+    return declared > 0 && written >= declared;
+  };
 }
 
 /** The client went away before the whole response was handed to the connection. */

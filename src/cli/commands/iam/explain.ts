@@ -1,10 +1,13 @@
 import { KNOWN_PERMISSIONS } from "../../../domain/iam/roles.js";
+import { ApiError, CliError } from "../../errors.js";
+// Types only: the module itself (and its native sqlite dependency) is loaded when the command runs.
+import type { TroubleshootAnswer } from "../../explain.js";
 import { command } from "../../spec.js";
 import { closest } from "../../suggest.js";
 
 export default command({
   name: "explain",
-  summary: "explain offline whether a member holds a permission on a resource",
+  summary: "explain whether a member holds a permission on a resource (offline, or --online)",
   description:
     "Answers from the state directory's datastore (--state-dir, WARRANT_STATE_DIR, else ./.warrant), read " +
     "directly and read-only: no server is needed, and a running `warrant serve` on the same directory is " +
@@ -41,6 +44,15 @@ export default command({
         "organizations/ORG, projects/P, projects/P/serviceAccounts/EMAIL, projects/P/zones/Z/instances/NAME, " +
         "projects/_/buckets/BUCKET or projects/_/buckets/BUCKET/objects/OBJECT.",
     },
+    {
+      name: "online",
+      type: "boolean",
+      help:
+        "Ask the running server (--endpoint, WARRANT_ENDPOINT or the state directory's server.json) " +
+        "through POST /v1/iam:troubleshoot with your credentials, instead of reading the datastore. The " +
+        "same analysis; a policy your account may not read (getIamPolicy on its resource) is shown as " +
+        "such, and the answer is then UNKNOWN (exit status 2) unless what you may read settles it.",
+    },
   ],
   examples: [
     "warrant iam explain --member=user:bob@example.com --permission=storage.buckets.list --resource=projects/demo-project",
@@ -48,9 +60,36 @@ export default command({
       "--resource=projects/demo-project/serviceAccounts/demo-sa@demo-project.iam.gserviceaccount.com",
     "warrant iam explain --member=user:bob@example.com --permission=storage.buckets.get " +
       "--resource=projects/_/buckets/my-bucket --format=json",
+    "warrant iam explain --online --member=user:bob@example.com --permission=resourcemanager.projects.get " +
+      "--resource=projects/demo-project",
   ],
   async run(ctx) {
     const permission = ctx.str("permission")!;
+    if (ctx.bool("online")) {
+      const { EXPLAIN_ERROR_EXIT, renderTroubleshooting } = await import("../../explain.js");
+      let answer: TroubleshootAnswer;
+      try {
+        answer = await ctx.session.api().request<TroubleshootAnswer>("POST", "/v1/iam:troubleshoot", {
+          body: {
+            accessTuple: {
+              principal: ctx.str("member")!,
+              fullResourceName: ctx.str("resource")!,
+              permission,
+            },
+          },
+        });
+      } catch (e) {
+        if (e instanceof ApiError && e.httpStatus >= 400 && e.httpStatus < 500)
+          throw new CliError(e.message, "Check --member, --permission and --resource.", EXPLAIN_ERROR_EXIT);
+        throw e;
+      }
+      if (ctx.out.explicit) ctx.out.one(answer);
+      else
+        ctx.rt.stdout.write(
+          renderTroubleshooting(answer, ctx.str("member")!, permission, ctx.str("resource")!),
+        );
+      return answer.access === "GRANTED" ? 0 : answer.access === "NOT_GRANTED" ? 1 : EXPLAIN_ERROR_EXIT;
+    }
     // Loaded lazily: only this command needs the native sqlite module.
     const { explainOffline, renderExplanation } = await import("../../explain.js");
     const answer = await explainOffline(

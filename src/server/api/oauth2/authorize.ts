@@ -148,20 +148,37 @@ export function parseCookies(req: IncomingMessage): Map<string, string> {
 }
 
 /**
- * The authorization server's cookies. Over HTTPS they are `__Host-` cookies (Secure, Path=/, no
- * Domain: no other host or path can set or shadow them). Over plain http a browser must not be
- * asked to keep a `Secure` cookie: Chromium does keep Secure cookies from http://localhost and
- * http://127.0.0.1 (loopback counts as a secure context), but not from any other plain-http host a
- * server may be reached at, and a `__Host-` name without Secure is rejected outright. So on http
- * the names carry no prefix and no Secure flag, and the path narrows them to the sign-in paths.
+ * The authorization server's cookies. In a secure context they are `__Host-` cookies (Secure,
+ * Path=/, no Domain: no other host or path can set or shadow them). A secure context is HTTPS, or
+ * plain http on a loopback host: Chromium (checked with the Chromium the tests drive) keeps
+ * `Secure` and `__Host-` cookies from http://127.0.0.1 and http://localhost, which count as
+ * potentially trustworthy origins. Over plain http to any other host (a server bound to 0.0.0.0,
+ * reached at its LAN address) a browser drops `Secure` cookies and refuses `__Host-` names, so
+ * there the names carry no prefix, no Secure flag, and a path narrowed to the sign-in paths.
  */
-export function cookieNames(secure: boolean) {
-  return secure
-    ? { session: "__Host-warrant_signin", csrf: "__Host-warrant_signin_csrf", attrs: "; Path=/; Secure" }
-    : { session: "warrant_signin", csrf: "warrant_signin_csrf", attrs: "; Path=/o/oauth2/" };
+export function cookieNames(secureContext: boolean) {
+  return secureContext
+    ? {
+        session: "__Host-warrant_signin",
+        csrf: "__Host-warrant_signin_csrf",
+        sso: "__Host-warrant_sso_state",
+        attrs: "; Path=/; Secure",
+      }
+    : {
+        session: "warrant_signin",
+        csrf: "warrant_signin_csrf",
+        sso: "warrant_sso_state",
+        attrs: "; Path=/o/oauth2/",
+      };
 }
 
-export const isSecure = (ctx: RequestContext) => ctx.baseUrl.startsWith("https:");
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** HTTPS, or http on a loopback host (see cookieNames). */
+export function isSecure(ctx: RequestContext): boolean {
+  const url = new URL(ctx.baseUrl);
+  return url.protocol === "https:" || LOOPBACK_HOSTS.has(url.hostname);
+}
 
 export function setCookie(ctx: RequestContext, name: string, value: string, maxAgeS: number): string {
   const { attrs } = cookieNames(isSecure(ctx));

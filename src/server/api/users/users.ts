@@ -48,6 +48,22 @@ export const MAX_CREDENTIALS_PER_USER = 100;
 /** A revoked credential's record is kept until every access token it issued has expired. */
 const REVOKED_RETENTION_MS = (DEFAULT_ACCESS_TOKEN_LIFETIME_S + 300) * 1000;
 
+/**
+ * Adds a user to the directory; false if the address is taken. Bindings written for the address
+ * before the user existed become this user's (bound to its unique id), so a later user of the
+ * address will not inherit them. Also used by the upstream SSO sign-in (first sign-in creates the user).
+ */
+export async function addUser(deps: ServerDeps, user: User): Promise<boolean> {
+  const claimed = await deps.store.transaction(async (tx) => {
+    if (!(await repositories(tx).users.insert(user))) return null;
+    return claimPendingMembers(tx, "user", user.email, user.uniqueId!);
+  });
+  if (!claimed) return false;
+  for (const [resource, policy] of claimed) deps.access.policyChanged(resource, policy);
+  deps.users.invalidateUser(user.email);
+  return true;
+}
+
 export function registerUsers(router: Router, deps: ServerDeps) {
   const { requireRead, requireWrite, audit } = directoryAccess(deps, "the user directory");
 
@@ -73,15 +89,7 @@ export function registerUsers(router: Router, deps: ServerDeps) {
     const user = makeUser(body.email as string, {
       ...(typeof body.displayName === "string" ? { displayName: body.displayName } : {}),
     });
-    const claimed = await deps.store.transaction(async (tx) => {
-      if (!(await repositories(tx).users.insert(user)))
-        throw new AlreadyExists(`User ${user.email} already exists.`);
-      // Bindings written for this address before the user existed are now this user's (bound to its
-      // unique id), so a later user of the address will not inherit them.
-      return claimPendingMembers(tx, "user", user.email, user.uniqueId!);
-    });
-    for (const [resource, policy] of claimed) deps.access.policyChanged(resource, policy);
-    deps.users.invalidateUser(user.email);
+    if (!(await addUser(deps, user))) throw new AlreadyExists(`User ${user.email} already exists.`);
     audit(ctx, "users.create", { user: user.email });
     return user;
   });

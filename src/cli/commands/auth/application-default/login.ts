@@ -1,6 +1,8 @@
-import { ADMIN_EMAIL } from "../../../../server/bootstrap.js";
+import { CLOUD_PLATFORM, SCOPE_PREFIX } from "../../../../domain/compute/scopes.js";
+import { FIRST_PARTY_CLIENTS, GCLOUD_ADC_CLIENT_ID } from "../../../../domain/oauth/first-party-clients.js";
 import { besideAdcFile, inspectAdcFile, wellKnownAdcFile, writeCredentialFile } from "../../../adc.js";
 import { seg } from "../../../api.js";
+import { NO_BROWSER_FLAG, signInWithBrowser } from "../../../browser-login.js";
 import { CliError } from "../../../errors.js";
 import { expandScopes, splitList } from "../../../scopes.js";
 import { command } from "../../../spec.js";
@@ -15,11 +17,16 @@ function loginScopes(raw: string): string[] {
 
 export default command({
   name: "login",
-  summary: "write Application Default Credentials for a user of this installation",
+  summary:
+    "sign in (or, as an administrator, issue a user's credential) and write Application Default Credentials",
   description:
-    "Asks the server, with the active (administrator's) credential, to issue USER an `authorized_user` " +
-    "credential (POST /warrant/v1/users/EMAIL:issueCredential, which needs resourcemanager.projects.setIamPolicy " +
-    "on the organization) and writes it where Application Default Credentials look: " +
+    "Without --user: opens this server's sign-in page in the browser (or prints its URL with --no-browser), " +
+    "you sign in as yourself, and the credential comes back to a one-time listener on http://127.0.0.1:PORT/ " +
+    "(authorization code with PKCE, through gcloud's ADC client id, whose published secret Google's libraries " +
+    "need to refresh it) — no administrator involved. With --user: asks the server, with the active " +
+    "(administrator's) credential, to issue USER an `authorized_user` credential (POST " +
+    "/warrant/v1/users/EMAIL:issueCredential, which needs resourcemanager.projects.setIamPolicy on the " +
+    "organization). Either way the credential is written where Application Default Credentials look: " +
     "`$CLOUDSDK_CONFIG/application_default_credentials.json`, else `~/.config/gcloud/application_default_credentials.json` " +
     "(mode 0600). A file there that Warrant did not write (a gcloud login, a service-account key, an external " +
     "account) is never replaced: the credential goes beside it, to `warrant_application_default_credentials.json`, " +
@@ -27,15 +34,15 @@ export default command({
     "Warrant-issued file is replaced (its credential stays valid until revoked). The file's token_uri is this " +
     "server's /token, but Google's clients refresh user credentials at Google's token URL unless told " +
     "otherwise: gcloud with CLOUDSDK_AUTH_TOKEN_HOST, Node with clientOptions.endpoints.oauth2TokenUrl (see " +
-    "docs/tokens.md). Without --user the credential is the administrator's, " +
-    `${ADMIN_EMAIL}.`,
+    "docs/tokens.md). See docs/sign-in.md.",
   flags: [
     {
       name: "user",
       type: "string",
       metavar: "EMAIL",
-      help: `User to issue the credential to (default ${ADMIN_EMAIL}); must be in \`warrant users list\`.`,
+      help: "Issue the credential to this user with the active administrator's credential, instead of signing in in the browser; must be in `warrant users list`.",
     },
+    NO_BROWSER_FLAG,
     {
       name: "scopes",
       type: "string",
@@ -44,12 +51,14 @@ export default command({
     },
   ],
   examples: [
+    "warrant auth application-default login",
+    "warrant auth application-default login --no-browser",
     "warrant auth application-default login --user alice@example.com",
     "warrant auth application-default login --user alice@example.com --scopes=storage-ro,openid",
     "CLOUDSDK_CONFIG=$(mktemp -d) warrant auth application-default login --user bob@example.com",
   ],
   async run(ctx) {
-    const email = (ctx.str("user") ?? ADMIN_EMAIL).toLowerCase();
+    const issueFor = ctx.str("user")?.toLowerCase();
     const scopesFlag = ctx.str("scopes");
     const scopes = scopesFlag !== undefined ? loginScopes(scopesFlag) : undefined;
     if (scopes !== undefined && scopes.length === 0) throw new CliError("--scopes names no scope.");
@@ -70,11 +79,25 @@ export default command({
         );
     }
 
-    const credential = await ctx.session
-      .api()
-      .request<Record<string, unknown>>("POST", `/warrant/v1/users/${seg(email)}:issueCredential`, {
-        body: scopes ? { scopes } : {},
-      });
+    let credential: Record<string, unknown>;
+    let email: string;
+    if (issueFor !== undefined) {
+      email = issueFor;
+      credential = await ctx.session
+        .api()
+        .request<Record<string, unknown>>("POST", `/warrant/v1/users/${seg(email)}:issueCredential`, {
+          body: scopes ? { scopes } : {},
+        });
+    } else {
+      const adc = FIRST_PARTY_CLIENTS.find((c) => c.clientId === GCLOUD_ADC_CLIENT_ID)!;
+      const signedIn = await signInWithBrowser(
+        ctx,
+        { clientId: adc.clientId, clientSecret: adc.publishedSecret! },
+        scopes ?? ["openid", `${SCOPE_PREFIX}userinfo.email`, CLOUD_PLATFORM],
+      );
+      email = signedIn.account ?? "";
+      credential = { ...signedIn.credential, universe_domain: "googleapis.com" };
+    }
     try {
       writeCredentialFile(file, credential, state.kind === "warrant");
     } catch (e) {
