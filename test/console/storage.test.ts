@@ -17,10 +17,12 @@ import {
   chromiumMissing,
   grant,
   launch,
+  PASSWORD,
   sampleProgress,
   signedIn,
   type UserBrowser,
 } from "./fleet-support.js";
+import { ADMIN, CookieJar, consoleSignIn, userWithPassword } from "./support.js";
 import { loadUploadModule, type UploadModule } from "./upload-module.js";
 
 const KiB = 1024;
@@ -192,7 +194,15 @@ describe("resumable upload against a real server, with the network cut", () => {
     return { f, ranges };
   }
 
-  async function uploadWith(name: string, data: Buffer, cut: Parameters<typeof recordingFetch>[0]) {
+  async function uploadWith(
+    name: string,
+    data: Buffer,
+    cut: Parameters<typeof recordingFetch>[0],
+    via: { base: string; headers: Record<string, string> } = {
+      base: h.url,
+      headers: { Authorization: `Bearer ${h.adminToken}` },
+    },
+  ) {
     const { f, ranges } = recordingFetch(cut);
     const progress: number[] = [];
     const phases: string[] = [];
@@ -202,8 +212,8 @@ describe("resumable upload against a real server, with the network cut", () => {
       data: new Blob([new Uint8Array(data)]),
       contentType: "application/octet-stream",
       chunkBytes: 512 * KiB,
-      base: h.url,
-      headers: { Authorization: `Bearer ${h.adminToken}` },
+      base: via.base,
+      headers: via.headers,
       fetch: f,
       sleep: () => Promise.resolve(),
       onProgress: (p) => {
@@ -270,6 +280,24 @@ describe("resumable upload against a real server, with the network cut", () => {
     const resumedAt = Number(/^bytes (\d+)-/.exec(ranges[3]!)![1]);
     assert.ok(resumedAt === 512 * KiB || resumedAt === 768 * KiB, ranges[3]);
     assert.equal((await storedMd5("cut-mid.bin")).md5, md5(data));
+  });
+
+  test("through the console's forwarder, signed in: a chunk cut mid-body is resumed from what the API kept", async () => {
+    await userWithPassword(h, ADMIN, PASSWORD);
+    const jar = new CookieJar();
+    const signed = await consoleSignIn(h, ADMIN, PASSWORD, jar);
+    assert.equal(signed.status, 303);
+    const via = {
+      base: `${h.url}/console/api`,
+      headers: { cookie: jar.header(), "X-Warrant-Console": "1", Origin: h.url },
+    };
+    const data = randomBytes(2 * MiB + 5);
+    const { obj, ranges } = await uploadWith("via-console.bin", data, (n) => (n === 2 ? "mid" : null), via);
+    assert.equal(obj.md5Hash, md5(data));
+    assert.equal(ranges[3], `bytes */${data.length}`);
+    const resumedAt = Number(/^bytes (\d+)-/.exec(ranges[4]!)![1]);
+    assert.ok(resumedAt === 1024 * KiB || resumedAt === 1280 * KiB, ranges[4]);
+    assert.equal((await storedMd5("via-console.bin")).md5, md5(data));
   });
 
   test("a cancelled upload ends its session on the server: the session URI answers 404 afterwards", async () => {
