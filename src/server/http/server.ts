@@ -26,6 +26,7 @@ import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import { keepAliveWithGrace } from "../../net/keep-alive.js";
 import type { Logger } from "../log.js";
 import type { AuthzCheck, Caller, RequestContext } from "./context.js";
+import { JsonBytes } from "./json-text.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { guardDeclaredAuthorization } from "./route-authz.js";
 import type { Router } from "./router.js";
@@ -120,7 +121,7 @@ export function sendJson(
 ) {
   // Encoded once: the length is the buffer's, and the connection writes bytes, not a string it
   // would encode again (a 100-item list page is 60-150 KB).
-  const data = Buffer.from(JSON.stringify(body), "utf8");
+  const data = body instanceof JsonBytes ? body.bytes : Buffer.from(JSON.stringify(body), "utf8");
   res.writeHead(status, {
     "Content-Type": "application/json; charset=UTF-8",
     "Content-Length": data.length,
