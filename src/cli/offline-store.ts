@@ -14,6 +14,7 @@ import type {
   IndexedKind,
   Kind,
   ListOptions,
+  TextEntry,
 } from "../datastore/datastore.js";
 import { SqliteDocuments } from "../datastore/sqlite/sqlite-datastore.js";
 import { CliError } from "./errors.js";
@@ -41,6 +42,10 @@ export class ReadOnlyStore implements DocumentStore {
 
   list<K extends Kind>(kind: K, o: ListOptions = {}): Promise<Entry<Documents[K]>[]> {
     return this.docs.list(kind, o);
+  }
+
+  listText(kind: Kind, o: ListOptions = {}): Promise<TextEntry[]> {
+    return this.docs.listText(kind, o);
   }
 
   put(): Promise<void> {

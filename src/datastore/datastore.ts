@@ -168,6 +168,12 @@ export interface ListOptions {
   limit?: number;
 }
 
+export interface TextEntry {
+  key: string;
+  /** The document's stored JSON text. */
+  text: string;
+}
+
 export interface Entry<T> {
   key: string;
   value: T;
@@ -178,6 +184,11 @@ export interface DocumentStore {
   /** The document of `kind` whose unique secondary value (see `UNIQUE_INDEXES`) is `value`. */
   getUnique<K extends IndexedKind>(kind: K, value: string): Promise<Documents[K] | undefined>;
   list<K extends Kind>(kind: K, options?: ListOptions): Promise<Entry<Documents[K]>[]>;
+  /**
+   * `list`, with each document as the JSON text it is stored as, unparsed: for readers that only
+   * re-serialize documents (list pages keep their renderings keyed by this text).
+   */
+  listText(kind: Kind, options?: ListOptions): Promise<TextEntry[]>;
   /** Creates or replaces. */
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<void>;
   /** Creates only; returns false (and changes nothing) when the key exists. */

@@ -65,8 +65,19 @@ async function page<K extends Kind>(
   parent: string | undefined,
   req: PageRequest & { prefix?: string },
 ): Promise<Page<Documents[K]>> {
+  const p = await pageText(store, kind, parent, req);
+  return { ...p, items: p.items.map((t) => JSON.parse(t) as Documents[K]) };
+}
+
+/** `page`, with each document as its stored JSON text. */
+async function pageText(
+  store: DocumentStore,
+  kind: Kind,
+  parent: string | undefined,
+  req: PageRequest & { prefix?: string },
+): Promise<Page<string>> {
   const after = decodePageToken(req.pageToken);
-  const rows = await store.list(kind, {
+  const rows = await store.listText(kind, {
     ...(parent !== undefined ? { parent } : {}),
     ...(req.prefix ? { prefix: req.prefix } : {}),
     ...(after !== undefined ? { after } : {}),
@@ -75,7 +86,7 @@ async function page<K extends Kind>(
   const items = rows.slice(0, req.pageSize);
   const more = rows.length > req.pageSize;
   return {
-    items: items.map((r) => r.value),
+    items: items.map((r) => r.text),
     ...(more ? { nextPageToken: encodePageToken(items.at(-1)!.key) } : {}),
   };
 }
@@ -145,6 +156,13 @@ export function repositories(s: DocumentStore) {
         const after = decodePageToken(req.pageToken);
         if (after !== undefined && !after.startsWith(prefix)) return undefined;
         return page(s, "instance", projectId, { ...req, prefix });
+      },
+      /** `page`, each instance as its stored JSON text (list pages render from it). */
+      pageText(projectId: string, zone: string, req: PageRequest) {
+        const prefix = `${projectId}/${zone}/`;
+        const after = decodePageToken(req.pageToken);
+        if (after !== undefined && !after.startsWith(prefix)) return undefined;
+        return pageText(s, "instance", projectId, { ...req, prefix });
       },
       insert(i: Instance) {
         return s.insert("instance", this.key(i.projectId, i.zone, i.name), i, i.projectId);
@@ -263,6 +281,14 @@ export function repositories(s: DocumentStore) {
       scan: async (bucket: string, q: ObjectScan): Promise<ListEntry<StoredObject>[]> => {
         const rows = await s.list("object", scanOptions(bucket, q));
         return rows.map((r) => ({ key: r.value.name, name: r.value.name, value: r.value }));
+      },
+      /** `scan`, each object as its stored JSON text: the name is the key's (`bucket/name`). */
+      scanText: async (bucket: string, q: ObjectScan): Promise<ListEntry<string>[]> => {
+        const rows = await s.listText("object", scanOptions(bucket, q));
+        return rows.map((r) => {
+          const name = r.key.slice(bucket.length + 1);
+          return { key: name, name, value: r.text };
+        });
       },
       any: async (bucket: string) => (await s.list("object", { prefix: `${bucket}/`, limit: 1 })).length > 0,
       /** Every live object in key order, a page at a time (for maintenance sweeps). */

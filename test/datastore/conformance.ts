@@ -159,6 +159,19 @@ export function datastoreConformance(b: BackendUnderTest): void {
         await s.put("project", "pg:z", project("z"), "A");
         assert.ok((await s.list("project", { parent: "A" })).some((e) => e.key === "pg:z"));
         assert.equal((await s.list("project", { parent: "nobody" })).length, 0);
+        // listText: the same rows, each as the stored JSON text of the value list parses.
+        for (const o of [{ prefix: "pg:" }, { parent: "A" }, { prefix: "pg:", after: "pg:a", limit: 4 }]) {
+          const listed = await s.list("project", o);
+          const texts = await s.listText("project", o);
+          assert.deepEqual(
+            texts.map((t) => t.key),
+            listed.map((e) => e.key),
+          );
+          assert.deepEqual(
+            texts.map((t) => JSON.parse(t.text)),
+            listed.map((e) => e.value),
+          );
+        }
       });
 
       it("finds a document by its unique secondary value and refuses a duplicate", async () => {

@@ -24,6 +24,7 @@ import {
   type Row,
   type StoreChange,
   StoreUnavailable,
+  type TextEntry,
   UniqueViolation,
   uniqueValueOf,
 } from "../datastore.js";
@@ -127,6 +128,13 @@ class PgDocuments implements DocumentStore {
   }
 
   async list<K extends Kind>(kind: K, o: ListOptions = {}): Promise<Entry<Documents[K]>[]> {
+    return (await this.listText(kind, o)).map((r) => ({
+      key: r.key,
+      value: JSON.parse(r.text) as Documents[K],
+    }));
+  }
+
+  async listText(kind: Kind, o: ListOptions = {}): Promise<TextEntry[]> {
     const args: (string | number)[] = [kind];
     const where = ["kind = $1"];
     const arg = (v: string | number) => {
@@ -139,10 +147,9 @@ class PgDocuments implements DocumentStore {
       where.push(`key >= ${arg(o.prefix)} AND key < ${arg(`${o.prefix}\u{10FFFF}`)}`);
     if (o.from !== undefined) where.push(`key >= ${arg(o.from)}`);
     if (o.after !== undefined) where.push(`key > ${arg(o.after)}`);
-    let sql = `SELECT key, value FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
+    let sql = `SELECT key, value AS text FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
     if (o.limit !== undefined) sql += ` LIMIT ${arg(o.limit)}`;
-    const r = await this.q().query<{ key: string; value: string }>(sql, args);
-    return r.rows.map((row) => ({ key: row.key, value: JSON.parse(row.value) as Documents[K] }));
+    return (await this.q().query<TextEntry>(sql, args)).rows;
   }
 
   async put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<void> {
@@ -325,6 +332,9 @@ export class PostgresDatastore implements Datastore {
   }
   list<K extends Kind>(kind: K, options?: ListOptions) {
     return this.track(() => this.reads.list(kind, options));
+  }
+  listText(kind: Kind, options?: ListOptions) {
+    return this.track(() => this.reads.listText(kind, options));
   }
   dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]> {
     return this.track(async () => {

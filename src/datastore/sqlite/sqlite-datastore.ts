@@ -16,6 +16,7 @@ import {
   type Kind,
   type ListOptions,
   type Row,
+  type TextEntry,
   UNIQUE_INDEXES,
   UniqueViolation,
   uniqueValueOf,
@@ -93,10 +94,7 @@ function statements(db: Db) {
 /** Documents over one SQLite connection (also used read-only by offline CLI commands). */
 export class SqliteDocuments implements DocumentStore {
   /** Prepared once per distinct query shape (there are at most 2^5 of them). */
-  private readonly listStatements = new Map<
-    string,
-    Database.Statement<(string | number)[], { key: string; value: string }>
-  >();
+  private readonly listStatements = new Map<string, Database.Statement<(string | number)[], TextEntry>>();
   private readonly stmts: ReturnType<typeof statements> | undefined;
   private readonly getStatement: Database.Statement<[string, string], { value: string }>;
   constructor(private readonly db: Db) {
@@ -126,6 +124,13 @@ export class SqliteDocuments implements DocumentStore {
   }
 
   async list<K extends Kind>(kind: K, o: ListOptions = {}): Promise<Entry<Documents[K]>[]> {
+    return (await this.listText(kind, o)).map((r) => ({
+      key: r.key,
+      value: JSON.parse(r.text) as Documents[K],
+    }));
+  }
+
+  async listText(kind: Kind, o: ListOptions = {}): Promise<TextEntry[]> {
     const where = ["kind = ?"];
     const args: (string | number)[] = [kind];
     if (o.parent !== undefined) {
@@ -149,18 +154,17 @@ export class SqliteDocuments implements DocumentStore {
     // planner prefers the primary key (kind, key) to skip a sort, and then filters every document
     // of the kind by parent: a page of one project's accounts read all 100,000 accounts.
     const from = o.parent !== undefined ? "documents INDEXED BY documents_by_parent" : "documents";
-    let sql = `SELECT key, value FROM ${from} WHERE ${where.join(" AND ")} ORDER BY key`;
+    let sql = `SELECT key, value AS text FROM ${from} WHERE ${where.join(" AND ")} ORDER BY key`;
     if (o.limit !== undefined) {
       sql += " LIMIT ?";
       args.push(o.limit);
     }
     let stmt = this.listStatements.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare<(string | number)[], { key: string; value: string }>(sql);
+      stmt = this.db.prepare<(string | number)[], TextEntry>(sql);
       this.listStatements.set(sql, stmt);
     }
-    const rows = stmt.all(...args);
-    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as Documents[K] }));
+    return stmt.all(...args);
   }
 
   async put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<void> {
@@ -229,6 +233,9 @@ export class SqliteDatastore implements Datastore {
   }
   list<K extends Kind>(kind: K, options?: ListOptions) {
     return this.reads.list(kind, options);
+  }
+  listText(kind: Kind, options?: ListOptions) {
+    return this.reads.listText(kind, options);
   }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));

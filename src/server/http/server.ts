@@ -26,6 +26,7 @@ import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
 import { keepAliveWithGrace } from "../../net/keep-alive.js";
 import type { Logger } from "../log.js";
 import type { AuthzCheck, Caller, RequestContext } from "./context.js";
+import { JsonBytes } from "./json-text.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { guardDeclaredAuthorization } from "./route-authz.js";
 import type { Router } from "./router.js";
@@ -118,15 +119,17 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ) {
-  const text = JSON.stringify(body);
+  // Encoded once: the length is the buffer's, and the connection writes bytes, not a string it
+  // would encode again (a 100-item list page is 60-150 KB).
+  const data = body instanceof JsonBytes ? body.bytes : Buffer.from(JSON.stringify(body), "utf8");
   res.writeHead(status, {
     "Content-Type": "application/json; charset=UTF-8",
-    "Content-Length": Buffer.byteLength(text),
+    "Content-Length": data.length,
     "Cache-Control": "private, no-store",
     "X-Content-Type-Options": "nosniff",
     ...headers,
   });
-  res.end(res.req.method === "HEAD" ? undefined : text);
+  res.end(res.req.method === "HEAD" ? undefined : data);
 }
 
 /** The `@type` of the error detail that carries the request id, as Google's APIs send it. */

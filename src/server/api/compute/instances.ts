@@ -24,6 +24,7 @@ import { show } from "../../../domain/show.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { Handler, RequestContext } from "../../http/context.js";
+import { jsonWithItems, RenderedJson } from "../../http/json-text.js";
 import { type Method, Router } from "../../http/router.js";
 import type { DenialMessage } from "../../iam/access-control.js";
 import { pageSize, pageToken } from "../params.js";
@@ -36,6 +37,7 @@ const notFound = (resource: string) => new NotFound(`The resource '${resource}' 
 export function registerCompute(router: Router, deps: ServerDeps) {
   const { access } = deps;
   const api = (ctx: RequestContext) => `${ctx.baseUrl}${API}`;
+  const rendered = new RenderedJson<Instance>(renderInstance);
   const pRef = (projectId: string) => projectRef(deps.organizationId, projectId);
   const iRef = (i: Pick<Instance, "projectId" | "zone" | "name">) =>
     childOf(pRef(i.projectId), instanceResource(i.projectId, i.zone, i.name));
@@ -193,14 +195,23 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     const p = await project(ctx, "compute.instances.list");
     const z = zone(ctx);
     rejectFilter(ctx);
-    const { items, next } = await pageOf(deps, p.projectId, z, ctx);
-    return {
-      kind: "compute#instanceList",
-      id: `projects/${p.projectId}/zones/${z}/instances`,
-      items: items.map((i) => renderInstance(i, api(ctx))),
-      ...(next ? { nextPageToken: next } : {}),
-      selfLink: `${api(ctx)}projects/${p.projectId}/zones/${z}/instances`,
-    };
+    // Read as stored text: an unchanged instance's rendering is cached.
+    const token = pageToken(ctx);
+    const page = await deps.repos.instances.pageText(p.projectId, z, {
+      pageSize: pageSize(ctx, "maxResults", 500, 500),
+      ...(token ? { pageToken: token } : {}),
+    });
+    if (!page) throw new InvalidArgument("Invalid value for pageToken.", "invalid");
+    const base = api(ctx);
+    return jsonWithItems(
+      { kind: "compute#instanceList", id: `projects/${p.projectId}/zones/${z}/instances` },
+      "items",
+      page.items.map((t) => rendered.of(t, base)),
+      {
+        ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+        selfLink: `${base}projects/${p.projectId}/zones/${z}/instances`,
+      },
+    );
   });
 
   add("GET", `${API}projects/{project}/aggregated/instances`, async (ctx) => {

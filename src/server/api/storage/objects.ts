@@ -19,6 +19,7 @@ import { parseRange } from "../../../domain/storage/ranges.js";
 import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
+import { jsonWithItems, RenderedJson } from "../../http/json-text.js";
 import type { Router } from "../../http/router.js";
 import { sendJson } from "../../http/server.js";
 import { noSuchBucket, noSuchObject } from "../../storage/object-service.js";
@@ -50,6 +51,7 @@ export function storageHelpers(deps: ServerDeps) {
 export function registerObjects(router: Router, deps: ServerDeps) {
   const { bucketRef, objectRef, bucketOf, objectFor } = storageHelpers(deps);
   const { objects } = deps;
+  const rendered = new RenderedJson<StoredObject>(renderObject);
 
   for (const base of STORAGE_BASES) {
     const one = `${base}/b/{bucket}/o/{object}`;
@@ -73,29 +75,33 @@ export function registerObjects(router: Router, deps: ServerDeps) {
         if (delimiter !== undefined && Buffer.byteLength(delimiter) > 1024)
           throw new InvalidArgument("Invalid delimiter: longer than 1024 bytes.", "invalid");
         const prefix = q.get("prefix") ?? "";
-        const page = await listPage<StoredObject>(
-          {
-            prefix,
-            ...(delimiter !== undefined ? { delimiter } : {}),
-            ...(q.get("startOffset") ? { startOffset: q.get("startOffset")! } : {}),
-            ...(q.get("endOffset") ? { endOffset: q.get("endOffset")! } : {}),
-            includeTrailingDelimiter: boolParam(ctx, "includeTrailingDelimiter"),
-            maxResults: max === 0 ? 1000 : Math.min(max, 1000),
-            versions,
-            ...(token ? { pageToken: token } : {}),
-          },
-          versions
-            ? (o) => scanVersions(deps, b.name, { prefix, ...o })
-            : (o) => deps.repos.objects.scan(b.name, { prefix, ...o }),
-        );
+        const query = {
+          prefix,
+          ...(delimiter !== undefined ? { delimiter } : {}),
+          ...(q.get("startOffset") ? { startOffset: q.get("startOffset")! } : {}),
+          ...(q.get("endOffset") ? { endOffset: q.get("endOffset")! } : {}),
+          includeTrailingDelimiter: boolParam(ctx, "includeTrailingDelimiter"),
+          maxResults: max === 0 ? 1000 : Math.min(max, 1000),
+          versions,
+          ...(token ? { pageToken: token } : {}),
+        };
         // `includeFoldersAsPrefixes` (gcloud) concerns managed folders, which flat buckets lack.
         boolParam(ctx, "includeFoldersAsPrefixes");
-        return {
-          kind: "storage#objects",
-          ...(page.prefixes.length ? { prefixes: page.prefixes } : {}),
-          ...(page.items.length ? { items: page.items.map((o) => renderObject(o, ctx.baseUrl)) } : {}),
-          ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
-        };
+        // Live objects are read as their stored text: an unchanged object's rendering is cached.
+        const page = versions
+          ? await listPage<StoredObject>(query, (o) => scanVersions(deps, b.name, { prefix, ...o }))
+          : await listPage<string>(query, (o) => deps.repos.objects.scanText(b.name, { prefix, ...o }));
+        const items = versions
+          ? (page.items as StoredObject[]).map((o) =>
+              Buffer.from(JSON.stringify(renderObject(o, ctx.baseUrl))),
+            )
+          : (page.items as string[]).map((t) => rendered.of(t, ctx.baseUrl));
+        return jsonWithItems(
+          { kind: "storage#objects", ...(page.prefixes.length ? { prefixes: page.prefixes } : {}) },
+          "items",
+          items.length ? items : undefined,
+          page.nextPageToken ? { nextPageToken: page.nextPageToken } : {},
+        );
       },
       "optional",
     );

@@ -1,0 +1,60 @@
+/**
+ * List pages answered from cached renderings (src/server/http/json-text.ts): the bytes are those
+ * JSON.stringify gives for the same body, and a cached rendering follows the stored text.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { JsonBytes, jsonWithItems, RenderedJson } from "../../src/server/http/json-text.js";
+
+const enc = (v: unknown) => Buffer.from(JSON.stringify(v));
+
+describe("list page JSON", () => {
+  it("writes the bytes JSON.stringify writes, field order kept", () => {
+    const items = [{ a: 1, n: 'é\u2028"x' }, { b: [1, 2] }, {}];
+    const cases: [Record<string, unknown>, unknown[] | undefined, Record<string, unknown>][] = [
+      [{ kind: "k", prefixes: ["a/", "b/"] }, items, { nextPageToken: "t" }],
+      [{ kind: "k" }, items, {}],
+      [{ kind: "k", id: "i" }, [], { selfLink: "s" }],
+      [{ kind: "k" }, undefined, { nextPageToken: "t" }],
+      [{}, items, {}],
+      [{}, undefined, {}],
+    ];
+    for (const [head, list, tail] of cases) {
+      const body = jsonWithItems(head, "items", list?.map(enc), tail);
+      const expected = JSON.stringify({ ...head, ...(list ? { items: list } : {}), ...tail });
+      assert.equal(body.bytes.toString("utf8"), expected);
+      // Serialized inside another body (a batch part), it is the same value.
+      assert.equal(JSON.stringify({ body }), JSON.stringify({ body: JSON.parse(expected) }));
+      assert.ok(body instanceof JsonBytes);
+    }
+  });
+
+  it("renders a stored text once per base and again when the text changes", () => {
+    let renders = 0;
+    const r = new RenderedJson<{ name: string }>((d, base) => {
+      renders++;
+      return { self: `${base}/${d.name}`, name: d.name };
+    });
+    const v1 = JSON.stringify({ name: "a" });
+    assert.equal(r.of(v1, "http://x").toString(), JSON.stringify({ self: "http://x/a", name: "a" }));
+    assert.equal(r.of(v1, "http://x").toString(), JSON.stringify({ self: "http://x/a", name: "a" }));
+    assert.equal(renders, 1);
+    assert.equal(r.of(v1, "http://y").toString(), JSON.stringify({ self: "http://y/a", name: "a" }));
+    const v2 = JSON.stringify({ name: "b" });
+    assert.equal(r.of(v2, "http://x").toString(), JSON.stringify({ self: "http://x/b", name: "b" }));
+    assert.equal(renders, 3);
+  });
+
+  it("stays within its size bound", () => {
+    let renders = 0;
+    const r = new RenderedJson<{ n: number }>((d) => {
+      renders++;
+      return d;
+    }, 200);
+    for (let i = 0; i < 50; i++) r.of(JSON.stringify({ n: i }), "b");
+    assert.equal(renders, 50);
+    // The first ones were dropped when the cache filled: rendered again, still correct.
+    assert.equal(r.of(JSON.stringify({ n: 0 }), "b").toString(), '{"n":0}');
+    assert.equal(renders, 51);
+  });
+});
