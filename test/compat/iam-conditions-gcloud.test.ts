@@ -6,16 +6,13 @@
  * passed grants nothing.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
-import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv, runGcloud } from "../support/tools.js";
 
-const run = promisify(execFile);
 const skip = GCLOUD ? false : GCLOUD_MISSING;
 const BUCKET = "cond-reports";
 const READER = "report-reader@demo-project.iam.gserviceaccount.com";
@@ -64,13 +61,7 @@ describe("IAM Conditions driven by the real gcloud", { skip }, () => {
       tokenFile: tokenFile,
       endpoints: { iam: `${h.url}/`, cloudresourcemanager: `${h.url}/`, storage: `${h.url}/` },
     });
-    try {
-      const { stdout, stderr } = await run(GCLOUD!, args, { env, timeout: 90_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
+    return runGcloud(args, env);
   }
 
   test("--condition on resource.name: the account reads reports/q1.csv and is refused secret.txt, the condition named", async () => {

@@ -5,16 +5,13 @@
  * (gcloud's pages are of min(--limit, 1000) entries: paging is tested over HTTP in test/api/logging-entries.)
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
-import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv, runGcloud } from "../support/tools.js";
 
-const run = promisify(execFile);
 const DENIED_ID = "gcloud-logging-denied-1";
 
 describe("gcloud logging read against Warrant", { skip: GCLOUD ? false : GCLOUD_MISSING }, () => {
@@ -50,13 +47,7 @@ describe("gcloud logging read against Warrant", { skip: GCLOUD ? false : GCLOUD_
       tokenFile,
       endpoints: { logging: `${h.url}/` },
     });
-    try {
-      const { stdout, stderr } = await run(GCLOUD!, args, { env, timeout: 90_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
+    return runGcloud(args, env);
   }
 
   test("a denied call, found by its request id and by its result", async () => {

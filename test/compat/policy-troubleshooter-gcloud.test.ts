@@ -4,16 +4,13 @@
  * a grant, a denial, a conditional binding evaluated at --request-time.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
-import { GCLOUD, GCLOUD_MISSING, gcloudEnv } from "../support/tools.js";
+import { GCLOUD, GCLOUD_MISSING, gcloudEnv, runGcloud } from "../support/tools.js";
 
-const run = promisify(execFile);
 const PROJECT = "//cloudresourcemanager.googleapis.com/projects/demo-project";
 
 describe("gcloud policy-troubleshoot iam against Warrant", { skip: GCLOUD ? false : GCLOUD_MISSING }, () => {
@@ -50,13 +47,7 @@ describe("gcloud policy-troubleshoot iam against Warrant", { skip: GCLOUD ? fals
       tokenFile: tokenFile,
       endpoints: { policytroubleshooter: `${h.url}/` },
     });
-    try {
-      const { stdout, stderr } = await run(GCLOUD!, args, { env, timeout: 90_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
+    return runGcloud(args, env);
   }
 
   test("GRANTED for the owner, NOT_GRANTED for a stranger, with the policies that say why", async () => {

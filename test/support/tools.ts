@@ -3,8 +3,10 @@
  * a hard-coded install path. A missing tool makes its tests skip with a reason that says what to
  * install.
  */
+import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync, realpathSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
+import { promisify } from "node:util";
 
 /** The absolute path of `name` on PATH, or undefined. */
 export function onPath(name: string, path = process.env.PATH ?? ""): string | undefined {
@@ -80,4 +82,26 @@ export function gcloudEnv(opts: {
   for (const [api, url] of Object.entries(opts.endpoints))
     env[`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api.toUpperCase()}`] = url;
   return env;
+}
+
+export interface GcloudResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real gcloud with `env`; a non-zero exit is a result to assert on, not an exception. */
+export async function runGcloud(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 90_000,
+): Promise<GcloudResult> {
+  if (!GCLOUD) throw new Error(GCLOUD_MISSING);
+  try {
+    const { stdout, stderr } = await promisify(execFile)(GCLOUD, args, { env, timeout: timeoutMs });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
 }
