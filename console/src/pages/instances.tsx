@@ -10,6 +10,7 @@ import "../components/fleet.css";
 import { type FormEvent, useId, useState } from "react";
 import { call, listAll } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
+import { ListStatus } from "../components/ListStatus";
 import { useLoad } from "../hooks";
 import { href, Link, navigate, useLocation } from "../nav";
 import type { PageProps } from "../routes";
@@ -509,11 +510,7 @@ export function InstancesPage({ project }: PageProps) {
     <>
       <h1>Instances {project && <code>{project}</code>}</h1>
       {!project && <p>Choose a project with the switcher above.</p>}
-      {list.error !== undefined && <ApiErrorView error={list.error} project={project} />}
-      {list.loading && !list.data && project && <p className="loading">Loading…</p>}
-      {list.data && list.data.length === 0 && project && (
-        <p className="muted">No instances in this project yet.</p>
-      )}
+      <ListStatus list={list} project={project} empty="No instances in this project yet." />
       {list.data && list.data.length > 0 && (
         <div className="table-wrap">
           <table className="fits" aria-label="Instances">

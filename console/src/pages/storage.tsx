@@ -7,6 +7,7 @@ import "../components/fleet.css";
 import { type FormEvent, useId, useState } from "react";
 import { call } from "../api";
 import { ApiErrorView } from "../components/ApiErrorView";
+import { ListStatus } from "../components/ListStatus";
 import { ObjectBrowser } from "../components/ObjectBrowser";
 import { useLoad } from "../hooks";
 import { href, Link, navigate, useLocation } from "../nav";
@@ -133,11 +134,7 @@ function BucketList(props: { project: string }) {
         </p>
       )}
       <h2>Buckets</h2>
-      {buckets.error !== undefined && <ApiErrorView error={buckets.error} project={project} />}
-      {buckets.loading && !buckets.data && project && <p className="loading">Loading…</p>}
-      {buckets.data && buckets.data.length === 0 && project && (
-        <p className="muted">No buckets in this project yet.</p>
-      )}
+      <ListStatus list={buckets} project={project} empty="No buckets in this project yet." />
       {buckets.data && buckets.data.length > 0 && (
         <div className="table-wrap">
           <table className="fits" aria-label="Buckets">
