@@ -14,7 +14,7 @@ import { GoogleAuth } from "google-auth-library";
 import { credConfig } from "../../src/cli/commands/iam/workload-identity-pools/create-cred-config.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
-import { bindOnBucket, createBucket, createFederation, type Federation } from "../support/wif.js";
+import { createFederation, type Federation, grantFederatedAccess } from "../support/wif.js";
 
 const ALLOWED = "wif-node-allowed";
 const SA_BUCKET = "wif-node-sa";
@@ -31,32 +31,13 @@ describe("Node google-auth-library: external_account credentials against Warrant
     h = await startHarness({ agents: false });
     issuer = await startIssuer();
     fed = await createFederation(h, issuer);
-    await createBucket(h, ALLOWED);
-    await createBucket(h, SA_BUCKET);
-    await bindOnBucket(
-      h,
-      ALLOWED,
-      "roles/storage.objectViewer",
-      `principalSet://iam.googleapis.com/${fed.pool}/attribute.repository/org/app`,
-    );
-    const c = await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
-      body: { accountId: "wif-node-runner" },
+    const email = await grantFederatedAccess(h, fed, {
+      allowed: ALLOWED,
+      viaAccount: SA_BUCKET,
+      accountId: "wif-node-runner",
+      impersonator: `principal://iam.googleapis.com/${fed.pool}/subject/repo:org/app`,
     });
-    assert.equal(c.status, 200, c.text);
-    const set = await h.call("POST", `/v1/projects/demo-project/serviceAccounts/${SA}:setIamPolicy`, {
-      body: {
-        policy: {
-          bindings: [
-            {
-              role: "roles/iam.workloadIdentityUser",
-              members: [`principal://iam.googleapis.com/${fed.pool}/subject/repo:org/app`],
-            },
-          ],
-        },
-      },
-    });
-    assert.equal(set.status, 200, set.text);
-    await bindOnBucket(h, SA_BUCKET, "roles/storage.objectViewer", `serviceAccount:${SA}`);
+    assert.equal(email, SA);
     dir = mkdtempSync(join(tmpdir(), "wif-node-"));
     tokenFile = join(dir, "token.jwt");
   });

@@ -16,7 +16,13 @@ import { runCli } from "../cli/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { type Issuer, startIssuer } from "../support/oidc-issuer.js";
 import { SDK_PYTHON, SDK_PYTHON_MISSING } from "../support/tools.js";
-import { bindOnBucket, createBucket, createFederation, type Federation } from "../support/wif.js";
+import {
+  bindOnBucket,
+  createBucket,
+  createFederation,
+  type Federation,
+  grantFederatedAccess,
+} from "../support/wif.js";
 
 const skip = SDK_PYTHON_MISSING;
 const SDK = SDK_PYTHON?.sdk ?? "";
@@ -51,32 +57,13 @@ describe("Python google-auth identity_pool credentials against Warrant's STS", {
     h = await startHarness({ agents: false });
     issuer = await startIssuer();
     fed = await createFederation(h, issuer);
-    await createBucket(h, ALLOWED);
-    await createBucket(h, SA_BUCKET);
-    await bindOnBucket(
-      h,
-      ALLOWED,
-      "roles/storage.objectViewer",
-      `principalSet://iam.googleapis.com/${fed.pool}/attribute.repository/org/app`,
-    );
-    const c = await h.call("POST", "/v1/projects/demo-project/serviceAccounts", {
-      body: { accountId: "wif-py-runner" },
+    const email = await grantFederatedAccess(h, fed, {
+      allowed: ALLOWED,
+      viaAccount: SA_BUCKET,
+      accountId: "wif-py-runner",
+      impersonator: `principalSet://iam.googleapis.com/${fed.pool}/attribute.repository/org/app`,
     });
-    assert.equal(c.status, 200, c.text);
-    const set = await h.call("POST", `/v1/projects/demo-project/serviceAccounts/${SA}:setIamPolicy`, {
-      body: {
-        policy: {
-          bindings: [
-            {
-              role: "roles/iam.workloadIdentityUser",
-              members: [`principalSet://iam.googleapis.com/${fed.pool}/attribute.repository/org/app`],
-            },
-          ],
-        },
-      },
-    });
-    assert.equal(set.status, 200, set.text);
-    await bindOnBucket(h, SA_BUCKET, "roles/storage.objectViewer", `serviceAccount:${SA}`);
+    assert.equal(email, SA);
     dir = mkdtempSync(join(tmpdir(), "wif-py-"));
     writeFileSync(join(dir, "probe.py"), SCRIPT);
   });

@@ -126,3 +126,38 @@ export async function refusedExchanges(h: Harness, atLeast: number): Promise<Rec
     await new Promise((ok) => setTimeout(ok, 20));
   }
 }
+
+/**
+ * The two ways the compat tests' federated workload reaches Cloud Storage: directly, through a
+ * principalSet binding of the repository `org/app` on bucket `allowed`; and by impersonating a new
+ * service account `accountId`, which `impersonator` may act as (roles/iam.workloadIdentityUser)
+ * and which may read bucket `viaAccount`. Both buckets are created, each holding `hello.txt`.
+ * Returns the account's e-mail.
+ */
+export async function grantFederatedAccess(
+  h: Harness,
+  fed: Federation,
+  opts: { allowed: string; viaAccount: string; accountId: string; impersonator: string },
+): Promise<string> {
+  await createBucket(h, opts.allowed);
+  await createBucket(h, opts.viaAccount);
+  await bindOnBucket(
+    h,
+    opts.allowed,
+    "roles/storage.objectViewer",
+    `principalSet://iam.googleapis.com/${fed.pool}/attribute.repository/org/app`,
+  );
+  const email = `${opts.accountId}@${PROJECT}.iam.gserviceaccount.com`;
+  const c = await h.call("POST", `/v1/projects/${PROJECT}/serviceAccounts`, {
+    body: { accountId: opts.accountId },
+  });
+  if (c.status !== 200) throw new Error(c.text);
+  const set = await h.call("POST", `/v1/projects/${PROJECT}/serviceAccounts/${email}:setIamPolicy`, {
+    body: {
+      policy: { bindings: [{ role: "roles/iam.workloadIdentityUser", members: [opts.impersonator] }] },
+    },
+  });
+  if (set.status !== 200) throw new Error(set.text);
+  await bindOnBucket(h, opts.viaAccount, "roles/storage.objectViewer", `serviceAccount:${email}`);
+  return email;
+}
