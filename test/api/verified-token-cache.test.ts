@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { importPKCS8, SignJWT } from "jose";
+import { serviceAccountPrincipal } from "../../src/domain/iam/principal.js";
 import type { AccessTokenClaims } from "../../src/domain/tokens/access-token.js";
 import { VerifiedTokenCache } from "../../src/server/auth/verified-token-cache.js";
 import { type Harness, startHarness, tokenAs } from "../support/harness.js";
@@ -23,10 +24,15 @@ const claims = (exp: number): AccessTokenClaims => ({
   via: "test",
 });
 
+const verified = (exp: number) => {
+  const c = claims(exp);
+  return { claims: c, caller: { principal: serviceAccountPrincipal(SA), token: c }, kid: "k" };
+};
+
 describe("VerifiedTokenCache", () => {
   test("is bounded: the oldest entry leaves first", () => {
     const cache = new VerifiedTokenCache(3);
-    for (const d of ["a", "b", "c", "d"]) cache.set(d, { claims: claims(2000), kid: "k" });
+    for (const d of ["a", "b", "c", "d"]) cache.set(d, verified(2000));
     assert.equal(cache.size, 3);
     assert.equal(cache.get("a", 1000), undefined);
     assert.equal(cache.get("d", 1000)?.kid, "k");
@@ -34,7 +40,7 @@ describe("VerifiedTokenCache", () => {
 
   test("an expired token's entry is dropped when it is asked for", () => {
     const cache = new VerifiedTokenCache();
-    cache.set("x", { claims: claims(1000), kid: "k" });
+    cache.set("x", verified(1000));
     assert.ok(cache.get("x", 999));
     assert.equal(cache.get("x", 1000), undefined);
     assert.equal(cache.size, 0);

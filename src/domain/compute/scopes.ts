@@ -29,8 +29,22 @@ const PLATFORM_WRITE = s(["cloud-platform"]);
 
 const READ_VERB = /\.(get|list|getIamPolicy|testIamPermissions)$/;
 
+/** `scopesAdmitting` of permissions seen before (the code's permissions are a few hundred). */
+const admittingOf = new Map<string, readonly string[]>();
+const ADMITTING_ENTRIES = 4096;
+
 /** The scopes any one of which lets a token exercise `permission`. */
 export function scopesAdmitting(permission: string): readonly string[] {
+  let admitting = admittingOf.get(permission);
+  if (admitting === undefined) {
+    admitting = scopesAdmittingUncached(permission);
+    if (admittingOf.size >= ADMITTING_ENTRIES) admittingOf.clear();
+    admittingOf.set(permission, admitting);
+  }
+  return admitting;
+}
+
+function scopesAdmittingUncached(permission: string): readonly string[] {
   const [service] = permission.split(".", 1);
   const read = READ_VERB.test(permission);
   if (service === "storage") {

@@ -143,7 +143,7 @@ export class BearerAuthenticator implements Authenticator {
     const trusted = hit.selfSigned
       ? (await this.directory.key(hit.kid)) !== undefined
       : this.keyRing.verificationKey(hit.kid) !== undefined;
-    return trusted ? this.caller(hit.claims) : undefined;
+    return trusted ? hit.caller : undefined;
   }
 
   private async accessToken(token: string, digest: string): Promise<Caller> {
@@ -156,33 +156,34 @@ export class BearerAuthenticator implements Authenticator {
       kid = k;
       return this.keyRing.verificationKey(k);
     });
-    const caller = this.caller(claims);
     // Shared by every later request presenting this token: nothing may change it.
     Object.freeze(claims.scopes);
-    this.verified.set(digest, { claims: Object.freeze(claims), kid });
+    const caller = this.caller(Object.freeze(claims));
+    this.verified.set(digest, { claims, caller, kid });
     return caller;
   }
 
+  /** The caller the claims name; frozen, as the verified-token cache hands it to every later request. */
   private caller(claims: AccessTokenClaims): Caller {
     const federated = FEDERATED_SUB.exec(claims.sub);
     if (federated) {
       if (claims.via !== "sts" || !claims.federated)
         throw new InvalidToken("token subject is not a principal");
-      return {
-        principal: {
+      return Object.freeze({
+        principal: Object.freeze({
           kind: "federated",
           pool: federated[1]!,
           subject: federated[2]!,
           poolGroups: claims.federated.groups,
           attributes: claims.federated.attributes,
           groups: [],
-        },
+        }),
         token: claims,
-      };
+      });
     }
     const principal = principalFromMember(claims.sub);
     if (!principal) throw new InvalidToken("token subject is not a principal");
-    return { principal, token: claims };
+    return Object.freeze({ principal: Object.freeze(principal), token: claims });
   }
 
   private async selfSignedJwt(token: string, digest: string): Promise<Caller> {
@@ -230,8 +231,9 @@ export class BearerAuthenticator implements Authenticator {
       exp,
       via: "self-signed-jwt",
     };
-    this.verified.set(digest, { claims: Object.freeze(claims), kid, selfSigned: true });
-    return this.caller(claims);
+    const caller = this.caller(Object.freeze(claims));
+    this.verified.set(digest, { claims, caller, kid, selfSigned: true });
+    return caller;
   }
 }
 

@@ -8,13 +8,16 @@
  * Keyed by a SHA-256 digest of the token, so the cache holds no bearer credential; bounded, the
  * oldest entry leaving first, and an entry leaves at once when its token expires.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AccessTokenClaims } from "../../domain/tokens/access-token.js";
+import type { Caller } from "../http/context.js";
 
 export const VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
 
 interface Verified {
   claims: AccessTokenClaims;
+  /** Who the claims name, derived once (the per-request checks of that principal still run). */
+  caller: Caller;
   /** The key that signed it: an installation key, or a service-account key for a self-signed JWT. */
   kid: string;
   selfSigned?: boolean;
@@ -26,7 +29,7 @@ export class VerifiedTokenCache {
   constructor(private readonly capacity = VERIFIED_TOKEN_CACHE_ENTRIES) {}
 
   static digest(token: string): string {
-    return createHash("sha256").update(token).digest("base64url");
+    return hash("sha256", token, "base64url");
   }
 
   /** The claims of a token verified before and not expired at `nowSeconds`. */

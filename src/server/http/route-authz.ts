@@ -1,14 +1,13 @@
 /**
  * Every route's authorization, declared in one table: the permission its handler checks, or why it
  * checks none. `Router.add` refuses a route that is not declared here, and the HTTP adapter holds
- * each request to its route's declaration (`guardDeclaredAuthorization`): a route that answers
+ * each request to its route's declaration (`declaredAuthorizationGuard`): a route that answers
  * 2xx/3xx without having checked its declared permission answers 500 instead, so a handler that
  * forgot to authorize never hands out data. `test/security/route-authorization.test.ts` makes a
  * successful request to every declared route and checks the audit log saw the permission.
  *
  * The keys are exactly the `METHOD path-template` strings the API modules pass to `router.add`.
  */
-import type { ServerResponse } from "node:http";
 import { Internal } from "../../domain/errors.js";
 import { memberOf } from "../../domain/iam/principal.js";
 import type { AuthzCheck, RequestContext } from "./context.js";
@@ -383,25 +382,17 @@ export function requireDeclaredChecks(
 }
 
 /**
- * Fails closed when a handler forgot to authorize: just before a 2xx/3xx response's headers
- * leave, the request's checks are compared with the route's declaration (`requireDeclaredChecks`).
- * Hooking the headers rather than the handler's return also covers handlers that stream their own
- * response, whose bytes would otherwise be gone before the handler returns.
+ * Fails closed when a handler forgot to authorize: the check to run just before a 2xx/3xx
+ * response's headers leave, comparing the request's checks with the route's declaration
+ * (`requireDeclaredChecks`); undefined when the route declares no permission. Hooking the headers
+ * rather than the handler's return also covers handlers that stream their own response, whose bytes
+ * would otherwise be gone before the handler returns.
  */
-export function guardDeclaredAuthorization(
+export function declaredAuthorizationGuard(
   route: DeclaredRoute,
   ctx: RequestContext,
   log: (line: string) => void,
-): void {
-  if (!("permission" in route.authz)) return;
-  const res: ServerResponse = ctx.res;
-  const writeHead = res.writeHead;
-  let checked = false;
-  res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
-    if (!checked && status < 400) {
-      checked = true;
-      requireDeclaredChecks(route, ctx, ctx.checks, status, log);
-    }
-    return (writeHead as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
-  } as ServerResponse["writeHead"];
+): ((status: number) => void) | undefined {
+  if (!("permission" in route.authz)) return undefined;
+  return (status) => requireDeclaredChecks(route, ctx, ctx.checks, status, log);
 }

@@ -27,8 +27,13 @@ interface CompiledRoute extends Route {
 
 export type Match = { route: Route; params: Record<string, string> } | { allowed: Method[] } | null;
 
+/** Recent matches remembered (a fleet repeats a few paths); bounded, and only for short paths. */
+const MATCH_CACHE_ENTRIES = 4096;
+const MATCH_CACHE_MAX_PATH = 256;
+
 export class Router {
   private readonly routes: CompiledRoute[] = [];
+  private readonly recent = new Map<string, Match>();
 
   /** Registers a route; throws if route-authz.ts declares no authorization for it. */
   add(method: Method, path: string, handler: Handler, auth: AuthMode = "required"): this {
@@ -46,6 +51,7 @@ export class Router {
       })
       .join("");
     this.routes.push({ method, path, auth, handler, authz, regex: new RegExp(`^${pattern}$`), names });
+    this.recent.clear();
     return this;
   }
 
@@ -54,7 +60,21 @@ export class Router {
     return this.routes;
   }
 
+  /** The route for a request, with its parameters (a fresh object the caller may keep), or why none. */
   match(method: string, pathname: string): Match {
+    if (pathname.length > MATCH_CACHE_MAX_PATH) return this.scan(method, pathname);
+    const key = `${method} ${pathname}`;
+    let found = this.recent.get(key);
+    if (found === undefined) {
+      found = this.scan(method, pathname);
+      if (this.recent.size >= MATCH_CACHE_ENTRIES) this.recent.clear();
+      this.recent.set(key, found);
+    }
+    return found !== null && "route" in found ? { route: found.route, params: { ...found.params } } : found;
+  }
+
+  /** Every route in registration order: the first whose pattern and method fit. */
+  private scan(method: string, pathname: string): Match {
     const allowed: Method[] = [];
     for (const r of this.routes) {
       const m = r.regex.exec(pathname);

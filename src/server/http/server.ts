@@ -4,13 +4,7 @@
  * never leak a stack trace.
  */
 import { randomUUID } from "node:crypto";
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
+import { createServer, type IncomingMessage, type Server, ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { StoreUnavailable } from "../../datastore/datastore.js";
 import {
@@ -28,7 +22,7 @@ import type { Logger } from "../log.js";
 import type { AuthzCheck, Caller, RequestContext } from "./context.js";
 import { JsonBytes } from "./json-text.js";
 import type { Lifecycle } from "./lifecycle.js";
-import { guardDeclaredAuthorization } from "./route-authz.js";
+import { declaredAuthorizationGuard } from "./route-authz.js";
 import type { Router } from "./router.js";
 
 export interface Authenticator {
@@ -74,24 +68,43 @@ export interface HttpServerDeps {
 export const CLIENT_CLOSED = 499;
 
 /**
- * Whether every body byte the response declared (Content-Length) was handed to the connection: a
- * client such as curl closes as soon as it has them, sometimes before the stream feeding the
- * response has ended, and that download succeeded.
+ * node:http's response, with what the adapter watches on each one: the body bytes handed to the
+ * connection, and a check run just before a success's headers leave (the route's declared
+ * authorization). A subclass rather than per-request patches of `write` and `writeHead`, so that
+ * every response has one shape.
  */
-function trackDelivery(res: ServerResponse): () => boolean {
-  let written = 0;
-  const write = res.write;
-  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-    written += typeof chunk === "string" ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.length ?? 0);
-    return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
-  } as ServerResponse["write"];
-  // Read only when asked (a failed request): the adapter sets X-Request-Id before any handler
-  // runs, so node:http keeps every header writeHead is given where getHeader finds it.
-  return () => {
-    if (res.writableEnded) return true;
-    const declared = Number(res.getHeader("content-length") ?? -1);
-    return declared > 0 && written >= declared;
-  };
+export class ApiResponse extends ServerResponse {
+  /** Body bytes given to `write` (streamed responses; `end(data)` does not go through it). */
+  bodyBytesWritten = 0;
+  /** Runs once, before the headers of a status below 400 leave; it may throw to refuse them. */
+  beforeSuccessHeaders: ((status: number) => void) | undefined = undefined;
+
+  override write(chunk: unknown, ...rest: unknown[]): boolean {
+    this.bodyBytesWritten +=
+      typeof chunk === "string" ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.length ?? 0);
+    return (super.write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  }
+
+  override writeHead(status: number, ...rest: unknown[]): this {
+    const guard = this.beforeSuccessHeaders;
+    if (guard !== undefined && status < 400) {
+      this.beforeSuccessHeaders = undefined;
+      guard(status);
+    }
+    return (super.writeHead as (...a: unknown[]) => this).call(this, status, ...rest);
+  }
+
+  /**
+   * Whether every body byte the response declared (Content-Length) was handed to the connection: a
+   * client such as curl closes as soon as it has them, sometimes before the stream feeding the
+   * response has ended, and that download succeeded. The adapter sets X-Request-Id before any
+   * handler runs, so node:http keeps every header writeHead is given where getHeader finds it.
+   */
+  delivered(): boolean {
+    if (this.writableEnded) return true;
+    const declared = Number(this.getHeader("content-length") ?? -1);
+    return declared > 0 && this.bodyBytesWritten >= declared;
+  }
 }
 
 /** The client went away before the whole response was handed to the connection. */
@@ -182,11 +195,15 @@ function baseUrlOf(req: IncomingMessage, fixed?: string): string {
 export function createHttpServer(deps: HttpServerDeps): Server {
   /** Each connection's response in progress: a parse error after its headers left must not answer again. */
   const inFlight = new WeakMap<Duplex, ServerResponse>();
-  const server = createServer((req, res) => {
-    inFlight.set(req.socket, res);
-    res.once("finish", () => inFlight.get(req.socket) === res && inFlight.delete(req.socket));
-    void handle(deps, req, res);
-  });
+  // The cast: node's types want a response class generic in its request class; ours serves one.
+  const server: Server = createServer(
+    { ServerResponse: ApiResponse as typeof ServerResponse },
+    (req, res) => {
+      inFlight.set(req.socket, res);
+      res.once("finish", () => inFlight.get(req.socket) === res && inFlight.delete(req.socket));
+      void handle(deps, req, res as ApiResponse);
+    },
+  );
   // Requests Node's parser refuses (headers over 16 KiB, malformed lines, bytes after a body) get
   // Google's error JSON rather than Node's bare status line.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -213,7 +230,7 @@ export function createHttpServer(deps: HttpServerDeps): Server {
   return server;
 }
 
-async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerResponse) {
+async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ApiResponse) {
   const { lifecycle } = deps;
   if (lifecycle) {
     lifecycle.begin();
@@ -222,7 +239,6 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     if (lifecycle.phase === "draining") res.shouldKeepAlive = false;
   }
   const started = process.hrtime.bigint();
-  const delivered = trackDelivery(res);
   const requestId = requestIdOf(req);
   res.setHeader("X-Request-Id", requestId);
   let url: URL;
@@ -283,7 +299,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     ctx.params = match.params;
     routePath = match.route.path;
     // `off` makes no checks at all, so there is nothing to hold the route to.
-    if (deps.enforcement !== "off") guardDeclaredAuthorization(match.route, ctx, deps.log);
+    if (deps.enforcement !== "off")
+      res.beforeSuccessHeaders = declaredAuthorizationGuard(match.route, ctx, deps.log);
     if (match.route.auth !== "none") {
       const caller = await deps.authenticator.authenticate(req);
       if (caller) ctx.caller = caller;
@@ -293,7 +310,7 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRes
     if (!res.headersSent) sendJson(res, 200, body ?? {});
     status = res.statusCode;
   } catch (err) {
-    if (delivered() && !(err instanceof ApiError)) {
+    if (res.delivered() && !(err instanceof ApiError)) {
       // The whole response was handed over and the client closed the connection as it finished
       // reading (a download's pipeline reports that as a premature close): a success.
       status = res.statusCode;

@@ -17,7 +17,8 @@ import { memberOf, type Principal } from "../../domain/iam/principal.js";
 import { type RoleResolver, roleResolver } from "../../domain/iam/roles.js";
 import type { ResourceRef } from "../../domain/resources.js";
 import type { AuthzCheck, RequestContext } from "../http/context.js";
-import { decide, type PolicySource, policyChain } from "./decide.js";
+import { decideWithInputs, type PolicySource, policyChain } from "./decide.js";
+import { DecisionCache } from "./decision-cache.js";
 
 /**
  * `enforce`: denials fail the call. `audit-only`: denials are recorded (audit log, stderr) and the
@@ -42,8 +43,12 @@ export class AccessControl {
   private roles: RoleResolver | null = null;
   private groupIndex: GroupIndex | null = null;
   private readonly denies = new Map<string, readonly StoredDenyPolicy[]>();
-  /** Bumped on every committed change, so a slow read never caches a value older than a write. */
+  /**
+   * Bumped on every committed change, so a slow read never caches a value older than a write, and
+   * the remembered decisions are dropped.
+   */
   private generation = 0;
+  private readonly decisions = new DecisionCache();
   private readonly repos: Repositories;
 
   constructor(
@@ -147,7 +152,23 @@ export class AccessControl {
   }
 
   async decide(principal: Principal, permission: string, ref: ResourceRef): Promise<Decision> {
-    return decide(this.policySource, this.organizationId, principal, permission, ref);
+    const key = DecisionCache.key(principal, permission, ref);
+    const generation = this.generation;
+    if (key !== undefined) {
+      const hit = this.decisions.get(key, generation);
+      if (hit !== undefined) return hit;
+    }
+    const { decision, timeless } = await decideWithInputs(
+      this.policySource,
+      this.organizationId,
+      principal,
+      permission,
+      ref,
+    );
+    // Not when a change committed while deciding: the decision may have read the state before it.
+    if (key !== undefined && timeless && generation === this.generation)
+      this.decisions.set(key, Object.freeze(decision), generation);
+    return decision;
   }
 
   /**

@@ -85,6 +85,25 @@ export async function decide(
   permission: string,
   ref: ResourceRef,
 ): Promise<Decision> {
+  return (await decideWithInputs(src, organizationId, principal, permission, ref)).decision;
+}
+
+/**
+ * `decide`, and whether the decision is timeless: it evaluated no condition and no deny policy
+ * applied, so it holds for as long as the policies, roles and groups it read do not change.
+ */
+export async function decideWithInputs(
+  src: PolicySource,
+  organizationId: string,
+  principal: Principal,
+  permission: string,
+  ref: ResourceRef,
+): Promise<{ decision: Decision; timeless: boolean }> {
   const inputs = await evaluationInputs(src, organizationId, ref, principal);
-  return authorize(inputs.principal, permission, inputs.chain, inputs.ctx);
+  const decision = authorize(inputs.principal, permission, inputs.chain, inputs.ctx);
+  const timeless =
+    inputs.ctx.deny === undefined &&
+    decision.conditionalSkipped.length === 0 &&
+    decision.grantedBy.every((g) => g.condition === undefined);
+  return { decision, timeless };
 }
