@@ -155,6 +155,63 @@ describe("three nodes on one PostgreSQL database", { skip: why ?? false, timeout
     );
   });
 
+  it("a binding removed through node A stops the permission at node C within 1 s, though C had just allowed it", async () => {
+    const [a, b, c] = nodes as [Harness, Harness, Harness];
+    const member = "user:remy@example.com";
+    assert.equal(
+      (await b.call("POST", "/warrant/v1/users", { body: { email: "remy@example.com" } })).status,
+      200,
+    );
+    const edit = async (
+      node: Harness,
+      change: (bindings: { role: string; members: string[] }[]) => unknown,
+    ) => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const p = (await node.call("POST", "/v1/projects/demo-project:getIamPolicy", { body: {} })).body;
+        const r = await node.call("POST", "/v1/projects/demo-project:setIamPolicy", {
+          body: { policy: { ...p, bindings: change(p.bindings) } },
+        });
+        if (r.status === 200) return;
+        assert.equal(r.status, 409, r.text);
+      }
+      assert.fail("the policy kept changing under the test");
+    };
+    await edit(b, (bs) => [...bs, { role: "roles/compute.viewer", members: [member] }]);
+    const issued = await a.call("POST", "/warrant/v1/users/remy@example.com:issueCredential", { body: {} });
+    assert.equal(issued.status, 200, issued.text);
+    const refreshed = await fetch(`${a.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", ...issued.body }),
+    });
+    const token = ((await refreshed.json()) as { access_token: string }).access_token;
+    const list = async () =>
+      (await c.call("GET", "/compute/v1/projects/demo-project/zones/us-central1-a/instances", { token }))
+        .status;
+    // C allows it, several times over (so it remembers the decision)...
+    const t = Date.now();
+    let before = await list();
+    while (before !== 200 && Date.now() - t < 1_000) {
+      await sleep(20);
+      before = await list();
+    }
+    assert.equal(before, 200);
+    assert.equal(await list(), 200);
+    // ...until the binding is removed through A.
+    await edit(a, (bs) =>
+      bs
+        .map((x) => ({ ...x, members: x.members.filter((m) => m !== member) }))
+        .filter((x) => x.members.length),
+    );
+    const t0 = Date.now();
+    let status = await list();
+    while (status !== 403 && Date.now() - t0 < 1_000) {
+      await sleep(20);
+      status = await list();
+    }
+    assert.equal(status, 403, `node C still allowed it ${Date.now() - t0} ms after the binding was removed`);
+  });
+
   it("a signing key rotated on one node verifies on all", async () => {
     const [a, b, c] = nodes as [Harness, Harness, Harness];
     const rotated = await b.call("POST", "/warrant/v1/signingKeys:rotate", { body: {} });
