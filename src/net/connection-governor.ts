@@ -127,7 +127,9 @@ export class ConnectionGovernor {
   /** A listener that admits each connection here before `http` sees it. */
   listener(http: HttpServer): NetServer {
     this.watch(http);
-    return createServer((socket) => {
+    // Nagle off, as node:http's own server sets it: this server accepts the connections, not `http`,
+    // and a response must not wait for the client's delayed ACK of the previous one.
+    return createServer({ noDelay: true }, (socket) => {
       if (this.admit(socket)) http.emit("connection", socket);
     });
   }

@@ -42,6 +42,24 @@ describe("SigningPool", () => {
     }
   });
 
+  test("more keys in one turn than a thread holds: the thread forgets none a waiting signature needs", async () => {
+    // A thread holds at most 8 keys; the 9th makes it forget them all, after the batch already
+    // dispatched to it (which needs them) has gone.
+    const keys = Array.from({ length: 12 }, () => generateKeyPairSync("rsa", { modulusLength: 2048 }));
+    const pool = new SigningPool({ size: 1 });
+    try {
+      const inputs = keys.map((_, i) => `header.payload-${i}`);
+      const sigs = await Promise.all(
+        inputs.map((input, i) => pool.sign(`k${i}`, keys[i]!.privateKey, input)),
+      );
+      for (const [i, sig] of sigs.entries())
+        assert.ok(verifies(inputs[i]!, sig, keys[i]!.publicKey), `signature ${i}`);
+      assert.equal(pool.signedInline, 0, "none fell back to the event loop for a lost key");
+    } finally {
+      await pool.close();
+    }
+  });
+
   test("a thread that dies with signatures in hand loses none of them, and is replaced", async () => {
     const lines: string[] = [];
     const pool = new SigningPool({ size: 2, log: (l) => lines.push(l) });

@@ -6,6 +6,9 @@
  * - **Keys** are handed to each thread as `KeyObject`s by `postMessage` the first time it signs with
  *   them (structured clone: the key never exists as text outside the key ring), and forgotten when
  *   a thread holds more than a few (rotation retires old ones).
+ * - **Batched**: the signatures asked for in one turn of the event loop go to each thread in one
+ *   message and come back in one, since a message costs both threads about as much as the work
+ *   around a signature.
  * - **Bounded queue**: at most `maxPending` signatures wait in the threads; beyond that a signature
  *   is made on the event loop itself, which slows the loop and so pushes back on the clients,
  *   rather than queueing without limit or refusing the request.
@@ -51,7 +54,10 @@ interface Thread {
   worker: Worker;
   /** Keys this thread holds. */
   kids: Set<string>;
+  /** Jobs handed to this thread (sent, or in `outbox`) and not answered yet. */
   jobs: Map<number, Job>;
+  /** Jobs dispatched this turn, sent together at its end. */
+  outbox: { id: number; kid: string; input: string }[];
   /** Ended on purpose (close): its exit is not a death. */
   ending: boolean;
 }
@@ -64,6 +70,7 @@ export class SigningPool {
   private readonly threads: Thread[] = [];
   private nextId = 1;
   private pending = 0;
+  private flushScheduled = false;
   private closed = false;
   private restarts: number[] = [];
   private readonly maxPending: number;
@@ -104,16 +111,18 @@ export class SigningPool {
 
   private spawn(): Thread {
     const worker = new Worker(WORKER_URL, { name: "warrant-signing" });
-    const thread: Thread = { worker, kids: new Set(), jobs: new Map(), ending: false };
+    const thread: Thread = { worker, kids: new Set(), jobs: new Map(), outbox: [], ending: false };
     worker.on("message", (m: FromWorker) => {
-      const job = thread.jobs.get(m.id);
-      if (!job) return;
-      thread.jobs.delete(m.id);
-      this.pending--;
+      for (const r of m.results) {
+        const job = thread.jobs.get(r.id);
+        if (!job) continue;
+        thread.jobs.delete(r.id);
+        this.pending--;
+        if ("sig" in r) job.resolve(Buffer.from(r.sig.buffer, r.sig.byteOffset, r.sig.byteLength));
+        // The thread lost the key (it cannot, but never fail a mint for it): sign here.
+        else this.signInline(job);
+      }
       if (thread.jobs.size === 0) worker.unref();
-      if ("sig" in m) job.resolve(Buffer.from(m.sig.buffer, m.sig.byteOffset, m.sig.byteLength));
-      // The thread lost the key (it cannot, but never fail a mint for it): sign here.
-      else this.signInline(job);
     });
     worker.on("error", (err) => this.log(`signing pool: a thread failed: ${err.message}`));
     worker.on("exit", () => this.died(thread));
@@ -141,6 +150,8 @@ export class SigningPool {
     }
     if (!best.kids.has(job.kid)) {
       if (best.kids.size >= MAX_KEYS_PER_THREAD) {
+        // Jobs already waiting for this thread still need the keys it is about to forget.
+        this.send(best);
         best.worker.postMessage({ t: "forget" } satisfies ToWorker);
         best.kids.clear();
       }
@@ -150,7 +161,24 @@ export class SigningPool {
     if (best.jobs.size === 0) best.worker.ref();
     best.jobs.set(job.id, job);
     this.pending++;
-    best.worker.postMessage({ t: "sign", id: job.id, kid: job.kid, input: job.input } satisfies ToWorker);
+    best.outbox.push({ id: job.id, kid: job.kid, input: job.input });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends each thread the jobs dispatched to it this turn, in one message. */
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const t of this.threads) this.send(t);
+  }
+
+  private send(t: Thread): void {
+    if (t.outbox.length === 0) return;
+    const jobs = t.outbox;
+    t.outbox = [];
+    t.worker.postMessage({ t: "sign", jobs } satisfies ToWorker);
   }
 
   /** A thread ended: hand its unfinished signatures to the others, and replace it unless closing. */
@@ -159,6 +187,7 @@ export class SigningPool {
     if (i >= 0) this.threads.splice(i, 1);
     const orphans = [...thread.jobs.values()];
     thread.jobs.clear();
+    thread.outbox = [];
     this.pending -= orphans.length;
     if (!thread.ending && !this.closed) {
       this.deaths++;
