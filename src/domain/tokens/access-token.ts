@@ -2,7 +2,8 @@
  * Warrant access tokens: RS256 JWS signed by the installation's key ring, so any Warrant node
  * verifies them offline with the published keys. Clients treat them as opaque strings.
  */
-import { sign as cryptoSign, verify as cryptoVerify, type KeyObject, randomBytes } from "node:crypto";
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { randomId } from "../random-pool.js";
 import { CLAIM_PROBLEM_TEXT, claimProblem } from "./claims.js";
 import type { SigningKey } from "./signing-key.js";
 
@@ -72,7 +73,7 @@ export async function mintAccessToken(
 ) {
   const iat = Math.floor((req.now ?? Date.now()) / 1000);
   const exp = iat + (req.lifetimeSeconds ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S);
-  const jti = randomBytes(12).toString("base64url");
+  const jti = randomId(12);
   const uid = req.uid !== undefined ? { uid: req.uid } : {};
   const fed = req.federated ? { grp: req.federated.groups, att: req.federated.attributes } : {};
   // A compact JWS of a fixed shape, built directly: the header and claims JOSE libraries would write.

@@ -158,7 +158,7 @@ export function sendOAuth(res: ServerResponse, status: number, body: unknown) {
   res.end(text);
 }
 
-async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
+async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps, tokenUrls: readonly string[]) {
   let grantType: string | undefined;
   const record = (entry: Record<string, unknown>) =>
     deps.audit.record({
@@ -197,9 +197,6 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
     grantType = single(form, "grant_type")!;
     const handler = Object.hasOwn(grants, grantType) ? grants[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(grantType);
-    // The token URLs of this server at its configured URLs are valid assertion audiences too (never
-    // at a URL taken from the request's Host header, which would accept an assertion made for anyone).
-    const tokenUrls = deps.ownOrigins.flatMap((o) => ["/token", "/oauth2/v4/token"].map((p) => `${o}${p}`));
     const { body, issued } = await handler(form, deps, tokenUrls);
     record({ outcome: "issued", ...issued });
     sendOAuth(ctx.res, 200, body);
@@ -217,6 +214,9 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps) {
 }
 
 export function registerTokenEndpoint(router: Router, deps: ServerDeps) {
+  // The token URLs of this server at its configured URLs are valid assertion audiences too (never
+  // at a URL taken from the request's Host header, which would accept an assertion made for anyone).
+  const tokenUrls = deps.ownOrigins.flatMap((o) => ["/token", "/oauth2/v4/token"].map((p) => `${o}${p}`));
   for (const path of ["/token", "/oauth2/v4/token"])
-    router.add("POST", path, (ctx) => tokenEndpoint(ctx, deps), "none");
+    router.add("POST", path, (ctx) => tokenEndpoint(ctx, deps, tokenUrls), "none");
 }
