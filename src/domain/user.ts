@@ -86,5 +86,16 @@ export function makeUser(email: string, fields: { displayName?: string; createTi
  */
 export function userAcceptsToken(user: User | undefined, iat: number): boolean {
   if (user?.state !== "ACTIVE") return false;
-  return iat >= Math.floor(Date.parse(user.tokensValidAfter ?? user.createTime) / 1000);
+  return iat >= tokensValidAfterSeconds(user);
+}
+
+/** Parsed once per user record (records are replaced, never changed, so the value cannot go stale). */
+const validAfter = new WeakMap<User, number>();
+function tokensValidAfterSeconds(user: User): number {
+  let s = validAfter.get(user);
+  if (s === undefined) {
+    s = Math.floor(Date.parse(user.tokensValidAfter ?? user.createTime) / 1000);
+    validAfter.set(user, s);
+  }
+  return s;
 }

@@ -108,4 +108,15 @@ describe("a cached token still follows its subject's state", () => {
     const refused = await asSa();
     assert.equal(refused.status, 401, refused.text);
   });
+
+  test("a cached token's header forms: the scheme's case and spacing as before, anything else refused", async () => {
+    const token = await tokenAs(h, "user:forms@example.com");
+    const get = (authorization: string) =>
+      h.call("GET", "/v1/projects", { token: null, headers: { authorization } });
+    assert.equal((await get(`Bearer ${token}`)).status, 200, "verified, and now cached");
+    for (const ok of [`bearer ${token}`, `Bearer   ${token}`, `Bearer ${token} `])
+      assert.equal((await get(ok)).status, 200, JSON.stringify(ok.slice(0, 10)));
+    for (const bad of [`Bearer ${token}!`, `Bearer ${token}.x`, `Basic ${token}`, `Bearer${token}`])
+      assert.equal((await get(bad)).status, 401, JSON.stringify(bad.slice(0, 10)));
+  });
 });

@@ -35,6 +35,7 @@ export const MAX_SELF_SIGNED_LIFETIME_S = 3600;
 const FEDERATED_SUB =
   /^principal:\/\/iam\.googleapis\.com\/(projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]{4,32})\/subject\/(.+)$/;
 export const MAX_BEARER_BYTES = 8192;
+const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i;
 
 export class BearerAuthenticator implements Authenticator {
   /** Signatures already verified on this node (the per-request checks still run on every hit). */
@@ -57,16 +58,23 @@ export class BearerAuthenticator implements Authenticator {
   async authenticate(req: IncomingMessage): Promise<Caller | null> {
     const header = req.headers.authorization;
     if (header === undefined || header === "") return null;
-    const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
+    // A token verified before was checked against the pattern below when it was: its exact
+    // header needs no second look (the pattern is a tenth of a cached call's cost).
+    if (header.startsWith("Bearer ") && header.length - 7 <= MAX_BEARER_BYTES) {
+      const token = header.slice(7);
+      const digest = VerifiedTokenCache.digest(token);
+      if (this.verified.has(digest)) return this.verify(token, digest);
+    }
+    const m = BEARER.exec(header);
     if (!m) throw Unauthenticated.invalid("the Authorization header must be 'Bearer <access token>'");
     return this.verify(m[1]!);
   }
 
-  /** Verifies a bearer token presented to this server. */
-  async verify(token: string): Promise<Caller> {
+  /** Verifies a bearer token presented to this server (`digest`: its digest, when already made). */
+  async verify(token: string, digest?: string): Promise<Caller> {
     if (token.length > MAX_BEARER_BYTES) throw Unauthenticated.invalid("the bearer token is too large");
     try {
-      const digest = VerifiedTokenCache.digest(token);
+      digest ??= VerifiedTokenCache.digest(token);
       const caller = (await this.cached(digest)) ?? (await this.uncached(token, digest));
       if (caller.principal.kind === "user") {
         const uid = await this.checkUser(caller.principal.email, caller.token!);

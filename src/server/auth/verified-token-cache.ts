@@ -43,6 +43,11 @@ export class VerifiedTokenCache {
     return hit;
   }
 
+  /** Whether a token of this digest was verified (whatever its lifetime now: `get` checks that). */
+  has(digest: string): boolean {
+    return this.entries.has(digest);
+  }
+
   set(digest: string, verified: Verified): void {
     if (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next().value;

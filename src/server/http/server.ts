@@ -347,7 +347,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ApiRespon
     }
   } finally {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    deps.audit.record({
+    // Optional fields added only when present (no spreads: this runs for every request).
+    const entry: Record<string, unknown> = {
       time: new Date().toISOString(),
       kind: "request",
       requestId,
@@ -355,15 +356,18 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ApiRespon
       method: req.method,
       // The path only: query strings can carry tokens (`?access_token=`), which are never logged.
       path: url.pathname,
-      ...(routePath ? { route: routePath } : {}),
-      status,
-      ms: Math.round(ms * 10) / 10,
-      ...(ctx.checks.length ? { checks: ctx.checks } : {}),
+    };
+    if (routePath) entry.route = routePath;
+    entry.status = status;
+    entry.ms = Math.round(ms * 10) / 10;
+    if (ctx.checks.length) {
+      entry.checks = ctx.checks;
       // audit-only: a check failed and the call went ahead anyway; `checks` says which and why.
-      ...(ctx.checks.some((c) => c.wouldDeny) ? { wouldDeny: true } : {}),
-      ...(deps.enforcement && deps.enforcement !== "enforce" ? { enforcement: deps.enforcement } : {}),
-      ...(error ? { error } : {}),
-    });
+      if (ctx.checks.some((c) => c.wouldDeny)) entry.wouldDeny = true;
+    }
+    if (deps.enforcement && deps.enforcement !== "enforce") entry.enforcement = deps.enforcement;
+    if (error) entry.error = error;
+    deps.audit.record(entry);
     deps.metrics?.request(req.method ?? "GET", routePath, status, ms / 1000, ctx.checks);
     if (deps.logger) logRequest(deps.logger, ctx, status, ms, routePath, error, failure);
   }
