@@ -14,7 +14,7 @@ import {
   defaultMetadataLimits,
   rawResponse,
 } from "../net/connection-governor.js";
-import { keepAliveWithGrace } from "../net/keep-alive.js";
+import { KeepAliveResponse, keepAliveWithGrace } from "../net/keep-alive.js";
 import { ControlPlane, ControlPlaneError } from "./control-plane.js";
 import { type FaultSpec, faultInjector } from "./faults.js";
 import { createMdsHandler, type MdsAnswer, type SessionTokenMode } from "./mds.js";
@@ -261,7 +261,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     },
   );
 
-  const http: Server = createServer(handler);
+  const http: Server = createServer({ ServerResponse: KeepAliveResponse }, handler);
   keepAliveWithGrace(http);
   // A budget of its own: connections held open elsewhere in the process cannot starve this instance.
   const governor = new ConnectionGovernor({ ...defaultMetadataLimits(), ...o.connectionLimits }, () =>

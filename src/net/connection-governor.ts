@@ -98,6 +98,21 @@ export interface GovernorStats {
   timedOut: number;
 }
 
+const CONNECTION = Symbol("the governed connection carrying this response");
+type GovernedResponse = ServerResponse & { [CONNECTION]?: Conn };
+
+/** A response ended: its connection waits for the next request. One function for all (hot path). */
+function responseClosed(this: GovernedResponse) {
+  const conn = this[CONNECTION];
+  if (!conn) return;
+  conn.requests--;
+  if (conn.req === this.req) conn.req = undefined;
+  if (conn.requests === 0) {
+    conn.waitingSince = Date.now();
+    conn.bytesAtWait = conn.socket.bytesRead;
+  }
+}
+
 export class ConnectionGovernor {
   private readonly conns = new Map<Socket, Conn>();
   private readonly byPeer = new Map<string, Set<Conn>>();
@@ -213,14 +228,8 @@ export class ConnectionGovernor {
     conn.req = req;
     conn.windowStart = now;
     conn.windowBytes = raw.bytesRead;
-    res.once("close", () => {
-      conn.requests--;
-      if (conn.req === req) conn.req = undefined;
-      if (conn.requests === 0) {
-        conn.waitingSince = Date.now();
-        conn.bytesAtWait = raw.bytesRead;
-      }
-    });
+    (res as GovernedResponse)[CONNECTION] = conn;
+    res.on("close", responseClosed);
   }
 
   /** The server, not the client, is behind: bytes wait in its buffers to be read. */

@@ -7,16 +7,28 @@
  * does) leaves the client to close first. Idle connections are still shed at once when the
  * connection governor needs their slot.
  */
-import type { Server, ServerResponse } from "node:http";
+import { type Server, ServerResponse } from "node:http";
 
 export const KEEP_ALIVE_ADVERTISED_MS = 5_000;
 export const KEEP_ALIVE_CLOSE_MS = 8_000;
 
+/**
+ * A response that advertises the shorter timeout. Node 20 copies the server's `keepAliveTimeout`
+ * into each response's `_keepAliveTimeout` (which the `Keep-Alive` header states) right after making
+ * it, and closes idle connections on the server's own value; an accessor on the class keeps the
+ * advertised one without a listener on every request.
+ */
+export class KeepAliveResponse extends ServerResponse {}
+Object.defineProperty(KeepAliveResponse.prototype, "_keepAliveTimeout", {
+  get: () => KEEP_ALIVE_ADVERTISED_MS,
+  set: () => {},
+  configurable: true,
+});
+
+/**
+ * Closes idle connections at `KEEP_ALIVE_CLOSE_MS`; the server must have been made with
+ * `{ ServerResponse: KeepAliveResponse }` (or a subclass) to advertise `KEEP_ALIVE_ADVERTISED_MS`.
+ */
 export function keepAliveWithGrace(server: Server): void {
   server.keepAliveTimeout = KEEP_ALIVE_CLOSE_MS;
-  // Node 20 advertises the response's own `_keepAliveTimeout` (copied from the server's) and closes
-  // on the server's: set the advertised value per response.
-  server.prependListener("request", (_req, res: ServerResponse) => {
-    (res as unknown as { _keepAliveTimeout: number })._keepAliveTimeout = KEEP_ALIVE_ADVERTISED_MS;
-  });
 }

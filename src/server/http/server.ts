@@ -4,7 +4,13 @@
  * never leak a stack trace.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, ServerResponse, STATUS_CODES } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
 import type { Duplex } from "node:stream";
 import { StoreUnavailable } from "../../datastore/datastore.js";
 import {
@@ -17,7 +23,7 @@ import {
   Unavailable,
 } from "../../domain/errors.js";
 import { ANONYMOUS, memberOf } from "../../domain/iam/principal.js";
-import { keepAliveWithGrace } from "../../net/keep-alive.js";
+import { KeepAliveResponse, keepAliveWithGrace } from "../../net/keep-alive.js";
 import type { Logger } from "../log.js";
 import type { AuthzCheck, Caller, RequestContext } from "./context.js";
 import { JsonBytes } from "./json-text.js";
@@ -73,7 +79,7 @@ export const CLIENT_CLOSED = 499;
  * authorization). A subclass rather than per-request patches of `write` and `writeHead`, so that
  * every response has one shape.
  */
-export class ApiResponse extends ServerResponse {
+export class ApiResponse extends KeepAliveResponse {
   /** Body bytes given to `write` (streamed responses; `end(data)` does not go through it). */
   bodyBytesWritten = 0;
   /** Runs once, before the headers of a status below 400 leave; it may throw to refuse them. */
