@@ -6,11 +6,12 @@
  * errors are read when scraped, so their hot paths pay no more than an integer increment.
  * The list and who may read it: docs/operations.md.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Datastore } from "../datastore/datastore.js";
 import { ApiError } from "../domain/errors.js";
 import type { AuthzCheck } from "./http/context.js";
 import type { AuditSink } from "./http/server.js";
+import { type HistogramSeries, SeriesHistogram } from "./metric-histogram.js";
 
 /** Per metadata server (instance): what its token cache and mint limit did since it started. */
 export interface MdsStats {
@@ -51,10 +52,12 @@ export function apiOf(route: string): string {
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"api" | "method" | "route" | "status">;
-  private readonly latency: Histogram<"api" | "method" | "route">;
+  private readonly latency: SeriesHistogram;
   private readonly tokens: Counter<"grant" | "principal_kind" | "token_type">;
   private readonly denials: Counter<"permission" | "reason">;
-  private readonly storeLatency: Histogram<"op">;
+  private readonly storeLatency: SeriesHistogram;
+  /** The series of each datastore operation. */
+  private readonly storeSeries = new Map<string, HistogramSeries>();
   private readonly storeErrors: Counter<"op">;
   /** The children of each (method, status, route): a request's count costs no label hashing. */
   private readonly series = new Map<
@@ -70,13 +73,13 @@ export class ServerMetrics {
       labelNames: ["api", "method", "route", "status"],
       registers,
     });
-    this.latency = new Histogram({
-      name: "warrant_http_request_duration_seconds",
-      help: "Time from a request's arrival to its audit entry, by API, method and route template.",
-      labelNames: ["api", "method", "route"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.latency = new SeriesHistogram(
+      "warrant_http_request_duration_seconds",
+      "Time from a request's arrival to its audit entry, by API, method and route template.",
+      ["api", "method", "route"],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
     this.tokens = new Counter({
       name: "warrant_tokens_issued_total",
       help: "Access and ID tokens issued, by grant (token endpoint grant_type, impersonation, metadata), principal kind and token type.",
@@ -89,13 +92,13 @@ export class ServerMetrics {
       labelNames: ["permission", "reason"],
       registers,
     });
-    this.storeLatency = new Histogram({
-      name: "warrant_datastore_operation_duration_seconds",
-      help: "Datastore operations (get, list, put, insert, delete, transaction) by operation.",
-      labelNames: ["op"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.storeLatency = new SeriesHistogram(
+      "warrant_datastore_operation_duration_seconds",
+      "Datastore operations (get, list, put, insert, delete, transaction) by operation.",
+      ["op"],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
     this.storeErrors = new Counter({
       name: "warrant_datastore_errors_total",
       help: "Datastore operations that failed, by operation (not counting a transaction its own code refused with an API error).",
@@ -174,7 +177,7 @@ export class ServerMetrics {
       const api = route === undefined ? "none" : apiOf(route);
       series = {
         count: this.requests.labels({ api, method, route: r, status }),
-        latency: this.latency.labels({ api, method, route: r }),
+        latency: this.latency.of({ api, method, route: r }),
       };
       // Bounded: methods, statuses and route templates are few; a request never names one.
       this.series.set(key, series);
@@ -209,7 +212,12 @@ export class ServerMetrics {
 
   /** Runs a datastore operation, timing it and counting its failure. */
   async timed<T>(op: string, run: () => Promise<T>): Promise<T> {
-    const end = this.storeLatency.startTimer({ op });
+    let series = this.storeSeries.get(op);
+    if (series === undefined) {
+      series = this.storeLatency.of({ op });
+      this.storeSeries.set(op, series);
+    }
+    const started = performance.now();
     try {
       return await run();
     } catch (err) {
@@ -217,7 +225,7 @@ export class ServerMetrics {
       if (!(err instanceof ApiError)) this.storeErrors.inc({ op });
       throw err;
     } finally {
-      end();
+      series.observe((performance.now() - started) / 1000);
     }
   }
 
