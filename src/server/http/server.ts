@@ -82,6 +82,8 @@ export const CLIENT_CLOSED = 499;
 export class ApiResponse extends KeepAliveResponse {
   /** Body bytes given to `write` (streamed responses; `end(data)` does not go through it). */
   bodyBytesWritten = 0;
+  /** The server's lifecycle, told when this response closes (`endOfRequest`). */
+  lifecycle: Lifecycle | undefined = undefined;
   /** Runs once, before the headers of a status below 400 leave; it may throw to refuse them. */
   beforeSuccessHeaders: ((status: number) => void) | undefined = undefined;
 
@@ -111,6 +113,11 @@ export class ApiResponse extends KeepAliveResponse {
     const declared = Number(this.getHeader("content-length") ?? -1);
     return declared > 0 && this.bodyBytesWritten >= declared;
   }
+}
+
+/** A response closed: its request is no longer in flight. One function for all (hot path). */
+function endOfRequest(this: ApiResponse) {
+  this.lifecycle?.end();
 }
 
 /** The client went away before the whole response was handed to the connection. */
@@ -206,14 +213,15 @@ export function createHttpServer(deps: HttpServerDeps): Server {
     { ServerResponse: ApiResponse as typeof ServerResponse },
     (req, res) => {
       inFlight.set(req.socket, res);
-      res.once("finish", () => inFlight.get(req.socket) === res && inFlight.delete(req.socket));
       void handle(deps, req, res as ApiResponse);
     },
   );
   // Requests Node's parser refuses (headers over 16 KiB, malformed lines, bytes after a body) get
   // Google's error JSON rather than Node's bare status line.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable || inFlight.get(socket)?.headersSent) {
+    // The connection's latest response, unless it has finished (then the error may be answered).
+    const current = inFlight.get(socket);
+    if (!socket.writable || (current?.headersSent && !current.writableFinished)) {
       socket.destroy();
       return;
     }
@@ -240,7 +248,8 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ApiRespon
   const { lifecycle } = deps;
   if (lifecycle) {
     lifecycle.begin();
-    res.once("close", () => lifecycle.end());
+    res.lifecycle = lifecycle;
+    res.on("close", endOfRequest);
     // Draining: whatever is answered on a kept-alive connection is its last.
     if (lifecycle.phase === "draining") res.shouldKeepAlive = false;
   }
