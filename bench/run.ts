@@ -555,6 +555,24 @@ async function main() {
         `Warrant refresh_token mint / ${String(peerStatus.name)} ${String(peerStatus.version)} JWT mint: ${fmtRatio(derived.warrantRefreshOverPeerJwt)}×; jwt-bearer / peer JWT: ${fmtRatio(derived.warrantJwtBearerOverPeerJwt!)}×\n`,
       );
     else out.write(`peer skipped: ${String(peerStatus.reason)}\n`);
+    // Per core: the server's CPU time per mint (all its threads), inverted, beside bare crypto.sign
+    // on one core: how much of a core's signing rate a mint keeps once HTTP and the grant are added.
+    const perCore = (id: string) => {
+      const us = summary.find((r) => r.id === id)?.serverCpuUsPerOp;
+      return us ? 1e6 / us : undefined;
+    };
+    const mintRows: [string, string][] = [
+      ["warrant.mint.refresh", "refresh_token"],
+      ["warrant.mint.jwtbearer", "jwt-bearer"],
+      ["peer.cc.jwt", "oidc-provider RS256 JWT"],
+    ];
+    const perCoreText = mintRows
+      .filter(([id]) => perCore(id) !== undefined)
+      .map(([id, name]) => `${name} ${fmtRate(perCore(id)!)}`);
+    if (perCoreText.length > 0 && get2("C") !== undefined)
+      out.write(
+        `Mints per core-second (server CPU per mint, inverted): ${perCoreText.join(", ")}; bare crypto.sign ${fmtRate(get2("C")!)} per core-second.\n`,
+      );
     if (get2("C") !== undefined && get2("B") !== undefined)
       out.write(
         `In-process, one core: RS256 sign ${fmtRate(get2("C")!)}/s, RS256 verify ${fmtRate(get2("B")!)}/s (bare node:crypto).\n`,
