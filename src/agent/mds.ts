@@ -56,6 +56,8 @@ export interface MdsOptions {
 }
 
 export const MAX_URL_BYTES = 8192;
+const MAX_REMEMBERED_PATHS = 1024;
+const MAX_REMEMBERED_PATH = 512;
 export const DEFAULT_WAIT_S = 60;
 export const MAX_WAIT_S = 3600;
 
@@ -155,6 +157,31 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     return ok;
   }
 
+  /**
+   * A path's segments under `/computeMetadata/v1`, decoded, or undefined when it names nothing (a
+   * bad escape, a dot segment, an encoded slash). Remembered: workloads ask the same few paths.
+   */
+  const parsedPaths = new Map<string, { segments: string[]; trailingSlash: boolean } | undefined>();
+  function parsePath(path: string, prefix: string) {
+    if (parsedPaths.has(path)) return parsedPaths.get(path);
+    const rest = path.slice(prefix.length);
+    const trailingSlash = rest.endsWith("/") || rest === "";
+    let parsed: { segments: string[]; trailingSlash: boolean } | undefined;
+    try {
+      let segments = rest.split("/").filter((s) => s !== "");
+      if (rest.includes("%")) segments = segments.map(decodeURIComponent);
+      if (!segments.some((s) => s === "." || s === ".." || s.includes("/")))
+        parsed = { segments: Object.freeze(segments) as string[], trailingSlash };
+    } catch {
+      parsed = undefined;
+    }
+    if (path.length <= MAX_REMEMBERED_PATH) {
+      if (parsedPaths.size >= MAX_REMEMBERED_PATHS) parsedPaths.clear();
+      parsedPaths.set(path, parsed);
+    }
+    return parsed;
+  }
+
   /** Synchronous where it can be (cached tokens, data): only mints and long polls return a promise. */
   function answer(req: IncomingMessage, res: ServerResponse): MdsAnswer | Promise<MdsAnswer> {
     const rawUrl = req.url ?? "/";
@@ -208,16 +235,9 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
     const prefix = "/computeMetadata/v1";
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return notFound(path);
 
-    const rest = path.slice(prefix.length);
-    const trailingSlash = rest.endsWith("/") || rest === "";
-    let segments: string[];
-    try {
-      segments = rest.split("/").filter((s) => s !== "");
-      if (rest.includes("%")) segments = segments.map(decodeURIComponent);
-    } catch {
-      return notFound(path);
-    }
-    if (segments.some((s) => s === "." || s === ".." || s.includes("/"))) return notFound(path);
+    const parsed = parsePath(path, prefix);
+    if (parsed === undefined) return notFound(path);
+    const { segments, trailingSlash } = parsed;
 
     // Token and identity are endpoints of an account, not data.
     if (segments.length === 4 && segments[0] === "instance" && segments[1] === "service-accounts") {
