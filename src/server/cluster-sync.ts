@@ -90,6 +90,9 @@ export class ClusterSync {
         case "oauth-client":
           c.users.invalidateClient(key);
           break;
+        case "refresh-token":
+          c.users.invalidateRefreshToken(key);
+          break;
         case "signing-key":
           this.reloadKeyRing();
           break;

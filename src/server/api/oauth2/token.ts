@@ -69,7 +69,9 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
   const firstParty = authenticateFirstParty(form);
   const clientSecret = firstParty ? undefined : single(form, "client_secret")!;
   const refreshToken = single(form, "refresh_token")!;
-  const record = await deps.repos.refreshTokens.get(sha256Hex(refreshToken));
+  // From the user directory's cache: every revocation drops it there (and the change feed does so on
+  // the other nodes), as for the client below.
+  const record = await deps.users.refreshToken(sha256Hex(refreshToken));
   /** The client its access tokens name (`azp`): the grant's own record for a browser sign-in. */
   let azp = clientId;
   if (firstParty) {
