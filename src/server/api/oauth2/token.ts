@@ -218,7 +218,11 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps, tokenUrls: r
 export function registerTokenEndpoint(router: Router, deps: ServerDeps) {
   // The token URLs of this server at its configured URLs are valid assertion audiences too (never
   // at a URL taken from the request's Host header, which would accept an assertion made for anyone).
-  const tokenUrls = deps.ownOrigins.flatMap((o) => ["/token", "/oauth2/v4/token"].map((p) => `${o}${p}`));
-  for (const path of ["/token", "/oauth2/v4/token"])
-    router.add("POST", path, (ctx) => tokenEndpoint(ctx, deps, tokenUrls), "none");
+  // Made on first use: registering a route reads nothing from `deps`.
+  let tokenUrls: readonly string[] | undefined;
+  const endpoint = (ctx: RequestContext) => {
+    tokenUrls ??= deps.ownOrigins.flatMap((o) => ["/token", "/oauth2/v4/token"].map((p) => `${o}${p}`));
+    return tokenEndpoint(ctx, deps, tokenUrls);
+  };
+  for (const path of ["/token", "/oauth2/v4/token"]) router.add("POST", path, endpoint, "none");
 }
