@@ -64,6 +64,13 @@ const MAX_NOTIFY_PAYLOAD = 7_500;
 /** How long the change feed waits before connecting again after losing its session. */
 const FEED_RETRY_MS = 1_000;
 
+/**
+ * `putMany` sends at most this much JSON (UTF-16 code units) or this many rows per statement:
+ * thousands of rows per round trip, without building one huge message of large documents.
+ */
+const PUT_MANY_CHARS = 4 * 1024 * 1024;
+const PUT_MANY_ROWS = 5_000;
+
 /** Something that runs a query: the pool (committed reads) or a transaction's client. */
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -165,6 +172,49 @@ class PgDocuments implements DocumentStore {
     this.changed(kind, key);
   }
 
+  async putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]): Promise<void> {
+    // One statement cannot update a row twice: a key's last row stands for all of its rows, as
+    // after puts in turn.
+    const last = new Map<string, Row<K>>();
+    for (const row of rows) {
+      last.delete(row.key);
+      last.set(row.key, row);
+    }
+    let batch: { key: string; parent: string | null; text: string; unique: string | null }[] = [];
+    let chars = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const written = batch;
+      batch = [];
+      chars = 0;
+      await uniquely(kind, written.find((r) => r.unique !== null)?.unique ?? null, () =>
+        this.q().query(
+          `INSERT INTO documents (kind, key, parent, value, updated_at, unique_value)
+           SELECT $1::text, r.key, r.parent, r.value, $2::bigint, r.unique_value
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS r(key, parent, value, unique_value)
+           ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, value = excluded.value,
+             updated_at = excluded.updated_at, unique_value = excluded.unique_value`,
+          [
+            kind,
+            Date.now(),
+            written.map((r) => r.key),
+            written.map((r) => r.parent),
+            written.map((r) => r.text),
+            written.map((r) => r.unique),
+          ],
+        ),
+      );
+      for (const r of written) this.changed(kind, r.key);
+    };
+    for (const row of last.values()) {
+      const text = JSON.stringify(row.value);
+      batch.push({ key: row.key, parent: row.parent, text, unique: uniqueValueOf(kind, row.value) });
+      chars += text.length;
+      if (chars >= PUT_MANY_CHARS || batch.length >= PUT_MANY_ROWS) await flush();
+    }
+    await flush();
+  }
+
   async insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean> {
     const unique = uniqueValueOf(kind, value);
     const r = await uniquely(kind, unique, () =>
@@ -185,13 +235,20 @@ class PgDocuments implements DocumentStore {
   }
 }
 
+/**
+ * Runs a write, turning a duplicate unique secondary value into `UniqueViolation` (naming the value
+ * PostgreSQL reports, else `unique`: a write of many rows has many).
+ */
 async function uniquely<R>(kind: Kind, unique: string | null, write: () => Promise<R>): Promise<R> {
   try {
     return await write();
   } catch (err) {
-    const e = err as { code?: string; constraint?: string };
+    const e = err as { code?: string; constraint?: string; detail?: string };
     if (unique !== null && e.code === "23505" && e.constraint === "documents_by_unique_value")
-      throw new UniqueViolation(kind, unique);
+      throw new UniqueViolation(
+        kind,
+        /^Key \(kind, unique_value\)=\(.*?, (.*)\) already exists/.exec(e.detail ?? "")?.[1] ?? unique,
+      );
     throw err;
   }
 }
@@ -352,6 +409,9 @@ export class PostgresDatastore implements Datastore {
   }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
+  }
+  putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]) {
+    return this.transaction((tx) => tx.putMany(kind, rows));
   }
   insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.insert(kind, key, value, parent));

@@ -174,6 +174,11 @@ export class SqliteDocuments implements DocumentStore {
     );
   }
 
+  async putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]): Promise<void> {
+    // Prepared statements run in-process without a round trip: one per row costs no more.
+    for (const row of rows) await this.put(kind, row.key, row.value, row.parent ?? undefined);
+  }
+
   async insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean> {
     const unique = uniqueValueOf(kind, value);
     return (
@@ -239,6 +244,9 @@ export class SqliteDatastore implements Datastore {
   }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
+  }
+  putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]) {
+    return this.transaction((tx) => tx.putMany(kind, rows));
   }
   insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.insert(kind, key, value, parent));
