@@ -111,6 +111,25 @@ export function explainPgError(err: unknown, where: string): Error {
   return err instanceof Error ? err : new Error(detail);
 }
 
+/** The query of `listText`. */
+function listQuery(kind: Kind, o: ListOptions): { sql: string; args: (string | number)[] } {
+  const args: (string | number)[] = [kind];
+  const where = ["kind = $1"];
+  const arg = (v: string | number) => {
+    args.push(v);
+    return `$${args.length}`;
+  };
+  if (o.parent !== undefined) where.push(`parent = ${arg(o.parent)}`);
+  if (o.prefix !== undefined && o.prefix !== "")
+    // Range scan instead of LIKE: keys may contain % and _.
+    where.push(`key >= ${arg(o.prefix)} AND key < ${arg(`${o.prefix}\u{10FFFF}`)}`);
+  if (o.from !== undefined) where.push(`key >= ${arg(o.from)}`);
+  if (o.after !== undefined) where.push(`key > ${arg(o.after)}`);
+  let sql = `SELECT key, value AS text FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
+  if (o.limit !== undefined) sql += ` LIMIT ${arg(o.limit)}`;
+  return { sql, args };
+}
+
 class PgDocuments implements DocumentStore {
   constructor(
     private readonly q: () => Queryable,
@@ -142,20 +161,7 @@ class PgDocuments implements DocumentStore {
   }
 
   async listText(kind: Kind, o: ListOptions = {}): Promise<TextEntry[]> {
-    const args: (string | number)[] = [kind];
-    const where = ["kind = $1"];
-    const arg = (v: string | number) => {
-      args.push(v);
-      return `$${args.length}`;
-    };
-    if (o.parent !== undefined) where.push(`parent = ${arg(o.parent)}`);
-    if (o.prefix !== undefined && o.prefix !== "")
-      // Range scan instead of LIKE: keys may contain % and _.
-      where.push(`key >= ${arg(o.prefix)} AND key < ${arg(`${o.prefix}\u{10FFFF}`)}`);
-    if (o.from !== undefined) where.push(`key >= ${arg(o.from)}`);
-    if (o.after !== undefined) where.push(`key > ${arg(o.after)}`);
-    let sql = `SELECT key, value AS text FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
-    if (o.limit !== undefined) sql += ` LIMIT ${arg(o.limit)}`;
+    const { sql, args } = listQuery(kind, o);
     return (await this.q().query<TextEntry>(sql, args)).rows;
   }
 
@@ -349,6 +355,16 @@ export class PostgresDatastore implements Datastore {
     });
     // An idle client's connection dropping (server restart) must not crash the process.
     pool.on("error", (err) => log(`datastore: PostgreSQL connection lost (${where}): ${err.message}`));
+    // Every list is a key-ordered index range with a LIMIT, and the planner cannot see that a kind
+    // and its keys are correlated (all of a bucket's objects start with its name): it underestimates
+    // the rows of a range (8 for 10,000 objects without statistics, 10 for 999 with them) and picks a
+    // bitmap scan, which loses the index order, reads the whole range and sorts it for one page (6 ms
+    // a page of a 10,000-object bucket instead of 0.1 ms). Without bitmap scans it walks the index
+    // in order and stops at the LIMIT. Set per session (queued before the session's first query), so
+    // a `?options=` of the URL still applies.
+    pool.on("connect", (client) => {
+      client.query("SET enable_bitmapscan = off").catch(() => undefined);
+    });
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -392,6 +408,14 @@ export class PostgresDatastore implements Datastore {
   }
   listText(kind: Kind, options?: ListOptions) {
     return this.track(() => this.reads.listText(kind, options));
+  }
+  /** The plan PostgreSQL chooses for a `list` on this store's sessions, as `EXPLAIN` prints it. */
+  explainList(kind: Kind, options: ListOptions = {}): Promise<string> {
+    return this.track(async () => {
+      const { sql, args } = listQuery(kind, options);
+      const r = await this.pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`, args);
+      return r.rows.map((row) => row["QUERY PLAN"]).join("\n");
+    });
   }
   dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]> {
     return this.track(async () => {
