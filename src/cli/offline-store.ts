@@ -51,6 +51,9 @@ export class ReadOnlyStore implements DocumentStore {
   put(): Promise<void> {
     return Promise.reject(new Error("the offline datastore view is read-only"));
   }
+  putMany(): Promise<void> {
+    return Promise.reject(new Error("the offline datastore view is read-only"));
+  }
   insert(): Promise<boolean> {
     return Promise.reject(new Error("the offline datastore view is read-only"));
   }

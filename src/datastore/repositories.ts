@@ -150,19 +150,22 @@ export function repositories(s: DocumentStore) {
       /**
        * One page of a project's instances (of one zone, or of all), in key order: only the page is
        * read. `pageToken` is the last key served; one outside the project (or zone) is refused.
+       * The key prefix alone selects the project (project ids have no "/"): a range of the primary
+       * key, which holds the documents, where a read through the parent index would look each row
+       * up in the primary key again (SQLite: about a third of a 100-instance page's CPU).
        */
       page(projectId: string, zone: string | undefined, req: PageRequest) {
         const prefix = zone ? `${projectId}/${zone}/` : `${projectId}/`;
         const after = decodePageToken(req.pageToken);
         if (after !== undefined && !after.startsWith(prefix)) return undefined;
-        return page(s, "instance", projectId, { ...req, prefix });
+        return page(s, "instance", undefined, { ...req, prefix });
       },
       /** `page`, each instance as its stored JSON text (list pages render from it). */
       pageText(projectId: string, zone: string, req: PageRequest) {
         const prefix = `${projectId}/${zone}/`;
         const after = decodePageToken(req.pageToken);
         if (after !== undefined && !after.startsWith(prefix)) return undefined;
-        return pageText(s, "instance", projectId, { ...req, prefix });
+        return pageText(s, "instance", undefined, { ...req, prefix });
       },
       insert(i: Instance) {
         return s.insert("instance", this.key(i.projectId, i.zone, i.name), i, i.projectId);

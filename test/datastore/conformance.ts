@@ -153,6 +153,20 @@ export function datastoreConformance(b: BackendUnderTest): void {
           (await s.list("project", { prefix: "pg:", from: "pg:z" })).map((e) => e.key.slice(3)),
           all.filter((k) => byteOrder(k, "z") >= 0),
         );
+        // Several lower bounds at once: the tightest in byte order holds, whichever option gave it
+        // (U+FFEE sorts before 𝄞 in UTF-8 bytes, after it in UTF-16 code units).
+        const keysOf = async (o: object) => (await s.list("project", o)).map((e) => e.key.slice(3));
+        assert.deepEqual(await keysOf({ prefix: "pg:", from: "pg:\uffee", after: "pg:𝄞" }), []);
+        assert.deepEqual(await keysOf({ prefix: "pg:", from: "pg:𝄞", after: "pg:\uffee" }), ["𝄞"]);
+        assert.deepEqual(await keysOf({ prefix: "pg:", from: "pg:z", after: "pg:z" }), ["é", "\uffee", "𝄞"]);
+        assert.deepEqual(
+          await keysOf({ prefix: "pg:a", after: "pg:" }),
+          all.filter((k) => k.startsWith("a")),
+        );
+        assert.deepEqual(await keysOf({ prefix: "pg:a", from: "pg:", after: "pg:a/b", limit: 2 }), [
+          "a/c",
+          "a_",
+        ]);
         const underA = (await s.list("project", { parent: "A" })).map((e) => e.key.slice(3));
         assert.deepEqual(underA, keys.filter((k) => k.startsWith("a")).sort(byteOrder));
         // A put moves a document to its new parent.
@@ -201,6 +215,65 @@ export function datastoreConformance(b: BackendUnderTest): void {
           twin.email,
         );
         assert.equal(await repositories(s).serviceAccounts.getByUniqueId("other", sa.uniqueId), undefined);
+      });
+      it("writes many documents as puts in turn (putMany), across statement-sized batches", async () => {
+        await s.put("project", "many:00001", project("many:00001", "before"), "old");
+        // More rows than one PostgreSQL statement takes (5,000), a key given twice (the last row
+        // wins), a replaced document moved to another parent, values that need escaping.
+        const rows = Array.from({ length: 5_100 }, (_, i) => {
+          const key = `many:${String(i).padStart(5, "0")}`;
+          return { key, parent: i % 2 ? "odd" : null, value: project(key, `n${i} é 𝄞 "q" \\ \u0001 {,}`) };
+        });
+        rows.push({ key: "many:00007", parent: "odd", value: project("many:00007", "seven, again") });
+        await s.putMany("project", rows);
+        const listed = await s.list("project", { prefix: "many:" });
+        assert.equal(listed.length, 5_100);
+        assert.deepEqual(listed[3]!.value, rows[3]!.value);
+        assert.equal(listed[7]!.value.name, "seven, again");
+        assert.equal(listed[1]!.value.name, rows[1]!.value.name, "replaced");
+        assert.deepEqual(await s.get("project", "many:05099"), rows[5_099]!.value);
+        const odd = await s.list("project", { parent: "odd" });
+        assert.equal(odd.length, 2_550);
+        assert.equal(odd[0]!.key, "many:00001", "moved to its new parent");
+        assert.equal((await s.list("project", { parent: "old" })).length, 0);
+        // A duplicate unique value (within the rows, or with a stored document) writes none of them.
+        const a = account("pm", "a", "200000000000000000001");
+        const b = account("pm", "b", "200000000000000000002");
+        const twin = account("pm", "twin", "200000000000000000001");
+        const duplicate = await s
+          .putMany(
+            "service-account",
+            [a, b, twin].map((v) => ({ key: v.email, parent: v.projectId, value: v })),
+          )
+          .then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+        assert.ok(duplicate instanceof UniqueViolation, String(duplicate));
+        assert.equal(duplicate.value, "200000000000000000001");
+        assert.equal(
+          await s.get("service-account", a.email),
+          undefined,
+          "nothing of the failed call was written",
+        );
+        await s.putMany(
+          "service-account",
+          [a, b].map((v) => ({ key: v.email, parent: v.projectId, value: v })),
+        );
+        assert.equal((await s.getUnique("service-account", b.uniqueId))?.email, b.email);
+        await assert.rejects(
+          s.putMany("service-account", [{ key: twin.email, parent: twin.projectId, value: twin }]),
+          UniqueViolation,
+        );
+        // Inside a transaction that fails, nothing is written either.
+        await assert.rejects(
+          s.transaction(async (tx) => {
+            await tx.putMany("project", [{ key: "many:rolled-back", parent: null, value: project("rb") }]);
+            throw new Error("refused");
+          }),
+        );
+        assert.equal(await s.get("project", "many:rolled-back"), undefined);
+        await s.putMany("project", []);
       });
     });
 

@@ -73,6 +73,15 @@ describe("the PostgreSQL change feed", { skip: why ?? false, timeout: 60_000 }, 
       { kind: "policy", key: "projects/p" },
       { kind: "user", key: "a@example.com" },
     ]);
+    // A bulk write announces each of its documents.
+    await writer.putMany("user", [
+      { key: "b@example.com", parent: null, value: { email: "b@example.com" } as never },
+      { key: "c@example.com", parent: null, value: { email: "c@example.com" } as never },
+    ]);
+    assert.deepEqual(await heard.next(), [
+      { kind: "user", key: "b@example.com" },
+      { kind: "user", key: "c@example.com" },
+    ]);
     // A delete of nothing and an insert that found the key are no change.
     assert.equal(await writer.delete("policy", "projects/none"), false);
     assert.equal(await writer.insert("user", "a@example.com", { email: "x" } as never), false);

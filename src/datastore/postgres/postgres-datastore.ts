@@ -64,6 +64,13 @@ const MAX_NOTIFY_PAYLOAD = 7_500;
 /** How long the change feed waits before connecting again after losing its session. */
 const FEED_RETRY_MS = 1_000;
 
+/**
+ * `putMany` sends at most this much JSON (UTF-16 code units) or this many rows per statement:
+ * thousands of rows per round trip, without building one huge message of large documents.
+ */
+const PUT_MANY_CHARS = 4 * 1024 * 1024;
+const PUT_MANY_ROWS = 5_000;
+
 /** Something that runs a query: the pool (committed reads) or a transaction's client. */
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -104,6 +111,25 @@ export function explainPgError(err: unknown, where: string): Error {
   return err instanceof Error ? err : new Error(detail);
 }
 
+/** The query of `listText`. */
+function listQuery(kind: Kind, o: ListOptions): { sql: string; args: (string | number)[] } {
+  const args: (string | number)[] = [kind];
+  const where = ["kind = $1"];
+  const arg = (v: string | number) => {
+    args.push(v);
+    return `$${args.length}`;
+  };
+  if (o.parent !== undefined) where.push(`parent = ${arg(o.parent)}`);
+  if (o.prefix !== undefined && o.prefix !== "")
+    // Range scan instead of LIKE: keys may contain % and _.
+    where.push(`key >= ${arg(o.prefix)} AND key < ${arg(`${o.prefix}\u{10FFFF}`)}`);
+  if (o.from !== undefined) where.push(`key >= ${arg(o.from)}`);
+  if (o.after !== undefined) where.push(`key > ${arg(o.after)}`);
+  let sql = `SELECT key, value AS text FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
+  if (o.limit !== undefined) sql += ` LIMIT ${arg(o.limit)}`;
+  return { sql, args };
+}
+
 class PgDocuments implements DocumentStore {
   constructor(
     private readonly q: () => Queryable,
@@ -135,20 +161,7 @@ class PgDocuments implements DocumentStore {
   }
 
   async listText(kind: Kind, o: ListOptions = {}): Promise<TextEntry[]> {
-    const args: (string | number)[] = [kind];
-    const where = ["kind = $1"];
-    const arg = (v: string | number) => {
-      args.push(v);
-      return `$${args.length}`;
-    };
-    if (o.parent !== undefined) where.push(`parent = ${arg(o.parent)}`);
-    if (o.prefix !== undefined && o.prefix !== "")
-      // Range scan instead of LIKE: keys may contain % and _.
-      where.push(`key >= ${arg(o.prefix)} AND key < ${arg(`${o.prefix}\u{10FFFF}`)}`);
-    if (o.from !== undefined) where.push(`key >= ${arg(o.from)}`);
-    if (o.after !== undefined) where.push(`key > ${arg(o.after)}`);
-    let sql = `SELECT key, value AS text FROM documents WHERE ${where.join(" AND ")} ORDER BY key`;
-    if (o.limit !== undefined) sql += ` LIMIT ${arg(o.limit)}`;
+    const { sql, args } = listQuery(kind, o);
     return (await this.q().query<TextEntry>(sql, args)).rows;
   }
 
@@ -163,6 +176,49 @@ class PgDocuments implements DocumentStore {
       ),
     );
     this.changed(kind, key);
+  }
+
+  async putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]): Promise<void> {
+    // One statement cannot update a row twice: a key's last row stands for all of its rows, as
+    // after puts in turn.
+    const last = new Map<string, Row<K>>();
+    for (const row of rows) {
+      last.delete(row.key);
+      last.set(row.key, row);
+    }
+    let batch: { key: string; parent: string | null; text: string; unique: string | null }[] = [];
+    let chars = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const written = batch;
+      batch = [];
+      chars = 0;
+      await uniquely(kind, written.find((r) => r.unique !== null)?.unique ?? null, () =>
+        this.q().query(
+          `INSERT INTO documents (kind, key, parent, value, updated_at, unique_value)
+           SELECT $1::text, r.key, r.parent, r.value, $2::bigint, r.unique_value
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS r(key, parent, value, unique_value)
+           ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, value = excluded.value,
+             updated_at = excluded.updated_at, unique_value = excluded.unique_value`,
+          [
+            kind,
+            Date.now(),
+            written.map((r) => r.key),
+            written.map((r) => r.parent),
+            written.map((r) => r.text),
+            written.map((r) => r.unique),
+          ],
+        ),
+      );
+      for (const r of written) this.changed(kind, r.key);
+    };
+    for (const row of last.values()) {
+      const text = JSON.stringify(row.value);
+      batch.push({ key: row.key, parent: row.parent, text, unique: uniqueValueOf(kind, row.value) });
+      chars += text.length;
+      if (chars >= PUT_MANY_CHARS || batch.length >= PUT_MANY_ROWS) await flush();
+    }
+    await flush();
   }
 
   async insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean> {
@@ -185,13 +241,20 @@ class PgDocuments implements DocumentStore {
   }
 }
 
+/**
+ * Runs a write, turning a duplicate unique secondary value into `UniqueViolation` (naming the value
+ * PostgreSQL reports, else `unique`: a write of many rows has many).
+ */
 async function uniquely<R>(kind: Kind, unique: string | null, write: () => Promise<R>): Promise<R> {
   try {
     return await write();
   } catch (err) {
-    const e = err as { code?: string; constraint?: string };
+    const e = err as { code?: string; constraint?: string; detail?: string };
     if (unique !== null && e.code === "23505" && e.constraint === "documents_by_unique_value")
-      throw new UniqueViolation(kind, unique);
+      throw new UniqueViolation(
+        kind,
+        /^Key \(kind, unique_value\)=\(.*?, (.*)\) already exists/.exec(e.detail ?? "")?.[1] ?? unique,
+      );
     throw err;
   }
 }
@@ -292,6 +355,16 @@ export class PostgresDatastore implements Datastore {
     });
     // An idle client's connection dropping (server restart) must not crash the process.
     pool.on("error", (err) => log(`datastore: PostgreSQL connection lost (${where}): ${err.message}`));
+    // Every list is a key-ordered index range with a LIMIT, and the planner cannot see that a kind
+    // and its keys are correlated (all of a bucket's objects start with its name): it underestimates
+    // the rows of a range (8 for 10,000 objects without statistics, 10 for 999 with them) and picks a
+    // bitmap scan, which loses the index order, reads the whole range and sorts it for one page (6 ms
+    // a page of a 10,000-object bucket instead of 0.1 ms). Without bitmap scans it walks the index
+    // in order and stops at the LIMIT. Set per session (queued before the session's first query), so
+    // a `?options=` of the URL still applies.
+    pool.on("connect", (client) => {
+      client.query("SET enable_bitmapscan = off").catch(() => undefined);
+    });
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -336,6 +409,14 @@ export class PostgresDatastore implements Datastore {
   listText(kind: Kind, options?: ListOptions) {
     return this.track(() => this.reads.listText(kind, options));
   }
+  /** The plan PostgreSQL chooses for a `list` on this store's sessions, as `EXPLAIN` prints it. */
+  explainList(kind: Kind, options: ListOptions = {}): Promise<string> {
+    return this.track(async () => {
+      const { sql, args } = listQuery(kind, options);
+      const r = await this.pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`, args);
+      return r.rows.map((row) => row["QUERY PLAN"]).join("\n");
+    });
+  }
   dump<K extends Kind>(kind: K, after: string | undefined, limit: number): Promise<Row<K>[]> {
     return this.track(async () => {
       const r = await this.pool.query<{ key: string; parent: string | null; value: string }>(
@@ -352,6 +433,9 @@ export class PostgresDatastore implements Datastore {
   }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
+  }
+  putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]) {
+    return this.transaction((tx) => tx.putMany(kind, rows));
   }
   insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.insert(kind, key, value, parent));

@@ -91,9 +91,30 @@ function statements(db: Db) {
   };
 }
 
+/**
+ * The tightest of a listing's lower bounds on the key (the prefix and `from` inclusive, `after`
+ * exclusive), compared as SQLite compares keys (UTF-8 bytes). SQLite seeks the index with one
+ * lower bound and filters by the others: given a prefix and a page token it started at the prefix
+ * and read every key up to the page, so a walk through a bucket or a project's instances read
+ * quadratically many rows.
+ */
+function lowerBound(o: ListOptions): { key: string; inclusive: boolean } | undefined {
+  let best: { key: string; inclusive: boolean } | undefined;
+  const consider = (key: string | undefined, inclusive: boolean) => {
+    if (key === undefined) return;
+    const c = best ? Buffer.compare(Buffer.from(key), Buffer.from(best.key)) : 1;
+    if (c > 0 || (c === 0 && !inclusive)) best = { key, inclusive };
+  };
+  // An empty prefix or `from` bounds nothing (every key is >= "").
+  consider(o.prefix || undefined, true);
+  consider(o.from || undefined, true);
+  consider(o.after, false);
+  return best;
+}
+
 /** Documents over one SQLite connection (also used read-only by offline CLI commands). */
 export class SqliteDocuments implements DocumentStore {
-  /** Prepared once per distinct query shape (there are at most 2^5 of them). */
+  /** Prepared once per distinct query shape (there are a dozen at most). */
   private readonly listStatements = new Map<string, Database.Statement<(string | number)[], TextEntry>>();
   private readonly stmts: ReturnType<typeof statements> | undefined;
   private readonly getStatement: Database.Statement<[string, string], { value: string }>;
@@ -137,18 +158,15 @@ export class SqliteDocuments implements DocumentStore {
       where.push("parent = ?");
       args.push(o.parent);
     }
+    const low = lowerBound(o);
+    if (low) {
+      where.push(low.inclusive ? "key >= ?" : "key > ?");
+      args.push(low.key);
+    }
     if (o.prefix !== undefined && o.prefix !== "") {
       // Range scan instead of LIKE: keys may contain % and _.
-      where.push("key >= ? AND key < ?");
-      args.push(o.prefix, `${o.prefix}\u{10FFFF}`);
-    }
-    if (o.from !== undefined) {
-      where.push("key >= ?");
-      args.push(o.from);
-    }
-    if (o.after !== undefined) {
-      where.push("key > ?");
-      args.push(o.after);
+      where.push("key < ?");
+      args.push(`${o.prefix}\u{10FFFF}`);
     }
     // Under a parent, the parent index gives the rows in key order already. Without statistics the
     // planner prefers the primary key (kind, key) to skip a sort, and then filters every document
@@ -172,6 +190,11 @@ export class SqliteDocuments implements DocumentStore {
     uniquely(kind, unique, () =>
       this.s.put.run(kind, key, parent ?? null, JSON.stringify(value), Date.now(), unique),
     );
+  }
+
+  async putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]): Promise<void> {
+    // Prepared statements run in-process without a round trip: one per row costs no more.
+    for (const row of rows) await this.put(kind, row.key, row.value, row.parent ?? undefined);
   }
 
   async insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string): Promise<boolean> {
@@ -239,6 +262,9 @@ export class SqliteDatastore implements Datastore {
   }
   put<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.put(kind, key, value, parent));
+  }
+  putMany<K extends Kind>(kind: K, rows: readonly Row<K>[]) {
+    return this.transaction((tx) => tx.putMany(kind, rows));
   }
   insert<K extends Kind>(kind: K, key: string, value: Documents[K], parent?: string) {
     return this.transaction((tx) => tx.insert(kind, key, value, parent));

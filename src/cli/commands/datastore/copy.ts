@@ -97,7 +97,7 @@ export default command({
             let n = 0;
             for (;;) {
               const rows = await source.dump(kind, after, PAGE);
-              for (const row of rows) await tx.put(kind, row.key, row.value, row.parent ?? undefined);
+              await tx.putMany(kind, rows);
               n += rows.length;
               if (rows.length < PAGE) break;
               after = rows[rows.length - 1]!.key;
