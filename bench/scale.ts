@@ -41,6 +41,7 @@ import { bucketResource } from "../src/domain/storage/bucket.js";
 import { mintAccessToken } from "../src/domain/tokens/access-token.js";
 import { loadSigningKey } from "../src/domain/tokens/signing-key.js";
 import { AccessControl } from "../src/server/iam/access-control.js";
+import { decide } from "../src/server/iam/decide.js";
 import { LoadChild } from "./load-gen.js";
 import { FLEET_ZONE, type Fleet, FULL_SCALE, generateFleet, projectIdOf, QUICK_SCALE } from "./scale-gen.js";
 import { log } from "./stats.js";
@@ -216,39 +217,53 @@ async function inProcessChecks(store: Datastore, fleet: Fleet, orgId: string) {
   ];
   const out: BackendResult["checks"] = {};
   const ITER = QUICK ? 3_000 : 20_000;
-  for (const [label, who, permission, ref, expect] of rows) {
-    let t = process.hrtime.bigint();
-    const first = await access.decide(who, permission, ref);
-    const firstUs = Number(process.hrtime.bigint() - t) / 1000;
-    if (first.allowed !== expect)
-      throw new Error(`${label}: expected allowed=${expect}, got ${first.reason}`);
-    for (let i = 0; i < 200; i++) await access.decide(who, permission, ref);
-    const times: number[] = [];
-    const stop = Date.now() + 5_000;
-    for (let i = 0; i < ITER && Date.now() < stop; i++) {
-      t = process.hrtime.bigint();
-      await access.decide(who, permission, ref);
-      times.push(Number(process.hrtime.bigint() - t) / 1000);
+  // Each check twice: evaluated (the policy chain walked on the cached policies: what a first call,
+  // or any call after a policy change, costs) and remembered (AccessControl's decision cache: what
+  // a repeated call costs).
+  const evaluate = (who: Principal, permission: string, ref: ResourceRef) =>
+    decide(access.policySource, orgId, who, permission, ref);
+  for (const [label, who, permission, ref, expect] of rows)
+    for (const [how, check] of [
+      ["evaluated", evaluate],
+      ["remembered", access.decide.bind(access)],
+    ] as const) {
+      let t = process.hrtime.bigint();
+      const first = await check(who, permission, ref);
+      const firstUs = Number(process.hrtime.bigint() - t) / 1000;
+      if (first.allowed !== expect)
+        throw new Error(`${label}: expected allowed=${expect}, got ${first.reason}`);
+      for (let i = 0; i < 200; i++) await check(who, permission, ref);
+      const times: number[] = [];
+      const stop = Date.now() + 5_000;
+      for (let i = 0; i < ITER && Date.now() < stop; i++) {
+        t = process.hrtime.bigint();
+        await check(who, permission, ref);
+        times.push(Number(process.hrtime.bigint() - t) / 1000);
+      }
+      out[`${label}, ${how}`] = { ...summary(times), firstUs };
     }
-    out[label] = { ...summary(times), firstUs };
-  }
   // Many principals over many projects' policies (all cached after the first pass).
   const sample = fleet.sample.map((s) => ({
     who: serviceAccountPrincipal(s.account.email, undefined, s.account.uniqueId),
     ref: projectRef(orgId, s.projectId),
   }));
-  for (const s of sample) await access.decide(s.who, "iam.serviceAccounts.list", s.ref);
-  const times: number[] = [];
-  for (let i = 0; i < ITER; i++) {
-    const s = sample[i % sample.length]!;
-    const t = process.hrtime.bigint();
-    await access.decide(s.who, "iam.serviceAccounts.list", s.ref);
-    times.push(Number(process.hrtime.bigint() - t) / 1000);
+  for (const [how, check] of [
+    ["evaluated", evaluate],
+    ["remembered", access.decide.bind(access)],
+  ] as const) {
+    for (const s of sample) await check(s.who, "iam.serviceAccounts.list", s.ref);
+    const times: number[] = [];
+    for (let i = 0; i < ITER; i++) {
+      const s = sample[i % sample.length]!;
+      const t = process.hrtime.bigint();
+      await check(s.who, "iam.serviceAccounts.list", s.ref);
+      times.push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    out[`iam.serviceAccounts.list, ${sample.length} principals × projects, ${how}`] = {
+      ...summary(times),
+      firstUs: Number.NaN,
+    };
   }
-  out[`iam.serviceAccounts.list, ${sample.length} principals × projects`] = {
-    ...summary(times),
-    firstUs: Number.NaN,
-  };
   return out;
 }
 
@@ -554,25 +569,25 @@ function report(results: BackendResult[], agents: Awaited<ReturnType<typeof agen
       `\n[${r.backend}] generated ${r.generate.documents} documents in ${(r.generate.ms / 1000).toFixed(1)} s`,
     );
     lines.push(
-      `  ${"row".padEnd(58)} ${"p50".padStart(9)} ${"p99".padStart(9)} ${"target".padStart(10)}  verdict`,
+      `  ${"row".padEnd(68)} ${"p50".padStart(9)} ${"p99".padStart(9)} ${"target".padStart(10)}  verdict`,
     );
     for (const [label, c] of Object.entries(r.checks))
       lines.push(
-        `  ${`check: ${label}`.padEnd(58)} ${`${f1(c.p50)} µs`.padStart(9)} ${`${f1(c.p99)} µs`.padStart(9)} ${`< ${TARGETS.checkP99Us} µs`.padStart(10)}  ${mark(c.p99 < TARGETS.checkP99Us)} (first ${f0(c.firstUs)} µs)`,
+        `  ${`check: ${label}`.padEnd(68)} ${`${f1(c.p50)} µs`.padStart(9)} ${`${f1(c.p99)} µs`.padStart(9)} ${`< ${TARGETS.checkP99Us} µs`.padStart(10)}  ${mark(c.p99 < TARGETS.checkP99Us)} (first ${f0(c.firstUs)} µs)`,
       );
     for (const [label, h] of Object.entries(r.http))
       lines.push(
-        `  ${`HTTP ${label}, ${PAGE}/page, ${CONNECTIONS} conn`.padEnd(58)} ${`${f1(h.p50)} ms`.padStart(9)} ${`${f1(h.p99)} ms`.padStart(9)} ${`< ${TARGETS.listP99Ms} ms`.padStart(10)}  ${mark(h.p99 < TARGETS.listP99Ms)} (${f0(h.rps)} req/s, server CPU ${f0(h.cpuUsPerRequest)} µs/req, ${h.failed} failed)`,
+        `  ${`HTTP ${label}, ${PAGE}/page, ${CONNECTIONS} conn`.padEnd(68)} ${`${f1(h.p50)} ms`.padStart(9)} ${`${f1(h.p99)} ms`.padStart(9)} ${`< ${TARGETS.listP99Ms} ms`.padStart(10)}  ${mark(h.p99 < TARGETS.listP99Ms)} (${f0(h.rps)} req/s, server CPU ${f0(h.cpuUsPerRequest)} µs/req, ${h.failed} failed)`,
       );
     if (r.pages)
       lines.push(
-        `  ${`serviceAccounts.list page by page (${r.pages.pages} pages)`.padEnd(58)} ${`${f1(r.pages.p50)} ms`.padStart(9)} ${`${f1(r.pages.p99)} ms`.padStart(9)} ${`< ${TARGETS.pageP99Ms} ms`.padStart(10)}  ${mark(r.pages.p99 < TARGETS.pageP99Ms)} (${r.pages.accounts} accounts in ${f0(r.pages.totalMs)} ms)`,
+        `  ${`serviceAccounts.list page by page (${r.pages.pages} pages)`.padEnd(68)} ${`${f1(r.pages.p50)} ms`.padStart(9)} ${`${f1(r.pages.p99)} ms`.padStart(9)} ${`< ${TARGETS.pageP99Ms} ms`.padStart(10)}  ${mark(r.pages.p99 < TARGETS.pageP99Ms)} (${r.pages.accounts} accounts in ${f0(r.pages.totalMs)} ms)`,
       );
     lines.push(
-      `  ${"cold start: spawn → /readyz 200".padEnd(58)} ${`${f0(r.coldStart.readyMs)} ms`.padStart(19)} ${`< ${TARGETS.coldStartMs} ms`.padStart(10)}  ${mark(r.coldStart.readyMs !== undefined && r.coldStart.readyMs < TARGETS.coldStartMs)} (listening after ${f0(r.coldStart.listeningMs)} ms)`,
+      `  ${"cold start: spawn → /readyz 200".padEnd(68)} ${`${f0(r.coldStart.readyMs)} ms`.padStart(19)} ${`< ${TARGETS.coldStartMs} ms`.padStart(10)}  ${mark(r.coldStart.readyMs !== undefined && r.coldStart.readyMs < TARGETS.coldStartMs)} (listening after ${f0(r.coldStart.listeningMs)} ms)`,
     );
     lines.push(
-      `  ${"server RSS: ready / after the load / peak".padEnd(58)} ${`${f0(r.coldStart.rssMiB)} / ${f0(r.rssAfterMiB)} / ${f0(r.hwmMiB)} MiB`.padStart(19)} ${`< ${TARGETS.rssMiB} MB`.padStart(10)}  ${mark(r.hwmMiB * 1.048576 < TARGETS.rssMiB)}`,
+      `  ${"server RSS: ready / after the load / peak".padEnd(68)} ${`${f0(r.coldStart.rssMiB)} / ${f0(r.rssAfterMiB)} / ${f0(r.hwmMiB)} MiB`.padStart(19)} ${`< ${TARGETS.rssMiB} MB`.padStart(10)}  ${mark(r.hwmMiB * 1.048576 < TARGETS.rssMiB)}`,
     );
   }
   if (agents)

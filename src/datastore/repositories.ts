@@ -22,7 +22,7 @@ import type { UploadSession } from "../domain/storage/upload-session.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { User } from "../domain/user.js";
 import type { UserPassword } from "../domain/user-password.js";
-import type { DocumentStore, Documents, Kind, MetaDocuments } from "./datastore.js";
+import type { DocumentStore, Documents, Kind, MetaDocuments, TextEntry } from "./datastore.js";
 
 // Record types live in src/domain; re-exported here for existing importers.
 export type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
@@ -66,16 +66,16 @@ async function page<K extends Kind>(
   req: PageRequest & { prefix?: string },
 ): Promise<Page<Documents[K]>> {
   const p = await pageText(store, kind, parent, req);
-  return { ...p, items: p.items.map((t) => JSON.parse(t) as Documents[K]) };
+  return { ...p, items: p.items.map((e) => JSON.parse(e.text) as Documents[K]) };
 }
 
-/** `page`, with each document as its stored JSON text. */
+/** `page`, with each document as its key and stored JSON text. */
 async function pageText(
   store: DocumentStore,
   kind: Kind,
   parent: string | undefined,
   req: PageRequest & { prefix?: string },
-): Promise<Page<string>> {
+): Promise<Page<TextEntry>> {
   const after = decodePageToken(req.pageToken);
   const rows = await store.listText(kind, {
     ...(parent !== undefined ? { parent } : {}),
@@ -86,7 +86,7 @@ async function pageText(
   const items = rows.slice(0, req.pageSize);
   const more = rows.length > req.pageSize;
   return {
-    items: items.map((r) => r.text),
+    items,
     ...(more ? { nextPageToken: encodePageToken(items.at(-1)!.key) } : {}),
   };
 }
@@ -160,7 +160,7 @@ export function repositories(s: DocumentStore) {
         if (after !== undefined && !after.startsWith(prefix)) return undefined;
         return page(s, "instance", undefined, { ...req, prefix });
       },
-      /** `page`, each instance as its stored JSON text (list pages render from it). */
+      /** `page`, each instance as its key and stored JSON text (list pages render from it). */
       pageText(projectId: string, zone: string, req: PageRequest) {
         const prefix = `${projectId}/${zone}/`;
         const after = decodePageToken(req.pageToken);
@@ -285,12 +285,12 @@ export function repositories(s: DocumentStore) {
         const rows = await s.list("object", scanOptions(bucket, q));
         return rows.map((r) => ({ key: r.value.name, name: r.value.name, value: r.value }));
       },
-      /** `scan`, each object as its stored JSON text: the name is the key's (`bucket/name`). */
-      scanText: async (bucket: string, q: ObjectScan): Promise<ListEntry<string>[]> => {
+      /** `scan`, each object as its stored entry (key and JSON text): the name is the key's (`bucket/name`). */
+      scanText: async (bucket: string, q: ObjectScan): Promise<ListEntry<TextEntry>[]> => {
         const rows = await s.listText("object", scanOptions(bucket, q));
         return rows.map((r) => {
           const name = r.key.slice(bucket.length + 1);
-          return { key: name, name, value: r.text };
+          return { key: name, name, value: r };
         });
       },
       any: async (bucket: string) => (await s.list("object", { prefix: `${bucket}/`, limit: 1 })).length > 0,

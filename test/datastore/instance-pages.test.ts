@@ -42,8 +42,9 @@ describe("instance pages", () => {
         ...(token ? { pageToken: token } : {}),
       });
       assert.ok(page, "a token of this listing is accepted");
-      for (const t of page.items) {
-        const i = JSON.parse(t) as Instance;
+      for (const e of page.items) {
+        const i = JSON.parse(e.text) as Instance;
+        assert.equal(e.key, `fleet/us-east1-b/${i.name}`);
         assert.deepEqual([i.projectId, i.zone], ["fleet", "us-east1-b"]);
         names.push(i.name);
       }

@@ -42,24 +42,28 @@ export function jsonWithItems(
 }
 
 /**
- * Serialized renderings of listed documents, keyed by the base URL and the document's stored JSON
- * text: a rendering is a pure function of both, so an unchanged document is neither parsed nor
- * rendered again, and a changed one (new text) misses. Bounded by size; emptied when full.
+ * Serialized renderings of listed documents, keyed by the base URL and the document's key, each kept
+ * with the stored JSON text it was made from: a rendering is a pure function of both, so an
+ * unchanged document (the same text) is neither parsed nor rendered again, and a changed one misses.
+ * Looked up by the key rather than the text: a stored text arrives as a fresh string on every read,
+ * and hashing hundreds of characters per item was a tenth of a page's cost; comparing it with the
+ * kept one is cheap. Bounded by size; emptied when full.
  */
 export class RenderedJson<T> {
-  private readonly byBase = new Map<string, Map<string, Buffer>>();
+  private readonly byBase = new Map<string, Map<string, { text: string; json: Buffer }>>();
   private size = 0;
   constructor(
     private readonly render: (doc: T, base: string) => unknown,
     private readonly maxSize = 32 * 1024 * 1024,
   ) {}
 
-  of(text: string, base: string): Buffer {
+  /** The rendering of the stored document `entry` (its key and JSON text) for `base`. */
+  of(entry: { key: string; text: string }, base: string): Buffer {
     let cache = this.byBase.get(base);
-    const hit = cache?.get(text);
-    if (hit !== undefined) return hit;
-    const json = Buffer.from(JSON.stringify(this.render(JSON.parse(text) as T, base)), "utf8");
-    const cost = 2 * text.length + json.length + 2 * base.length;
+    const hit = cache?.get(entry.key);
+    if (hit !== undefined && hit.text === entry.text) return hit.json;
+    const json = Buffer.from(JSON.stringify(this.render(JSON.parse(entry.text) as T, base)), "utf8");
+    const cost = 2 * (entry.text.length + entry.key.length) + json.length + 2 * base.length;
     if (cost > this.maxSize) return json;
     if (this.size + cost > this.maxSize) {
       this.byBase.clear();
@@ -70,7 +74,8 @@ export class RenderedJson<T> {
       cache = new Map();
       this.byBase.set(base, cache);
     }
-    cache.set(text, json);
+    // A replaced entry's cost stays counted until the cache is emptied: an over-estimate, never under.
+    cache.set(entry.key, { text: entry.text, json });
     this.size += cost;
     return json;
   }

@@ -206,7 +206,7 @@ export function registerCompute(router: Router, deps: ServerDeps) {
     return jsonWithItems(
       { kind: "compute#instanceList", id: `projects/${p.projectId}/zones/${z}/instances` },
       "items",
-      page.items.map((t) => rendered.of(t, base)),
+      page.items.map((e) => rendered.of(e, base)),
       {
         ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
         selfLink: `${base}projects/${p.projectId}/zones/${z}/instances`,

@@ -4,6 +4,7 @@
  * (through its bucket's policy: uniform bucket-level access) like Google.
  */
 import { pipeline } from "node:stream/promises";
+import type { TextEntry } from "../../../datastore/datastore.js";
 import { InvalidArgument } from "../../../domain/errors.js";
 import type { Bucket } from "../../../domain/storage/bucket.js";
 import { compareNames, type ListEntry, listPage } from "../../../domain/storage/listing.js";
@@ -90,12 +91,12 @@ export function registerObjects(router: Router, deps: ServerDeps) {
         // Live objects are read as their stored text: an unchanged object's rendering is cached.
         const page = versions
           ? await listPage<StoredObject>(query, (o) => scanVersions(deps, b.name, { prefix, ...o }))
-          : await listPage<string>(query, (o) => deps.repos.objects.scanText(b.name, { prefix, ...o }));
+          : await listPage<TextEntry>(query, (o) => deps.repos.objects.scanText(b.name, { prefix, ...o }));
         const items = versions
           ? (page.items as StoredObject[]).map((o) =>
               Buffer.from(JSON.stringify(renderObject(o, ctx.baseUrl))),
             )
-          : (page.items as string[]).map((t) => rendered.of(t, ctx.baseUrl));
+          : (page.items as TextEntry[]).map((e) => rendered.of(e, ctx.baseUrl));
         return jsonWithItems(
           { kind: "storage#objects", ...(page.prefixes.length ? { prefixes: page.prefixes } : {}) },
           "items",
