@@ -30,7 +30,7 @@ export async function startPeer(): Promise<PeerOutcome> {
   try {
     mod = await import(name);
   } catch (err) {
-    return { skipped: `${name} is not installed (npm install --no-save ${name}): ${(err as Error).message}` };
+    return { skipped: `${name} is not installed (a dev dependency: run npm ci): ${(err as Error).message}` };
   }
   try {
     let version = "?";

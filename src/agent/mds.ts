@@ -226,7 +226,11 @@ export function createMdsHandler(backend: MdsBackend, opts: MdsOptions = {}) {
       if (path === "/computeMetadata") return redirect(req, path, rawQuery);
       return { status: 200, contentType: TEXT, body: "v1/\n" };
     }
-    if (/^\/(computeMetadata\/v1beta1|0\.1)(\/|$)/.test(path))
+    // The pattern only for paths that can match it (it ran on every cached token's request).
+    if (
+      (path.startsWith("/0.1") || path.startsWith("/computeMetadata/v1beta1")) &&
+      /^\/(computeMetadata\/v1beta1|0\.1)(\/|$)/.test(path)
+    )
       return {
         status: 403,
         contentType: TEXT,
