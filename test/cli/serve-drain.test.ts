@@ -119,3 +119,52 @@ test("SIGTERM during a 100 MB upload: /readyz turns 503, the upload completes, t
   assert.equal(uploadLine?.status, 200, audit);
   agent.destroy();
 });
+
+test("a second signal while draining forces the exit (130), however soon it follows the first", {
+  timeout: 60_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "warrant-drain2-"));
+  const proc = spawnServe(dir, ["--drain-timeout", "60", "--metadata-port", "0"]);
+  try {
+    const info = await proc.ready();
+    const url = info.url as string;
+    const cred = JSON.parse(readFileSync(info.adminCredentialFile as string, "utf8"));
+    const { access_token: token } = (await (
+      await fetch(`${url}/token`, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: "refresh_token", ...cred }),
+      })
+    ).json()) as { access_token: string };
+    const made = await fetch(`${url}/storage/v1/b?project=demo-project`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "drain-bucket-2" }),
+    });
+    assert.equal(made.status, 200);
+    // An upload that sends a first megabyte and then nothing: the drain waits for it.
+    const req = request(`${url}/upload/storage/v1/b/drain-bucket-2/o?uploadType=media&name=held.bin`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-length": 8 * 1024 * 1024 },
+    });
+    req.on("error", () => {});
+    req.write(Buffer.alloc(1024 * 1024, 1));
+    await new Promise((r) => setTimeout(r, 300));
+    proc.kill("SIGTERM");
+    for (const deadline = Date.now() + 10_000; !proc.output().includes("Received SIGTERM"); ) {
+      assert.ok(Date.now() < deadline, `no drain began:\n${proc.output()}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    proc.kill("SIGTERM");
+    const code = await Promise.race([
+      proc.exited,
+      new Promise((r) => setTimeout(() => r("still running after 10 s"), 10_000)),
+    ]);
+    assert.equal(code, 130, proc.output());
+    assert.doesNotMatch(proc.output(), /Stopped\./);
+    req.destroy();
+  } finally {
+    proc.kill("SIGKILL");
+    await proc.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

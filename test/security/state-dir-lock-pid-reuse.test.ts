@@ -80,5 +80,6 @@ test("two starts at the same moment: exactly one serves; the other names it and 
   assert.match(loser.output(), new RegExp(`another warrant serve \\(pid ${winner.child.pid}\\) is using`));
   assert.match(loser.output(), /serve\.lock/);
   winner.kill();
-  assert.equal(await winner.exited, 0);
+  // With its output: it once ended on SIGTERM instead (about 1 run in 9, not reproduced since).
+  assert.equal(await winner.exited, 0, `the winner's output:\n${winner.output()}`);
 });

@@ -245,19 +245,25 @@ export default command({
       );
     };
     process.on("SIGHUP", reopen);
+    // One listener for the whole shutdown: the first signal starts it, a second one while closing
+    // forces the exit. (Swapping `once` listeners left a moment with none, when a second signal
+    // would have killed the process with the default action instead.)
+    let onSignal: (s: NodeJS.Signals) => void = () => {};
     const signal = await new Promise<NodeJS.Signals>((done) => {
-      process.once("SIGINT", () => done("SIGINT"));
-      process.once("SIGTERM", () => done("SIGTERM"));
+      let received = false;
+      onSignal = (s) => {
+        if (received) process.exit(130);
+        received = true;
+        done(s);
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
     });
     stderr.write(`Received ${signal}, draining requests in flight, then shutting down...\n`);
-    // A second signal while closing forces the exit.
-    const force = () => process.exit(130);
-    process.once("SIGINT", force);
-    process.once("SIGTERM", force);
     await server.close();
     process.removeListener("SIGHUP", reopen);
-    process.removeListener("SIGINT", force);
-    process.removeListener("SIGTERM", force);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
     stderr.write("Stopped.\n");
     // If something still holds the event loop open, do not hang around after a clean close.
     setTimeout(() => process.exit(0), 2000).unref();
