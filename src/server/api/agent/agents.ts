@@ -15,7 +15,6 @@ import { ApiError, InvalidArgument, NotFound, Unauthenticated } from "../../../d
 import { effectiveScopes, type InstanceView, tokenProblem } from "../../../domain/metadata/view.js";
 import { secretMatches, sha256Hex } from "../../../domain/oauth/secrets.js";
 import { childOf, instanceResource, projectRef, serviceAccountResource } from "../../../domain/resources.js";
-import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { claimProblem } from "../../../domain/tokens/claims.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import type { ChangeFeed } from "../../agents/change-feed.js";
@@ -24,6 +23,7 @@ import type { ServerDeps } from "../../deps.js";
 import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
+import { issueAccessToken } from "../../tokens/issue.js";
 
 export const ENROLLMENT_TTL_MS = 3600_000;
 export const MAX_VIEW_WAIT_S = 300;
@@ -320,19 +320,13 @@ export function registerAgentApi(
       const account = typeof body.account === "string" ? body.account : "default";
       const { sa } = await tokenTarget(agent, account);
       const scopes = effectiveScopes(sa.scopes, requested);
-      const { token, claims } = await mintAccessToken(
-        deps.keyRing.primary(),
-        deps.tokenIssuer,
-        {
-          sub: `serviceAccount:${sa.email}`,
-          uid: sa.uniqueId,
-          scopes,
-          azp: sa.uniqueId,
-          via: "metadata",
-          lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-        },
-        deps.signer,
-      );
+      const { token, claims } = await issueAccessToken(deps, {
+        sub: `serviceAccount:${sa.email}`,
+        uid: sa.uniqueId,
+        scopes,
+        azp: sa.uniqueId,
+        via: "metadata",
+      });
       recordIssued(deps.audit, ctx.requestId, "metadata", {
         subject: `serviceAccount:${sa.email}`,
         tokenType: "access_token",

@@ -9,7 +9,7 @@ import { ApiError, InvalidArgument, NotFound } from "../../../domain/errors.js";
 import { memberOf, serviceAccountPrincipal } from "../../../domain/iam/principal.js";
 import { parseScopes } from "../../../domain/oauth/assertion.js";
 import type { ServiceAccount } from "../../../domain/service-account.js";
-import { DEFAULT_ACCESS_TOKEN_LIFETIME_S, mintAccessToken } from "../../../domain/tokens/access-token.js";
+import { DEFAULT_ACCESS_TOKEN_LIFETIME_S } from "../../../domain/tokens/access-token.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import { recordIssued } from "../../audit.js";
 import type { ServerDeps } from "../../deps.js";
@@ -17,6 +17,7 @@ import { readJsonObject } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { explanation } from "../../iam/access-control.js";
+import { issueAccessToken } from "../../tokens/issue.js";
 import { serviceAccountRef } from "../iam/service-accounts.js";
 
 const NAME = /^projects\/-\/serviceAccounts\/([^/]+)$/;
@@ -97,19 +98,14 @@ export function registerIamCredentials(router: Router, deps: ServerDeps) {
     if (typeof scopes === "string") throw new InvalidArgument(scopes);
     const lifetime = parseLifetime(body.lifetime);
     const target = await authorizeChain(ctx, "iam.serviceAccounts.getAccessToken", body);
-    const { token, claims } = await mintAccessToken(
-      deps.keyRing.primary(),
-      deps.tokenIssuer,
-      {
-        sub: `serviceAccount:${target.email}`,
-        uid: target.uniqueId,
-        scopes,
-        azp: target.uniqueId,
-        via: "impersonation",
-        lifetimeSeconds: Math.min(lifetime, deps.accessTokenLifetimeSeconds),
-      },
-      deps.signer,
-    );
+    const { token, claims } = await issueAccessToken(deps, {
+      sub: `serviceAccount:${target.email}`,
+      uid: target.uniqueId,
+      scopes,
+      azp: target.uniqueId,
+      via: "impersonation",
+      lifetimeSeconds: Math.min(lifetime, deps.accessTokenLifetimeSeconds),
+    });
     return {
       accessToken: token,
       expireTime: new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, "Z"),

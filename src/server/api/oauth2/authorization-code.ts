@@ -21,9 +21,9 @@ import {
 } from "../../../domain/oauth/first-party-clients.js";
 import { verifierMatches } from "../../../domain/oauth/pkce.js";
 import { newRefreshToken, sha256Hex } from "../../../domain/oauth/secrets.js";
-import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import type { ServerDeps } from "../../deps.js";
+import { issueAccessToken } from "../../tokens/issue.js";
 import type { GrantResult } from "./token.js";
 
 /** The first-party client a token request names, authenticated; invalid_client otherwise. */
@@ -59,7 +59,6 @@ export function userIdToken(deps: ServerDeps, clientId: string, uid: string, ema
     subject: uid,
     azp: clientId,
     email,
-    lifetimeSeconds: deps.accessTokenLifetimeSeconds,
   });
 }
 
@@ -136,19 +135,13 @@ export async function authorizationCodeGrant(form: URLSearchParams, deps: Server
     throw new InvalidGrant(outcome.why);
   }
   const { record, grantClientId } = outcome;
-  const { token, claims } = await mintAccessToken(
-    deps.keyRing.primary(),
-    deps.tokenIssuer,
-    {
-      sub: record.subject,
-      uid: record.uid,
-      scopes: record.scopes,
-      azp: grantClientId,
-      via: "authorization_code",
-      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-    },
-    deps.signer,
-  );
+  const { token, claims } = await issueAccessToken(deps, {
+    sub: record.subject,
+    uid: record.uid,
+    scopes: record.scopes,
+    azp: grantClientId,
+    via: "authorization_code",
+  });
   const idToken = record.scopes.includes("openid")
     ? await userIdToken(deps, client.clientId, record.uid, record.email)
     : undefined;

@@ -6,11 +6,11 @@ import { decodeProtectedHeader } from "jose";
 import { CLOUD_PLATFORM } from "../../../domain/compute/scopes.js";
 import { type AssertionClaims, assertionProblem, parseScopes } from "../../../domain/oauth/assertion.js";
 import { InvalidGrant, InvalidRequest, InvalidScope } from "../../../domain/oauth/errors.js";
-import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { mintIdToken } from "../../../domain/tokens/id-token.js";
 import { rs256Verifies } from "../../../domain/tokens/jws.js";
 import type { UsableKey } from "../../auth/service-account-directory.js";
 import type { ServerDeps } from "../../deps.js";
+import { issueAccessToken } from "../../tokens/issue.js";
 import type { GrantResult } from "./token.js";
 
 export const MAX_ASSERTION_BYTES = 8192;
@@ -81,19 +81,13 @@ export async function jwtBearerGrant(
   if (typeof scopes === "string") throw new InvalidScope(scopes);
   // An assertion without scopes gets cloud-platform: IAM remains the limit.
   const granted = scopes.length ? scopes : [CLOUD_PLATFORM];
-  const { token, claims: minted } = await mintAccessToken(
-    deps.keyRing.primary(),
-    deps.tokenIssuer,
-    {
-      sub: `serviceAccount:${sa.email}`,
-      uid: sa.uniqueId,
-      scopes: granted,
-      azp: sa.uniqueId,
-      via: "jwt-bearer",
-      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-    },
-    deps.signer,
-  );
+  const { token, claims: minted } = await issueAccessToken(deps, {
+    sub: `serviceAccount:${sa.email}`,
+    uid: sa.uniqueId,
+    scopes: granted,
+    azp: sa.uniqueId,
+    via: "jwt-bearer",
+  });
   return {
     body: { access_token: token, expires_in: minted.exp - minted.iat, token_type: "Bearer" },
     issued: {

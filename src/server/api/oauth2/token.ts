@@ -16,11 +16,11 @@ import {
   UnsupportedGrantType,
 } from "../../../domain/oauth/errors.js";
 import { secretMatches, sha256Hex } from "../../../domain/oauth/secrets.js";
-import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import type { ServerDeps } from "../../deps.js";
 import { readForm } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
+import { issueAccessToken } from "../../tokens/issue.js";
 import { authenticateFirstParty, authorizationCodeGrant, userIdToken } from "./authorization-code.js";
 import { jwtBearerGrant } from "./jwt-bearer.js";
 
@@ -111,19 +111,13 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
     if (extra) throw new InvalidScope(`The requested scope ${extra} was not granted to this refresh token.`);
     scopes = asked;
   }
-  const { token, claims } = await mintAccessToken(
-    deps.keyRing.primary(),
-    deps.tokenIssuer,
-    {
-      sub: record.subject,
-      ...(uid !== undefined ? { uid } : {}),
-      scopes,
-      azp,
-      via: "refresh_token",
-      lifetimeSeconds: deps.accessTokenLifetimeSeconds,
-    },
-    deps.signer,
-  );
+  const { token, claims } = await issueAccessToken(deps, {
+    sub: record.subject,
+    ...(uid !== undefined ? { uid } : {}),
+    scopes,
+    azp,
+    via: "refresh_token",
+  });
   // Spec §7.6: a browser sign-in's refresh answers an ID token too when the grant has openid.
   const idToken =
     firstParty && uid !== undefined && subject?.kind === "user" && record.scopes.includes("openid")

@@ -18,7 +18,6 @@ import {
   OAuthError,
   UnsupportedGrantType,
 } from "../../../domain/oauth/errors.js";
-import { mintAccessToken } from "../../../domain/tokens/access-token.js";
 import { SubjectTokenRejected, verifySubjectToken } from "../../../domain/tokens/subject-token.js";
 import type { BearerAuthenticator } from "../../auth/bearer-authenticator.js";
 import {
@@ -29,6 +28,7 @@ import type { ServerDeps } from "../../deps.js";
 import { readForm } from "../../http/body.js";
 import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
+import { issueAccessToken } from "../../tokens/issue.js";
 import { resolveProject } from "../iam/workload-identity-pools.js";
 import { sendOAuth } from "../oauth2/token.js";
 
@@ -192,23 +192,18 @@ export function registerSts(
           Math.min(session ?? Math.min(remaining, MAX_STS_LIFETIME_S), deps.accessTokenLifetimeSeconds),
         );
         const subject = memberOf(principal);
-        const { token, claims: minted } = await mintAccessToken(
-          deps.keyRing.primary(),
-          deps.tokenIssuer,
-          {
-            sub: subject,
-            uid: pool.uid,
-            scopes,
-            azp: provider.name,
-            via: "sts",
-            lifetimeSeconds: lifetime,
-            federated: {
-              groups: [...principal.poolGroups],
-              attributes: { ...principal.attributes } as Record<string, string | string[]>,
-            },
+        const { token, claims: minted } = await issueAccessToken(deps, {
+          sub: subject,
+          uid: pool.uid,
+          scopes,
+          azp: provider.name,
+          via: "sts",
+          lifetimeSeconds: lifetime,
+          federated: {
+            groups: [...principal.poolGroups],
+            attributes: { ...principal.attributes } as Record<string, string | string[]>,
           },
-          deps.signer,
-        );
+        });
         record({
           outcome: "issued",
           subject,
