@@ -13,9 +13,15 @@
  * BENCH_MICRO_SECONDS (in-process window, default 1), BENCH_CONNECTIONS (default 16),
  * BENCH_CLIENT (raw | agent: the load generator's HTTP client, default raw; see bench/load-gen.ts),
  * BENCH_OUT (JSON file, default /tmp/warrant-bench/latest.json), BENCH_ONLY (comma-separated row ids
- * or id prefixes to measure, e.g. `A,warrant.project`; default: every row).
+ * or id prefixes to measure, e.g. `A,warrant.project`; default: every row), BENCH_WORK_US (the
+ * busy-wait of calibration row A.work, default 5).
+ *
+ * Two calibration rows say what the targets leave on this machine, in the same run: `A.work` is
+ * baseline A spending BENCH_WORK_US µs of CPU per request before it answers (how much work an
+ * authenticated call may do and still keep 0.8× of A), and `S` is node:http doing nothing but one
+ * RS256 signature per request (the most any token endpoint can mint here, to set beside the peer).
  */
-import { createPublicKey, type JsonWebKey } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, type JsonWebKey, randomUUID, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -42,6 +48,8 @@ const OUT = process.env.BENCH_OUT ?? "/tmp/warrant-bench/latest.json";
 const SIGNING_THREADS =
   process.env.BENCH_SIGNING_THREADS !== undefined ? Number(process.env.BENCH_SIGNING_THREADS) : undefined;
 const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
+/** Busy-wait per request of calibration row A.work, in µs. */
+const WORK_US = num("BENCH_WORK_US", 5);
 /** Whether the row `id` is measured in this run (BENCH_ONLY). */
 const selected = (id: string) => !ONLY || ONLY.some((p) => id === p || id.startsWith(p));
 const FIRST_WARMUP_MS = 1500;
@@ -229,19 +237,72 @@ async function setUpWarrant(stateDir: string) {
   return { server, serverLog, adminToken, refreshBody, assertions, selfSigned, kid, verificationKey };
 }
 
-/** Baseline A: node:http answering the same bytes Warrant answers for GET /v1/projects/demo-project. */
-/** A bare node:http server answering every request with Warrant's answer: same headers, same bytes. */
-async function startBare(answer: Answer) {
+/**
+ * Baseline A: a bare node:http server answering every request with Warrant's answer for GET
+ * /v1/projects/demo-project: same headers, same bytes. With `workUs`, it first spins that long
+ * (calibration row A.work: a server with that much work per request and nothing else).
+ */
+async function startBare(answer: Answer, workUs = 0) {
   const headers: Record<string, string> = {};
   for (const [k, v] of answer.headers) if (!AUTOMATIC.has(k)) headers[k] = v;
   const body = answer.body;
+  const workMs = workUs / 1000;
   const server = createServer((req, res) => {
     req.resume();
     req.on("end", () => {
+      if (workMs > 0) {
+        const until = performance.now() + workMs;
+        while (performance.now() < until);
+      }
       res.writeHead(answer.status, headers);
       res.end(body);
     });
   });
+  return listenBounded(server);
+}
+
+/**
+ * Calibration row S: node:http answering each POST with an RS256 JWT and nothing else (no client
+ * authentication, no grant, no audit), signed with `crypto.sign` on libuv's threads so that it
+ * uses every core: the most a token endpoint can mint on this machine.
+ */
+async function startSignOnly() {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const header = Buffer.from(JSON.stringify({ alg: "RS256", kid: "sign-only", typ: "JWT" })).toString(
+    "base64url",
+  );
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = {
+        iss: "urn:bench:sign-only",
+        sub: SA_EMAIL,
+        aud: "urn:bench:sign-only",
+        scope: CLOUD_PLATFORM,
+        iat: now,
+        exp: now + 3600,
+        jti: randomUUID(),
+      };
+      const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+      sign("sha256", Buffer.from(input), privateKey, (err, sig) => {
+        if (err) {
+          res.writeHead(500).end();
+          return;
+        }
+        const token = `${input}.${sig.toString("base64url")}`;
+        res.writeHead(200, {
+          "Content-Type": "application/json; charset=UTF-8",
+          "Cache-Control": "no-store",
+        });
+        res.end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: "Bearer" }));
+      });
+    });
+  });
+  return listenBounded(server);
+}
+
+async function listenBounded(server: ReturnType<typeof createServer>) {
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   return {
@@ -397,9 +458,34 @@ async function main() {
       throw new Error(
         `baseline A does not answer what Warrant answers:\n${comparable(bareAnswer)}\n---\n${comparable(projectAnswer)}`,
       );
+    const working = await startBare(projectAnswer, WORK_US);
+    closers.push(working.close);
+    cases.splice(1, 0, {
+      id: "A.work",
+      label: `calibration: A + ${WORK_US} µs of work per request`,
+      unit: "req/s",
+      vs: ["A"],
+      url: `${working.url}/v1/projects/demo-project`,
+      method: "GET",
+      headers: adminAuth,
+    });
+    const signOnly = await startSignOnly();
+    closers.push(signOnly.close);
+    cases.push({
+      id: "S",
+      label: "calibration: node:http that only signs",
+      unit: "tokens/s",
+      vs: ["C"],
+      url: `${signOnly.url}/token`,
+      method: "POST",
+      headers: { "content-type": FORM },
+      bodies: [w.refreshBody],
+    });
 
     let peerStatus: Record<string, unknown>;
-    const outcome = selected("peer") ? await startPeerProcess() : { skipped: "not selected (BENCH_ONLY)" };
+    // The peer's process starts when any of its rows is measured.
+    const peerSelected = !ONLY || ONLY.some((p) => p.startsWith("peer") || "peer".startsWith(p));
+    const outcome = peerSelected ? await startPeerProcess() : { skipped: "not selected (BENCH_ONLY)" };
     if ("peer" in outcome) {
       const { peer } = outcome;
       closers.push(peer.close);
@@ -454,7 +540,7 @@ async function main() {
       }
     } else peerStatus = { status: "skipped", reason: outcome.skipped };
     // The comparison is the point of the token rows: without the peer the run is no result.
-    if (peerStatus.status === "skipped" && selected("peer"))
+    if (peerStatus.status === "skipped" && peerSelected)
       throw new Error(`the peer did not run: ${String(peerStatus.reason)}`);
 
     const micro = microCases(w.kid, w.verificationKey, w.adminToken, decodeJwt(w.adminToken).iss!).filter(
@@ -506,6 +592,8 @@ async function main() {
       ["warrantRefreshOverPeerJwt", "warrant.mint.refresh", "peer.cc.jwt"],
       ["warrantJwtBearerOverPeerJwt", "warrant.mint.jwtbearer", "peer.cc.jwt"],
       ["jwtBearerOverRefresh", "warrant.mint.jwtbearer", "warrant.mint.refresh"],
+      ["signOnlyOverPeerJwt", "S", "peer.cc.jwt"],
+      ["warrantRefreshOverSignOnly", "warrant.mint.refresh", "S"],
     ];
     for (const [name, a, b] of pairs) {
       const ra = rows.find((r) => r.id === a);
@@ -552,9 +640,18 @@ async function main() {
     const get2 = (id: string) => get(id)?.median;
     if (derived.warrantRefreshOverPeerJwt !== undefined)
       out.write(
-        `Warrant refresh_token mint / ${String(peerStatus.name)} ${String(peerStatus.version)} JWT mint: ${fmtRatio(derived.warrantRefreshOverPeerJwt)}×; jwt-bearer / peer JWT: ${fmtRatio(derived.warrantJwtBearerOverPeerJwt!)}×\n`,
+        `Warrant refresh_token mint / ${String(peerStatus.name)} ${String(peerStatus.version)} JWT mint: ${fmtRatio(derived.warrantRefreshOverPeerJwt)}×${derived.warrantJwtBearerOverPeerJwt !== undefined ? `; jwt-bearer / peer JWT: ${fmtRatio(derived.warrantJwtBearerOverPeerJwt)}×` : ""}\n`,
       );
     else out.write(`peer skipped: ${String(peerStatus.reason)}\n`);
+    if (derived.signOnlyOverPeerJwt !== undefined)
+      out.write(
+        `Ceiling: node:http that only signs / peer JWT mint: ${fmtRatio(derived.signOnlyOverPeerJwt)}× (no token endpoint on this machine can beat the peer by more)\n`,
+      );
+    const work = get("A.work")?.ratios[0]?.median;
+    if (work !== undefined)
+      out.write(
+        `Calibration: a bare server doing ${WORK_US} µs of work per request keeps ${fmtRatio(work)}× of baseline A\n`,
+      );
     // Per core: the server's CPU time per mint (all its threads), inverted, beside bare crypto.sign
     // on one core: how much of a core's signing rate a mint keeps once HTTP and the grant are added.
     const perCore = (id: string) => {
@@ -565,6 +662,7 @@ async function main() {
       ["warrant.mint.refresh", "refresh_token"],
       ["warrant.mint.jwtbearer", "jwt-bearer"],
       ["peer.cc.jwt", "oidc-provider RS256 JWT"],
+      ["S", "node:http that only signs"],
     ];
     const perCoreText = mintRows
       .filter(([id]) => perCore(id) !== undefined)

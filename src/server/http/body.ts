@@ -19,17 +19,54 @@ function depthExceeds(value: unknown, limit: number): boolean {
   return false;
 }
 
-export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<Buffer> {
+/**
+ * The request's body, at most `limit` bytes (413 past it, then the connection is closed, so that a
+ * client streaming an endless body is cut off). Read through the stream's events rather than an
+ * async iterator: every POST reads a body, and the iterator's machinery cost several times the
+ * copying.
+ */
+export function readBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  if (req.destroyed) return Promise.reject(prematureClose());
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err: Error | undefined) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        settle(tooLarge(limit));
+        // Cut off the rest of the body once the 413 has been written (it is, in the microtasks
+        // that run before this), rather than reading on for as long as the client sends.
+        setImmediate(() => req.destroy());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined);
+    const onError = (err: Error) => settle(err);
+    // Closed before its end: the client went away mid-body.
+    const onClose = () => settle(prematureClose());
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error("The client closed the connection before the request body ended."), {
+    code: "ERR_STREAM_PREMATURE_CLOSE",
+  });
 }
 
 function tooLarge(limit: number) {
