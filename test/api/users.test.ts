@@ -234,8 +234,18 @@ describe("users API", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ token: one.refresh_token }),
     });
-    assert.equal(twice.status, 400);
-    assert.equal(((await twice.json()) as { error: string }).error, "invalid_token");
+    // RFC 7009 §2.2: an already revoked (or unknown) token is answered 200 too, and stays dead.
+    assert.equal(twice.status, 200);
+    assert.deepEqual(await twice.json(), {});
+    assert.deepEqual((await refresh(one)).body, REVOKED);
+    const unknown = await fetch(`${h.url}/revoke?token=1//not-a-token-this-server-issued`, {
+      method: "POST",
+    });
+    assert.equal(unknown.status, 200);
+    assert.deepEqual(await unknown.json(), {});
+    const missing = await fetch(`${h.url}/revoke`, { method: "POST" });
+    assert.equal(missing.status, 400, "no token at all is still a malformed request");
+    assert.equal(((await missing.json()) as { error: string }).error, "invalid_request");
 
     // Google's revoke also takes an access token: it revokes the credential it came from.
     const byAccess = await fetch(`${h.url}/o/oauth2/revoke?token=${t2}`, { method: "POST" });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -76,5 +76,37 @@ describe("gcloud through Warrant's HTTPS interception proxy", { skip }, () => {
       "storage.googleapis.com",
     ])
       assert.ok((stats[host] ?? 0) >= 1, `${host}: ${JSON.stringify(stats)}`);
+  });
+
+  test("application-default revoke of a credential the server already revoked: gcloud exits 0 and removes its file", async () => {
+    // gcloud posts to https://oauth2.googleapis.com/revoke whatever its token host says, and catches
+    // only its own RevokeError there: a 400 for an unknown token used to crash it (RFC 7009: 200).
+    const email = "rhea@example.com";
+    assert.equal((await h.call("POST", "/warrant/v1/users", { body: { email } })).status, 200);
+    const issued = await h.call("POST", `/warrant/v1/users/${email}:issueCredential`, { body: {} });
+    assert.equal(issued.status, 200, issued.text);
+    const first = await fetch(`${h.url}/revoke?token=${encodeURIComponent(issued.body.refresh_token)}`, {
+      method: "POST",
+    });
+    assert.equal(first.status, 200);
+    const config = mkdtempSync(join(dir, "config-"));
+    mkdirSync(config, { recursive: true });
+    const adc = join(config, "application_default_credentials.json");
+    writeFileSync(adc, JSON.stringify(issued.body));
+    const revokesBefore = h.server.proxyStats!().intercepted["oauth2.googleapis.com"] ?? 0;
+    const { CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE: _override, ...adcEnv } = env;
+    const r = await run(GCLOUD!, ["auth", "application-default", "revoke", "--quiet"], {
+      env: { ...adcEnv, CLOUDSDK_CONFIG: config },
+      timeout: 90_000,
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (err: { code?: number; stderr?: string }) => ({ code: err.code ?? -1, stderr: String(err.stderr) }),
+    );
+    assert.equal(r.code, 0, `gcloud failed: ${r.stderr}`);
+    assert.ok(!existsSync(adc), "gcloud removed the credential file");
+    assert.ok(
+      (h.server.proxyStats!().intercepted["oauth2.googleapis.com"] ?? 0) > revokesBefore,
+      "the revoke reached Warrant through the proxy",
+    );
   });
 });

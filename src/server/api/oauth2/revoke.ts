@@ -5,6 +5,10 @@
  * credential issued by `users/EMAIL:issueCredential` its OAuth client is marked revoked as well, and
  * the bearer authenticator refuses the access tokens it already issued. The token itself is the
  * authority, as at Google: no other credential is needed.
+ *
+ * An unknown, expired or already revoked token is answered `200 {}` as well (RFC 7009 §2.2): the
+ * caller wanted it dead and it is, and `gcloud auth application-default revoke` catches only its own
+ * RevokeError, so any other status crashes it. The audit log says which it was.
  */
 import type { ServerResponse } from "node:http";
 import { repositories } from "../../../datastore/repositories.js";
@@ -26,8 +30,6 @@ function send(res: ServerResponse, status: number, body: unknown) {
   });
   res.end(text);
 }
-
-const invalidToken = { error: "invalid_token", error_description: "Token expired or revoked" };
 
 export function registerRevoke(router: Router, deps: ServerDeps, authenticator: BearerAuthenticator) {
   /** Revokes a refresh token by digest; false when there is no live one. */
@@ -93,8 +95,8 @@ export function registerRevoke(router: Router, deps: ServerDeps, authenticator: 
       revoked = null;
     }
     if (!revoked) {
-      record("refused", { error: "invalid_token" });
-      return send(ctx.res, 400, invalidToken);
+      record("unknown", { error: "invalid_token" });
+      return send(ctx.res, 200, {});
     }
     const email = revoked.subject.startsWith("user:") ? revoked.subject.slice(5) : undefined;
     if (email) deps.users.invalidateUser(email);

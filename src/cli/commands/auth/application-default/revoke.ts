@@ -6,7 +6,8 @@ import { command } from "../../../spec.js";
 
 /**
  * Revokes a Warrant-issued authorized_user credential at its server (`/revoke`, beside its
- * token_uri). Resolves to "revoked", or "unknown" when the server no longer knows the token.
+ * token_uri). Resolves to "revoked", or "unknown" when the server no longer knows the token (servers
+ * before RFC 7009's `200` for unknown tokens answered `400 invalid_token`).
  */
 export async function revokeRemotely(
   fetchImpl: typeof fetch,
