@@ -9,7 +9,12 @@ import {
   v2Permission,
   validateDenyPolicy,
 } from "../../src/domain/iam/deny.js";
-import { ANONYMOUS, serviceAccountPrincipal, userPrincipal } from "../../src/domain/iam/principal.js";
+import {
+  ANONYMOUS,
+  type FederatedPrincipal,
+  serviceAccountPrincipal,
+  userPrincipal,
+} from "../../src/domain/iam/principal.js";
 
 const SA = "worker@p1.iam.gserviceaccount.com";
 const sa = serviceAccountPrincipal(SA, "123456789012", "1099");
@@ -90,6 +95,49 @@ describe("deny policies", () => {
       !denyPrincipalMatches("principalSet://goog/cloudIdentityCustomerId/C01abc", alice),
       "accepted, matches nobody",
     );
+  });
+
+  test("workload identity pool principals match the federated identities they name", () => {
+    const pool = "projects/123456789012/locations/global/workloadIdentityPools/ci-pool";
+    const ci: FederatedPrincipal = {
+      kind: "federated",
+      pool,
+      subject: "repo:org/app",
+      poolGroups: ["deployers"],
+      attributes: { repository: "org/app", teams: ["a", "b"] },
+      groups: [],
+    };
+    const iam = "iam.googleapis.com";
+    assert.ok(denyPrincipalMatches(`principal://${iam}/${pool}/subject/repo:org/app`, ci));
+    assert.ok(!denyPrincipalMatches(`principal://${iam}/${pool}/subject/repo:org/other`, ci));
+    assert.ok(denyPrincipalMatches(`principalSet://${iam}/${pool}/group/deployers`, ci));
+    assert.ok(!denyPrincipalMatches(`principalSet://${iam}/${pool}/group/readers`, ci));
+    assert.ok(denyPrincipalMatches(`principalSet://${iam}/${pool}/attribute.repository/org/app`, ci));
+    assert.ok(
+      denyPrincipalMatches(`principalSet://${iam}/${pool}/attribute.teams/b`, ci),
+      "a list attribute",
+    );
+    assert.ok(denyPrincipalMatches(`principalSet://${iam}/${pool}/*`, ci));
+    assert.ok(
+      !denyPrincipalMatches(`principalSet://${iam}/${pool.replace(/ci-pool$/, "cd-pool")}/*`, ci),
+      "another pool",
+    );
+    assert.ok(
+      !denyPrincipalMatches(`principalSet://${iam}/${pool}/*`, alice),
+      "a Google identity is in no pool",
+    );
+    assert.ok(!denyPrincipalMatches("principalSet://goog/group/deployers@example.com", ci));
+    const v = validateDenyPolicy({
+      rules: [
+        {
+          denyRule: {
+            deniedPrincipals: [`principalSet://${iam}/${pool}/nonsense`],
+            deniedPermissions: ["storage.googleapis.com/objects.list"],
+          },
+        },
+      ],
+    });
+    assert.equal(typeof v, "string", "a malformed pool principal is refused");
   });
 
   test("exceptions subtract within the rule; the first matching rule is reported", () => {

@@ -5,6 +5,7 @@
  * refuses whatever the allow policies say. Pure.
  */
 import { conditionParseError, evaluateCondition, type ResourceAttributes } from "./condition.js";
+import { memberMatches, type ParsedMember, parseMember } from "./members.js";
 import type { Principal } from "./principal.js";
 import { KNOWN_PERMISSIONS } from "./roles.js";
 
@@ -86,6 +87,23 @@ const GROUP_SET = /^principalSet:\/\/goog\/group\/([^/?\s]+@[^/?\s]+)$/;
 const PROJECT_SET =
   /^principalSet:\/\/cloudresourcemanager\.googleapis\.com\/projects\/(\d+)\/type\/(ServiceAccount|ServiceAgent)$/;
 const PUBLIC = "principalSet://goog/public:all";
+/** Workload identity pool principals: the same strings in deny rules as in allow policies. */
+const WORKLOAD_POOL_PRINCIPAL =
+  /^principal(Set)?:\/\/iam\.googleapis\.com\/projects\/\d+\/locations\/[^/]+\/workloadIdentityPools\//;
+
+/** A deny rule's workload identity pool principal, parsed once (rules are few and checked often). */
+const poolPrincipals = new Map<string, ParsedMember | undefined>();
+function poolPrincipal(id: string): ParsedMember | undefined {
+  let parsed = poolPrincipals.get(id);
+  if (parsed === undefined && !poolPrincipals.has(id)) {
+    const m = parseMember(id);
+    parsed =
+      typeof m !== "string" && (m.type === "federatedSubject" || m.type === "federatedSet") ? m : undefined;
+    if (poolPrincipals.size >= 4096) poolPrincipals.clear();
+    poolPrincipals.set(id, parsed);
+  }
+  return parsed;
+}
 
 function principalProblem(p: unknown, field: string, exception: boolean): string | undefined {
   if (typeof p !== "string") return `${field} must be strings.`;
@@ -93,9 +111,15 @@ function principalProblem(p: unknown, field: string, exception: boolean): string
     return exception ? `${field}: ${PUBLIC} is not allowed in exceptionPrincipals.` : undefined;
   if (SA_PRINCIPAL.test(p) || USER_PRINCIPAL.test(p) || GROUP_SET.test(p) || PROJECT_SET.test(p))
     return undefined;
-  if (/^principal(Set)?:\/\/iam\.googleapis\.com\/(projects\/\d+\/)?locations\//.test(p)) return undefined;
+  if (WORKLOAD_POOL_PRINCIPAL.test(p)) {
+    const m = parseMember(p);
+    return typeof m === "string" ? `${field}: ${m}` : undefined;
+  }
+  // Workforce pools (`principal://iam.googleapis.com/locations/global/workforcePools/…`): accepted,
+  // as Google does; Warrant has no workforce identities, so they name nobody here.
+  if (/^principal(Set)?:\/\/iam\.googleapis\.com\/locations\//.test(p)) return undefined;
   if (/^principalSet:\/\/goog\/cloudIdentityCustomerId\/[A-Za-z0-9]+$/.test(p)) return undefined;
-  return `${field}: '${p}' is not a principal identifier: expected principal://goog/subject/EMAIL, principal://iam.googleapis.com/projects/-/serviceAccounts/EMAIL, principalSet://goog/group/EMAIL, principalSet://goog/public:all or principalSet://cloudresourcemanager.googleapis.com/projects/NUMBER/type/ServiceAccount.`;
+  return `${field}: '${p}' is not a principal identifier: expected principal://goog/subject/EMAIL, principal://iam.googleapis.com/projects/-/serviceAccounts/EMAIL, principalSet://goog/group/EMAIL, principalSet://goog/public:all, principalSet://cloudresourcemanager.googleapis.com/projects/NUMBER/type/ServiceAccount or a workload identity pool principal (principal://iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/subject/SUBJECT, principalSet://…/POOL/{group/GROUP | attribute.NAME/VALUE | *}).`;
 }
 
 function stringList(v: unknown, field: string): string[] | string {
@@ -213,6 +237,10 @@ export function denyPrincipalMatches(
       who.kind === "serviceAccount" &&
       (who.projectNumber ?? projectNumberOf?.(who)) === m[1]
     );
+  if (who.kind === "federated") {
+    const pool = poolPrincipal(id);
+    return pool !== undefined && memberMatches(pool, who);
+  }
   return false;
 }
 
