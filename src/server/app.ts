@@ -35,7 +35,7 @@ import { registerWorkloadIdentityPools } from "./api/iam/workload-identity-pools
 import { registerIamCredentials } from "./api/iamcredentials/credentials.js";
 import { registerLoggingEntries } from "./api/logging/entries.js";
 import { registerMetrics } from "./api/metrics/metrics.js";
-import { registerAuthorization } from "./api/oauth2/authorize.js";
+import { endBrowserSignIn, registerAuthorization } from "./api/oauth2/authorize.js";
 import { registerCerts } from "./api/oauth2/certs.js";
 import { registerRevoke } from "./api/oauth2/revoke.js";
 import { registerTokenEndpoint } from "./api/oauth2/token.js";
@@ -508,6 +508,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       store,
       masterKey,
       log,
+      endSignIn: (ctx) => endBrowserSignIn(authorization.signIn, ctx),
       ...(opts.consoleSessions ? { limits: opts.consoleSessions } : {}),
     });
     httpDeps.authenticator = authenticator;

@@ -49,6 +49,11 @@ export interface ConsoleOptions {
   /** dist/console by default. */
   files?: ConsoleFiles;
   log: (line: string) => void;
+  /**
+   * Ends the browser's sign-in at the authorization server too, at sign-out (else "Sign in" would
+   * pass straight through without a password); returns the `Set-Cookie` that clears its cookie.
+   */
+  endSignIn?: (ctx: RequestContext) => Promise<string>;
 }
 
 export interface ConsoleHandle {
@@ -466,10 +471,14 @@ export function registerConsole(router: Router, opts: ConsoleOptions): ConsoleHa
             opts.log(`console: revoking ${s.principal}'s refresh token at sign-out failed: ${err.message}`),
           );
       }
+      const signInCookie = await opts.endSignIn?.(ctx);
       ctx.res.writeHead(204, {
         ...API_RESPONSE_HEADERS,
         "Cache-Control": "no-store",
-        "Set-Cookie": setCookie(sessionCookieName(secure), "", { secure, path: "/", maxAge: 0 }),
+        "Set-Cookie": [
+          setCookie(sessionCookieName(secure), "", { secure, path: "/", maxAge: 0 }),
+          ...(signInCookie ? [signInCookie] : []),
+        ],
       });
       ctx.res.end();
     },

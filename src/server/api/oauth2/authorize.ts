@@ -185,6 +185,18 @@ export function setCookie(ctx: RequestContext, name: string, value: string, maxA
   return `${name}=${value}${attrs}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}`;
 }
 
+/**
+ * Ends this browser's sign-in at the authorization server (the console's sign-out): the session the
+ * cookie names is deleted, and the answer's `Set-Cookie` (returned) clears the cookie. Over plain
+ * http to a non-loopback host the cookie's path is `/o/oauth2/` and the browser does not send it
+ * elsewhere; clearing it still works from any path, and its session then expires unused.
+ */
+export async function endBrowserSignIn(signIn: SignIn, ctx: RequestContext): Promise<string> {
+  const names = cookieNames(isSecure(ctx));
+  await signIn.endSession(parseCookies(ctx.req).get(names.session));
+  return setCookie(ctx, names.session, "", 0);
+}
+
 const sameToken = (a: string, b: string) => {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
