@@ -14,7 +14,11 @@ import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
 import type { Installation } from "../domain/installation.js";
-import type { AuthorizationCodeRecord, SignInSession } from "../domain/oauth/authorization.js";
+import type {
+  AuthorizationCodeRecord,
+  SignInFailures,
+  SignInSession,
+} from "../domain/oauth/authorization.js";
 import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
 import type { Project } from "../domain/project.js";
 import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
@@ -58,6 +62,7 @@ export interface Documents {
   "user-password": UserPassword;
   "authorization-code": AuthorizationCodeRecord;
   "signin-session": SignInSession;
+  "signin-failures": SignInFailures;
   /** The web console's sessions and its sign-ins in progress (src/server/console, docs/console.md). */
   "console-session": StoredConsoleSession;
   "console-login": StoredConsoleLogin;
@@ -102,6 +107,7 @@ const KIND_SET = {
   "user-password": true,
   "authorization-code": true,
   "signin-session": true,
+  "signin-failures": true,
   "console-session": true,
   "console-login": true,
 } satisfies Record<Kind, true>;

@@ -10,7 +10,11 @@ import type { Group } from "../domain/iam/groups.js";
 import type { Policy } from "../domain/iam/policy.js";
 import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
-import type { AuthorizationCodeRecord, SignInSession } from "../domain/oauth/authorization.js";
+import type {
+  AuthorizationCodeRecord,
+  SignInFailures,
+  SignInSession,
+} from "../domain/oauth/authorization.js";
 import type { OAuthClient, RefreshTokenRecord } from "../domain/oauth/client.js";
 import type { Project } from "../domain/project.js";
 import type { DeletedServiceAccount, ServiceAccount } from "../domain/service-account.js";
@@ -251,6 +255,13 @@ export function repositories(s: DocumentStore) {
         (await s.list("signin-session", { parent: email.toLowerCase() })).map((r) => r.value),
       delete: (sha256: string) => s.delete("signin-session", sha256),
       list: async (limit: number) => (await s.list("signin-session", { limit })).map((r) => r.value),
+    },
+    signInFailures: {
+      get: (keySha256: string) => s.get("signin-failures", keySha256),
+      put: (x: SignInFailures) => s.put("signin-failures", x.keySha256, x),
+      delete: (keySha256: string) => s.delete("signin-failures", keySha256),
+      list: async (limit: number, after?: string) =>
+        (await s.list("signin-failures", { limit, ...(after ? { after } : {}) })).map((r) => r.value),
     },
     groups: {
       get: (email: string) => s.get("group", email.toLowerCase()),

@@ -40,6 +40,18 @@ export interface SignInSession {
   expireTime: string;
 }
 
+/**
+ * Failed sign-ins counted for one account or one client address, in a fixed window, shared by every
+ * node of an installation (a guesser spreading attempts over nodes gets no more of them). Keyed by
+ * the SHA-256 of `u:EMAIL` or `a:ADDRESS`, so the datastore holds neither.
+ */
+export interface SignInFailures {
+  keySha256: string;
+  count: number;
+  /** When the window began (ISO 8601). */
+  since: string;
+}
+
 /** ≥128 bits: 256 random bits, shaped like Google's codes (`4/0…`). */
 export const newAuthorizationCode = () => `4/0${randomBytes(32).toString("base64url")}`;
 export const newSessionId = () => randomBytes(32).toString("base64url");

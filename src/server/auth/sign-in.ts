@@ -1,9 +1,11 @@
 /**
  * Signing people in at the authorization endpoint: password checks (scrypt, constant time, failed
  * attempts limited per account and per client address), the authorization server's own browser
- * sessions, and authorization codes. Codes and sessions live in the datastore (as digests), so any
- * node of a cluster redeems a code another issued; the failure counters are per node.
+ * sessions, and authorization codes. Codes, sessions and the failure counters live in the datastore
+ * (as digests), so any node of a cluster redeems a code another issued, and a guesser spreading
+ * attempts over the nodes is limited as on one.
  */
+import type { Datastore } from "../../datastore/datastore.js";
 import { repositories } from "../../datastore/repositories.js";
 import {
   type AuthorizationCodeRecord,
@@ -21,39 +23,57 @@ import type { ServerDeps } from "../deps.js";
 /** Failed attempts allowed per window: per account (guessing one password) and per address (spraying). */
 export const SIGNIN_LIMITS = { perUser: 5, perAddress: 20, windowMs: 15 * 60 * 1000 };
 
-/** Counts failures per key in a fixed window; bounded in size. */
+/**
+ * Counts failures per key in a fixed window, in the datastore (shared by the nodes). Keys are stored
+ * as SHA-256 digests; a window's record is replaced when it has ended, and the sign-in sweep deletes
+ * ended ones.
+ */
 export class FailureLimiter {
-  private readonly entries = new Map<string, { count: number; since: number }>();
   constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
+    private readonly store: Datastore,
+    readonly max: number,
+    readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  private entry(key: string) {
-    const e = this.entries.get(key);
-    if (e && this.now() - e.since < this.windowMs) return e;
-    if (e) this.entries.delete(key);
-    return undefined;
+  /** The record of `key`'s current window, if it has one. */
+  private live(record: { since: string } | undefined) {
+    return record !== undefined && this.now() - Date.parse(record.since) < this.windowMs;
   }
 
   /** Milliseconds until `key` may try again, or 0. */
-  blockedFor(key: string): number {
-    const e = this.entry(key);
-    return e && e.count >= this.max ? e.since + this.windowMs - this.now() : 0;
+  async blockedFor(key: string): Promise<number> {
+    const r = await repositories(this.store).signInFailures.get(sha256Hex(key));
+    if (!r || !this.live(r) || r.count < this.max) return 0;
+    return Math.max(1, Date.parse(r.since) + this.windowMs - this.now());
   }
 
-  fail(key: string) {
-    const e = this.entry(key);
-    if (e) e.count++;
-    else {
-      if (this.entries.size >= 100_000) this.entries.clear();
-      this.entries.set(key, { count: 1, since: this.now() });
-    }
+  async fail(key: string): Promise<void> {
+    const keySha256 = sha256Hex(key);
+    // Read and write in one transaction: concurrent failures at several nodes all count.
+    await this.store.transaction(async (tx) => {
+      const repo = repositories(tx).signInFailures;
+      const r = await repo.get(keySha256);
+      await repo.put(
+        this.live(r)
+          ? { ...r!, count: r!.count + 1 }
+          : { keySha256, count: 1, since: new Date(this.now()).toISOString() },
+      );
+    });
   }
 
-  clear(key: string) {
-    this.entries.delete(key);
+  async clear(key: string): Promise<void> {
+    await repositories(this.store).signInFailures.delete(sha256Hex(key));
+  }
+
+  /** Deletes records whose window has ended; returns how many. */
+  async sweep(limit = 1000): Promise<number> {
+    let n = 0;
+    await this.store.transaction(async (tx) => {
+      const repo = repositories(tx).signInFailures;
+      for (const r of await repo.list(limit)) if (!this.live(r) && (await repo.delete(r.keySha256))) n++;
+    });
+    return n;
   }
 }
 
@@ -70,8 +90,8 @@ export class SignIn {
     private readonly deps: ServerDeps,
     limits = SIGNIN_LIMITS,
   ) {
-    this.perUser = new FailureLimiter(limits.perUser, limits.windowMs);
-    this.perAddress = new FailureLimiter(limits.perAddress, limits.windowMs);
+    this.perUser = new FailureLimiter(deps.store, limits.perUser, limits.windowMs);
+    this.perAddress = new FailureLimiter(deps.store, limits.perAddress, limits.windowMs);
   }
 
   /**
@@ -83,7 +103,10 @@ export class SignIn {
     const email = normalizeEmail(emailRaw.trim()).slice(0, 254);
     const userKey = `u:${email}`;
     const addressKey = `a:${address}`;
-    const wait = Math.max(this.perUser.blockedFor(userKey), this.perAddress.blockedFor(addressKey));
+    const wait = Math.max(
+      await this.perUser.blockedFor(userKey),
+      await this.perAddress.blockedFor(addressKey),
+    );
     if (wait > 0) return { ok: false, reason: "limited", retryAfterMs: wait };
     const user = email ? await this.deps.repos.users.get(email) : undefined;
     const stored = email ? await this.deps.repos.userPasswords.get(email) : undefined;
@@ -93,11 +116,11 @@ export class SignIn {
       usable ? stored.hash : await decoyHash(),
     );
     if (!usable || !matches) {
-      this.perUser.fail(userKey);
-      this.perAddress.fail(addressKey);
+      await this.perUser.fail(userKey);
+      await this.perAddress.fail(addressKey);
       return { ok: false, reason: "invalid" };
     }
-    this.perUser.clear(userKey);
+    await this.perUser.clear(userKey);
     return { ok: true, user };
   }
 
@@ -164,6 +187,8 @@ export class SignIn {
       for (const s of await r.signInSessions.list(1000))
         if (Date.parse(s.expireTime) < now && (await r.signInSessions.delete(s.sessionSha256))) n++;
     });
+    // The per-account and per-address counters share one kind: one sweep ends both's old windows.
+    n += await this.perAddress.sweep();
     return n;
   }
 }

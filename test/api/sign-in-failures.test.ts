@@ -1,0 +1,70 @@
+/**
+ * The sign-in failure counters (src/server/auth/sign-in.ts) on a real SQLite datastore: a fixed
+ * window per key, refused at the limit until the window ends, cleared by a success, swept when old,
+ * and stored as digests (neither the e-mail nor the address is in the datastore).
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Datastore } from "../../src/datastore/datastore.js";
+import { openDatastore } from "../../src/datastore/open.js";
+import { repositories } from "../../src/datastore/repositories.js";
+import { FailureLimiter } from "../../src/server/auth/sign-in.js";
+
+describe("sign-in failure counters", () => {
+  let dir: string;
+  let store: Datastore;
+  let now = Date.parse("2026-12-05T12:00:00Z");
+  const clock = () => now;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "warrant-signin-failures-"));
+    store = await openDatastore(join(dir, "warrant.db"));
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("limited at the limit until the window ends; a new window starts afresh", async () => {
+    const limiter = new FailureLimiter(store, 3, 60_000, clock);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await limiter.blockedFor("u:eve@example.com"), 0, `attempt ${i}`);
+      await limiter.fail("u:eve@example.com");
+    }
+    assert.equal(await limiter.blockedFor("u:eve@example.com"), 60_000);
+    assert.equal(await limiter.blockedFor("u:other@example.com"), 0, "other keys are not limited");
+    now += 45_000;
+    assert.equal(await limiter.blockedFor("u:eve@example.com"), 15_000);
+    now += 15_000;
+    assert.equal(await limiter.blockedFor("u:eve@example.com"), 0, "the window ended");
+    await limiter.fail("u:eve@example.com");
+    assert.equal(await limiter.blockedFor("u:eve@example.com"), 0, "one failure in the new window");
+  });
+
+  test("a success clears the key; old windows are swept; keys are stored as digests", async () => {
+    const limiter = new FailureLimiter(store, 2, 60_000, clock);
+    await limiter.fail("u:finn@example.com");
+    await limiter.fail("u:finn@example.com");
+    assert.ok((await limiter.blockedFor("u:finn@example.com")) > 0);
+    await limiter.clear("u:finn@example.com");
+    assert.equal(await limiter.blockedFor("u:finn@example.com"), 0);
+    await limiter.fail("a:192.0.2.7");
+    const stored = await repositories(store).signInFailures.list(100);
+    assert.ok(stored.length >= 2);
+    for (const r of stored) assert.match(r.keySha256, /^[0-9a-f]{64}$/);
+    // The database and its write-ahead log, where fresh writes are.
+    const bytes = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f)).toString("latin1"))
+      .join("");
+    assert.ok(bytes.includes(stored[0]!.keySha256), "the digests are found where the rows are written");
+    assert.ok(
+      !bytes.includes("finn@example.com") && !bytes.includes("192.0.2.7"),
+      "no e-mail or address stored",
+    );
+    now += 61_000;
+    assert.ok((await limiter.sweep()) >= 2, "ended windows are deleted");
+    assert.deepEqual(await repositories(store).signInFailures.list(100), []);
+  });
+});
