@@ -16,6 +16,7 @@ import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../doma
 import type { Installation } from "../domain/installation.js";
 import type {
   AuthorizationCodeRecord,
+  PendingSsoSignIn,
   SignInFailures,
   SignInSession,
 } from "../domain/oauth/authorization.js";
@@ -63,6 +64,7 @@ export interface Documents {
   "authorization-code": AuthorizationCodeRecord;
   "signin-session": SignInSession;
   "signin-failures": SignInFailures;
+  "sso-signin": PendingSsoSignIn;
   /** The web console's sessions and its sign-ins in progress (src/server/console, docs/console.md). */
   "console-session": StoredConsoleSession;
   "console-login": StoredConsoleLogin;
@@ -108,6 +110,7 @@ const KIND_SET = {
   "authorization-code": true,
   "signin-session": true,
   "signin-failures": true,
+  "sso-signin": true,
   "console-session": true,
   "console-login": true,
 } satisfies Record<Kind, true>;

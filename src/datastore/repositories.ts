@@ -12,6 +12,7 @@ import type { Role } from "../domain/iam/roles.js";
 import type { WorkloadIdentityPool, WorkloadIdentityPoolProvider } from "../domain/iam/workload-identity.js";
 import type {
   AuthorizationCodeRecord,
+  PendingSsoSignIn,
   SignInFailures,
   SignInSession,
 } from "../domain/oauth/authorization.js";
@@ -255,6 +256,13 @@ export function repositories(s: DocumentStore) {
         (await s.list("signin-session", { parent: email.toLowerCase() })).map((r) => r.value),
       delete: (sha256: string) => s.delete("signin-session", sha256),
       list: async (limit: number) => (await s.list("signin-session", { limit })).map((r) => r.value),
+    },
+    ssoSignIns: {
+      get: (stateSha256: string) => s.get("sso-signin", stateSha256),
+      put: (x: PendingSsoSignIn) => s.put("sso-signin", x.stateSha256, x),
+      delete: (stateSha256: string) => s.delete("sso-signin", stateSha256),
+      page: (after: string | undefined, limit: number) =>
+        s.list("sso-signin", { limit, ...(after ? { after } : {}) }),
     },
     signInFailures: {
       get: (keySha256: string) => s.get("signin-failures", keySha256),

@@ -467,7 +467,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
       workloadIdentity,
     );
     registerTokenEndpoint(router, deps);
-    const sso = opts.sso ? new UpstreamSso(deps, opts.sso) : undefined;
+    const sso = opts.sso ? new UpstreamSso(deps, opts.sso, masterKey) : undefined;
     const authorization = registerAuthorization(router, deps, { sso: () => sso });
     registerSsoCallback(router, deps, authorization, sso);
     const signInSweep = setInterval(() => {

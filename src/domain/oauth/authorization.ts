@@ -4,6 +4,7 @@
  * bearer secrets: generated here, stored only as SHA-256 digests.
  */
 import { randomBytes } from "node:crypto";
+import type { Sealed } from "../tokens/sealed.js";
 
 /** RFC 6749 §4.1.2 allows 10 minutes; RFC 9700 and the spec want a minute at most. */
 export const CODE_LIFETIME_S = 60;
@@ -50,6 +51,22 @@ export interface SignInFailures {
   count: number;
   /** When the window began (ISO 8601). */
   since: string;
+}
+
+/**
+ * A sign-in through the upstream identity provider (single sign-on) between the browser leaving for
+ * the upstream and its return to the callback: in the datastore, so the callback may reach any node.
+ * Keyed by the SHA-256 of the `state` sent upstream; the PKCE verifier is sealed under the master key.
+ */
+export interface PendingSsoSignIn {
+  stateSha256: string;
+  verifier: Sealed;
+  nonce: string;
+  /** The authorization request of the client that sent the browser to the sign-in page. */
+  query: string;
+  redirectUri: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
 }
 
 /** ≥128 bits: 256 random bits, shaped like Google's codes (`4/0…`). */

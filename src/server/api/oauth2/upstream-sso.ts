@@ -8,13 +8,15 @@
  * first sign-in. Then the original authorization request is completed as for a password sign-in.
  *
  * The state is one-time and bound to the browser by a cookie (RFC 9700 §4.7.1); pending sign-ins
- * are kept in this node's memory for 10 minutes (a load balancer must keep a browser on one node
- * for that long, or the callback shows "start again").
+ * live in the datastore for 10 minutes (the PKCE verifier sealed under the master key), so the
+ * upstream's callback may reach any node of the installation, and each is taken once.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { repositories } from "../../../datastore/repositories.js";
 import { parseJwks } from "../../../domain/iam/workload-identity.js";
-import { SIGNIN_SESSION_LIFETIME_S } from "../../../domain/oauth/authorization.js";
+import { type PendingSsoSignIn, SIGNIN_SESSION_LIFETIME_S } from "../../../domain/oauth/authorization.js";
 import { newVerifier, s256 } from "../../../domain/oauth/pkce.js";
+import { seal, unseal } from "../../../domain/tokens/sealed.js";
 import { SubjectTokenRejected, verifySubjectToken } from "../../../domain/tokens/subject-token.js";
 import { makeUser, normalizeEmail, type User } from "../../../domain/user.js";
 import { fetchJsonBounded, ProviderKeysUnavailable } from "../../auth/workload-identity-directory.js";
@@ -36,7 +38,9 @@ import { errorPage } from "./signin-page.js";
 
 export const SSO_CALLBACK_PATH = "/o/oauth2/sso/callback";
 const PENDING_TTL_MS = 10 * 60 * 1000;
-const MAX_PENDING = 10_000;
+/** Ended pending sign-ins are deleted at most this often, a page at a time. */
+const SWEEP_EVERY_MS = 60_000;
+const SWEEP_PAGE = 500;
 
 export interface SsoConfig {
   /** The upstream's issuer URL; its discovery document is `ISSUER/.well-known/openid-configuration`. */
@@ -62,7 +66,6 @@ interface Pending {
   /** The authorization request of the client that sent the browser here. */
   query: string;
   redirectUri: string;
-  expires: number;
 }
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -82,13 +85,68 @@ export class UpstreamSso implements UpstreamSignIn {
   readonly label: string;
   private discovery?: { doc: Discovery; at: number };
   private keys?: { jwks: ReturnType<typeof parseJwks>; at: number };
-  private readonly pending = new Map<string, Pending>();
+  private lastSweep = 0;
 
   constructor(
     private readonly deps: ServerDeps,
     readonly config: SsoConfig,
+    /** Seals the PKCE verifiers of pending sign-ins in the datastore. */
+    private readonly masterKey: Buffer,
   ) {
     this.label = config.name ?? new URL(config.issuer).host;
+  }
+
+  /** Remembers a sign-in that left for the upstream, for whichever node its callback reaches. */
+  private async remember(state: string, p: Pending): Promise<void> {
+    await this.sweep();
+    const key = sha(state);
+    const record: PendingSsoSignIn = {
+      stateSha256: key,
+      verifier: seal(this.masterKey, p.verifier, `sso-signin:${key}`),
+      nonce: p.nonce,
+      query: p.query,
+      redirectUri: p.redirectUri,
+      expiresAt: Date.now() + PENDING_TTL_MS,
+    };
+    await repositories(this.deps.store).ssoSignIns.put(record);
+  }
+
+  /** Takes the pending sign-in of `state` (once, at whichever node), unless it has ended. */
+  private async take(state: string): Promise<Pending | undefined> {
+    const key = sha(state);
+    const found = await this.deps.store.transaction(async (tx) => {
+      const r = repositories(tx).ssoSignIns;
+      const p = await r.get(key);
+      if (p) await r.delete(key);
+      return p;
+    });
+    if (!found || found.expiresAt <= Date.now()) return undefined;
+    try {
+      return {
+        verifier: unseal(this.masterKey, found.verifier, `sso-signin:${key}`),
+        nonce: found.nonce,
+        query: found.query,
+        redirectUri: found.redirectUri,
+      };
+    } catch {
+      // Sealed under another master key (re-sealed since): the browser starts again.
+      return undefined;
+    }
+  }
+
+  /** Deletes ended pending sign-ins, at most once a minute on this node. */
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    const r = repositories(this.deps.store).ssoSignIns;
+    let after: string | undefined;
+    for (;;) {
+      const page = await r.page(after, SWEEP_PAGE);
+      for (const e of page) if (e.value.expiresAt <= now) await r.delete(e.key);
+      if (page.length < SWEEP_PAGE) return;
+      after = page[page.length - 1]!.key;
+    }
   }
 
   private async discover(): Promise<Discovery> {
@@ -132,20 +190,11 @@ export class UpstreamSso implements UpstreamSignIn {
         `${this.label} cannot be reached right now. Try again later, or sign in with a password.`,
       );
     }
-    const now = Date.now();
-    for (const [k, p] of this.pending) if (p.expires <= now) this.pending.delete(k);
-    if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
     const state = randomBytes(24).toString("base64url");
     const nonce = randomBytes(24).toString("base64url");
     const verifier = newVerifier();
     const redirectUri = this.callbackUrl(ctx);
-    this.pending.set(sha(state), {
-      verifier,
-      nonce,
-      query: request.query,
-      redirectUri,
-      expires: now + PENDING_TTL_MS,
-    });
+    await this.remember(state, { verifier, nonce, query: request.query, redirectUri });
     const url = new URL(discovery.authorization_endpoint);
     for (const [k, v] of Object.entries({
       response_type: "code",
@@ -182,9 +231,8 @@ export class UpstreamSso implements UpstreamSignIn {
         title: "Sign-in not started here",
         message: "This sign-in response does not belong to a sign-in started in this browser.",
       };
-    const pending = this.pending.get(sha(state));
-    this.pending.delete(sha(state));
-    if (!pending || pending.expires <= Date.now())
+    const pending = await this.take(state);
+    if (!pending)
       return {
         status: 400,
         title: "Sign-in expired",
