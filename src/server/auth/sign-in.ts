@@ -36,7 +36,7 @@ export class FailureLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The record of `key`'s current window, if it has one. */
+  /** Whether `record` counts a window that has not ended. */
   private live(record: { since: string } | undefined) {
     return record !== undefined && this.now() - Date.parse(record.since) < this.windowMs;
   }
@@ -66,14 +66,17 @@ export class FailureLimiter {
     await repositories(this.store).signInFailures.delete(sha256Hex(key));
   }
 
-  /** Deletes records whose window has ended; returns how many. */
-  async sweep(limit = 1000): Promise<number> {
+  /** Deletes records whose window has ended, a page at a time; returns how many. */
+  async sweep(pageSize = 1000): Promise<number> {
+    const repo = repositories(this.store).signInFailures;
     let n = 0;
-    await this.store.transaction(async (tx) => {
-      const repo = repositories(tx).signInFailures;
-      for (const r of await repo.list(limit)) if (!this.live(r) && (await repo.delete(r.keySha256))) n++;
-    });
-    return n;
+    let after: string | undefined;
+    for (;;) {
+      const page = await repo.list(pageSize, after);
+      for (const r of page) if (!this.live(r) && (await repo.delete(r.keySha256))) n++;
+      if (page.length < pageSize) return n;
+      after = page[page.length - 1]!.keySha256;
+    }
   }
 }
 
