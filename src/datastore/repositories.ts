@@ -27,7 +27,7 @@ import type { UploadSession } from "../domain/storage/upload-session.js";
 import type { StoredSigningKey } from "../domain/tokens/signing-key.js";
 import type { User } from "../domain/user.js";
 import type { UserPassword } from "../domain/user-password.js";
-import type { DocumentStore, Documents, Kind, MetaDocuments, TextEntry } from "./datastore.js";
+import type { DocumentStore, Documents, Entry, Kind, MetaDocuments, TextEntry } from "./datastore.js";
 
 // Record types live in src/domain; re-exported here for existing importers.
 export type { AgentRecord, EnrollmentRecord } from "../domain/compute/agent.js";
@@ -45,6 +45,26 @@ const objectKey = (bucket: string, name: string) => `${bucket}/${name}`;
 /** Noncurrent generations sort right after their name (U+0001 is below every allowed name character). */
 const versionKey = (bucket: string, name: string, generation: string) =>
   `${bucket}/${name}\u0001${generation.padStart(20, "0")}`;
+
+/**
+ * Deletes, a page at a time, the documents whose value `ended` says has ended (expired sessions,
+ * sign-ins in progress, failure windows); returns how many. `page` lists by key after `after`.
+ */
+export async function sweepEnded<T>(
+  page: (after: string | undefined, limit: number) => Promise<Entry<T>[]>,
+  remove: (key: string) => Promise<boolean>,
+  ended: (value: T) => boolean,
+  pageSize = 500,
+): Promise<number> {
+  let n = 0;
+  let after: string | undefined;
+  for (;;) {
+    const entries = await page(after, pageSize);
+    for (const e of entries) if (ended(e.value) && (await remove(e.key))) n++;
+    if (entries.length < pageSize) return n;
+    after = entries[entries.length - 1]!.key;
+  }
+}
 
 export interface PageRequest {
   pageSize: number;
@@ -268,8 +288,8 @@ export function repositories(s: DocumentStore) {
       get: (keySha256: string) => s.get("signin-failures", keySha256),
       put: (x: SignInFailures) => s.put("signin-failures", x.keySha256, x),
       delete: (keySha256: string) => s.delete("signin-failures", keySha256),
-      list: async (limit: number, after?: string) =>
-        (await s.list("signin-failures", { limit, ...(after ? { after } : {}) })).map((r) => r.value),
+      page: (after: string | undefined, limit: number) =>
+        s.list("signin-failures", { limit, ...(after ? { after } : {}) }),
     },
     groups: {
       get: (email: string) => s.get("group", email.toLowerCase()),

@@ -6,7 +6,7 @@
  * attempts over the nodes is limited as on one.
  */
 import type { Datastore } from "../../datastore/datastore.js";
-import { repositories } from "../../datastore/repositories.js";
+import { repositories, sweepEnded } from "../../datastore/repositories.js";
 import {
   type AuthorizationCodeRecord,
   CODE_LIFETIME_S,
@@ -67,16 +67,9 @@ export class FailureLimiter {
   }
 
   /** Deletes records whose window has ended, a page at a time; returns how many. */
-  async sweep(pageSize = 1000): Promise<number> {
+  sweep(pageSize = 1000): Promise<number> {
     const repo = repositories(this.store).signInFailures;
-    let n = 0;
-    let after: string | undefined;
-    for (;;) {
-      const page = await repo.list(pageSize, after);
-      for (const r of page) if (!this.live(r) && (await repo.delete(r.keySha256))) n++;
-      if (page.length < pageSize) return n;
-      after = page[page.length - 1]!.keySha256;
-    }
+    return sweepEnded(repo.page, repo.delete, (r) => !this.live(r), pageSize);
   }
 }
 

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Datastore } from "../../datastore/datastore.js";
-import { repositories } from "../../datastore/repositories.js";
+import { repositories, sweepEnded } from "../../datastore/repositories.js";
 import type { StoredConsoleSession } from "../../domain/console-session.js";
 import { seal, unseal } from "../../domain/tokens/sealed.js";
 
@@ -247,19 +247,8 @@ export class SessionStore {
     const t = this.now();
     if (t - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = t;
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.repos.consoleSessions.page(after, SWEEP_PAGE);
-      for (const e of page) if (this.ended(e.value, t)) await this.repos.consoleSessions.delete(e.key);
-      if (page.length < SWEEP_PAGE) break;
-      after = page[page.length - 1]!.key;
-    }
-    after = undefined;
-    for (;;) {
-      const page = await this.repos.consoleLogins.page(after, SWEEP_PAGE);
-      for (const e of page) if (t >= e.value.expiresAt) await this.repos.consoleLogins.delete(e.key);
-      if (page.length < SWEEP_PAGE) break;
-      after = page[page.length - 1]!.key;
-    }
+    const { consoleSessions, consoleLogins } = this.repos;
+    await sweepEnded(consoleSessions.page, consoleSessions.delete, (s) => this.ended(s, t), SWEEP_PAGE);
+    await sweepEnded(consoleLogins.page, consoleLogins.delete, (l) => t >= l.expiresAt, SWEEP_PAGE);
   }
 }

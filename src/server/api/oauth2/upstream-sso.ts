@@ -12,7 +12,7 @@
  * upstream's callback may reach any node of the installation, and each is taken once.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { repositories } from "../../../datastore/repositories.js";
+import { repositories, sweepEnded } from "../../../datastore/repositories.js";
 import { parseJwks } from "../../../domain/iam/workload-identity.js";
 import { type PendingSsoSignIn, SIGNIN_SESSION_LIFETIME_S } from "../../../domain/oauth/authorization.js";
 import { newVerifier, s256 } from "../../../domain/oauth/pkce.js";
@@ -40,7 +40,6 @@ export const SSO_CALLBACK_PATH = "/o/oauth2/sso/callback";
 const PENDING_TTL_MS = 10 * 60 * 1000;
 /** Ended pending sign-ins are deleted at most this often, a page at a time. */
 const SWEEP_EVERY_MS = 60_000;
-const SWEEP_PAGE = 500;
 
 export interface SsoConfig {
   /** The upstream's issuer URL; its discovery document is `ISSUER/.well-known/openid-configuration`. */
@@ -140,13 +139,7 @@ export class UpstreamSso implements UpstreamSignIn {
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
     const r = repositories(this.deps.store).ssoSignIns;
-    let after: string | undefined;
-    for (;;) {
-      const page = await r.page(after, SWEEP_PAGE);
-      for (const e of page) if (e.value.expiresAt <= now) await r.delete(e.key);
-      if (page.length < SWEEP_PAGE) return;
-      after = page[page.length - 1]!.key;
-    }
+    await sweepEnded(r.page, r.delete, (p) => p.expiresAt <= now);
   }
 
   private async discover(): Promise<Discovery> {
