@@ -20,8 +20,8 @@ function depthExceeds(value: unknown, limit: number): boolean {
 }
 
 /**
- * The request's body, at most `limit` bytes (413 past it, then the connection is closed, so that a
- * client streaming an endless body is cut off). Read through the stream's events rather than an
+ * The request's body, at most `limit` bytes (413 past it, and the connection closes after that
+ * answer: see `tooLarge`). Read through the stream's events rather than an
  * async iterator: every POST reads a body, and the iterator's machinery cost several times the
  * copying.
  */
@@ -45,9 +45,6 @@ export function readBody(req: IncomingMessage, limit = MAX_JSON_BODY_BYTES): Pro
       size += chunk.length;
       if (size > limit) {
         settle(tooLarge(limit));
-        // Cut off the rest of the body once the 413 has been written (it is, in the microtasks
-        // that run before this), rather than reading on for as long as the client sends.
-        setImmediate(() => req.destroy());
         return;
       }
       chunks.push(chunk);
@@ -69,12 +66,15 @@ function prematureClose(): Error {
   });
 }
 
+/**
+ * The 413 closes its connection (`Connection: close`): node:http ends the socket once the answer is
+ * written, so a client streaming an endless body is cut off, and the client, told so, never sends
+ * another request on a connection the server is closing.
+ */
 function tooLarge(limit: number) {
-  return new ApiError(
-    413,
-    "INVALID_ARGUMENT",
-    "requestTooLarge",
-    `Request body is larger than ${limit} bytes.`,
+  return Object.assign(
+    new ApiError(413, "INVALID_ARGUMENT", "requestTooLarge", `Request body is larger than ${limit} bytes.`),
+    { headers: { Connection: "close" } },
   );
 }
 
