@@ -45,8 +45,8 @@ const CONNECTIONS = Math.round(num("BENCH_CONNECTIONS", 16));
 const CLIENT: "raw" | "agent" = process.env.BENCH_CLIENT === "agent" ? "agent" : "raw";
 const OUT = process.env.BENCH_OUT ?? "/tmp/warrant-bench/latest.json";
 /** Warrant's signing threads (default: the server's default, one per core; 0: the event loop). */
-const SIGNING_THREADS =
-  process.env.BENCH_SIGNING_THREADS !== undefined ? Number(process.env.BENCH_SIGNING_THREADS) : undefined;
+/** `BENCH_SIGN_ON_EVENT_LOOP=1`: the server signs mints on its event loop (the signing pool's effect). */
+const SIGN_ON_EVENT_LOOP = process.env.BENCH_SIGN_ON_EVENT_LOOP === "1";
 const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
 /** Busy-wait per request of calibration row A.work, in µs. */
 const WORK_US = num("BENCH_WORK_US", 5);
@@ -168,7 +168,7 @@ async function setUpWarrant(stateDir: string) {
     host: "127.0.0.1",
     port: 0,
     log: (l) => serverLog.push(l),
-    ...(SIGNING_THREADS !== undefined ? { signingThreads: SIGNING_THREADS } : {}),
+    ...(SIGN_ON_EVENT_LOOP ? { signOnEventLoop: true } : {}),
   });
   const cred = JSON.parse(readFileSync(server.adminCredentialFile, "utf8")) as Record<string, string>;
   const refreshBody = new URLSearchParams({

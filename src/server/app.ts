@@ -89,10 +89,10 @@ import { SystemKeys } from "./tokens/system-keys.js";
 
 export interface ServeOptions {
   /**
-   * Threads that sign minted access tokens (default: one per core); 0 signs on the event loop.
+   * Sign minted access tokens on the event loop instead of libuv's threads (signing-pool.ts).
    * Not a `warrant serve` flag: a bench and test setting.
    */
-  signingThreads?: number;
+  signOnEventLoop?: boolean;
   stateDir: string;
   /**
    * Where state lives: `postgres://…` for PostgreSQL (docs/datastore.md); default the embedded
@@ -285,10 +285,12 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   // Its sources exist further down; until then they report nothing.
   let supervisorRef: AgentSupervisor | undefined;
   let governorRef: ConnectionGovernor | undefined;
+  let signingPool: SigningPool | undefined;
   const metrics = new ServerMetrics({
     connections: () => governorRef?.stats() ?? { connections: 0, refused: 0, shed: 0, timedOut: 0 },
     metadataServers: () => supervisorRef?.stats() ?? {},
     auditWriteErrors: () => audit?.writeErrors ?? 0,
+    signing: () => ({ threads: signingPool?.threads ?? 0, inline: signingPool?.signedInline ?? 0 }),
   });
   try {
     const opened: Datastore = opts.datastore
@@ -328,7 +330,6 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
   const audited = metrics.auditing(audit);
   let front: TlsFront | undefined;
   let proxy: RunningProxy | undefined;
-  let signingPool: SigningPool | undefined;
   try {
     const router = new Router();
     // Listen first: the bound port goes into the admin credential's token_uri. Until the routes,
@@ -403,7 +404,7 @@ async function start(opts: ServeOptions): Promise<RunningServer> {
     }, KEY_RING_TICK_MS);
     ringTimer.unref();
     const tokenIssuer = `urn:warrant:organizations:${installation.organizationId}`;
-    signingPool = opts.signingThreads === 0 ? undefined : new SigningPool({ size: opts.signingThreads, log });
+    signingPool = opts.signOnEventLoop ? undefined : new SigningPool();
     const pool = signingPool;
     const access = new AccessControl(store, installation.organizationId, enforcement, log);
     const directory = new ServiceAccountDirectory(repositories(store));

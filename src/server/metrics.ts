@@ -28,6 +28,8 @@ export interface MetricSources {
   metadataServers?: () => Record<string, MdsStats>;
   /** Audit lines that could not be written so far. */
   auditWriteErrors?: () => number;
+  /** The threads that sign minted tokens (0: the event loop signs), and signatures made on the loop so far. */
+  signing?: () => { threads: number; inline: number };
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -162,6 +164,23 @@ export class ServerMetrics {
       collect() {
         this.reset();
         this.inc(sources.auditWriteErrors?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: "warrant_signing_threads",
+      help: "Threads that sign minted access tokens (libuv's threadpool, UV_THREADPOOL_SIZE); 0 when the event loop signs them.",
+      registers,
+      collect() {
+        this.set(sources.signing?.().threads ?? 0);
+      },
+    });
+    new Counter({
+      name: "warrant_signatures_on_event_loop_total",
+      help: "Minted tokens signed on the event loop because the signing threads had a full queue (or were closed).",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.signing?.().inline ?? 0);
       },
     });
     // Process metrics and event-loop lag (nodejs_eventloop_lag_seconds and its percentiles).

@@ -165,6 +165,9 @@ describe("metrics follow the workload", () => {
       JSON.stringify(now.filter((s) => s.name === "warrant_datastore_errors_total")),
     );
     assert.equal(value(now, "warrant_audit_write_errors_total"), 0);
+    // This process's libuv threadpool signs the mints (test/cli/serve-signing-threads sizes it).
+    assert.equal(value(now, "warrant_signing_threads"), Number(process.env.UV_THREADPOOL_SIZE || 4));
+    assert.equal(value(now, "warrant_signatures_on_event_loop_total"), 0);
     assert.ok(value(now, "warrant_open_connections") >= 1);
     assert.ok(now.some((s) => s.name === "nodejs_eventloop_lag_seconds"));
     assert.ok(now.some((s) => s.name === "process_resident_memory_bytes"));

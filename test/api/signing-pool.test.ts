@@ -1,7 +1,7 @@
 /**
- * The signing pool (src/server/tokens/signing-pool.ts): threads make the same RS256 signatures as
- * `crypto.sign`, a thread that dies loses no signature, a full queue signs on the event loop, and
- * close lets what is in hand finish. A server's minted tokens, signed by its pool, verify with the
+ * The signing pool (src/server/tokens/signing-pool.ts): libuv's threads make the same RS256
+ * signatures as `crypto.sign` while the event loop turns, a full queue signs on the event loop, a
+ * failed signature fails alone, and close lets what is in hand finish. A server's minted tokens, signed by its pool, verify with the
  * published keys.
  */
 import assert from "node:assert/strict";
@@ -17,16 +17,17 @@ const verifies = (input: string, sig: Buffer, publicKey: KeyObject) =>
   verify("sha256", Buffer.from(input), publicKey, sig);
 
 describe("SigningPool", () => {
-  test("signs exactly as crypto.sign does, with each request's own key", async () => {
-    const pool = new SigningPool({ size: 2 });
+  test("signs exactly as crypto.sign does, with each request's own key, off the event loop", async () => {
+    const pool = new SigningPool();
     try {
-      assert.equal(pool.size, 2);
       const inputs = Array.from({ length: 40 }, (_, i) => `header.payload-${i}`);
-      const sigs = await Promise.all(
-        inputs.map((input, i) =>
-          pool.sign(i % 2 ? "b" : "a", i % 2 ? keyB.privateKey : keyA.privateKey, input),
-        ),
+      const pending = inputs.map((input, i) =>
+        pool.sign(i % 2 ? "b" : "a", i % 2 ? keyB.privateKey : keyA.privateKey, input),
       );
+      // Handed to the threads, not made on this one: none is made before this turn ends.
+      assert.equal(pool.inFlight, 40);
+      const sigs = await Promise.all(pending);
+      assert.equal(pool.inFlight, 0);
       sigs.forEach((sig, i) => {
         // RSASSA-PKCS1-v1_5 is deterministic: the thread's signature is crypto.sign's.
         assert.deepEqual(
@@ -42,93 +43,74 @@ describe("SigningPool", () => {
     }
   });
 
-  test("more keys in one turn than a thread holds: the thread forgets none a waiting signature needs", async () => {
-    // A thread holds at most 8 keys; the 9th makes it forget them all, after the batch already
-    // dispatched to it (which needs them) has gone.
-    const keys = Array.from({ length: 12 }, () => generateKeyPairSync("rsa", { modulusLength: 2048 }));
-    const pool = new SigningPool({ size: 1 });
+  test("the event loop keeps turning while the threads sign", async () => {
+    const pool = new SigningPool();
     try {
-      const inputs = keys.map((_, i) => `header.payload-${i}`);
-      const sigs = await Promise.all(
-        inputs.map((input, i) => pool.sign(`k${i}`, keys[i]!.privateKey, input)),
-      );
-      for (const [i, sig] of sigs.entries())
-        assert.ok(verifies(inputs[i]!, sig, keys[i]!.publicKey), `signature ${i}`);
-      assert.equal(pool.signedInline, 0, "none fell back to the event loop for a lost key");
-    } finally {
-      await pool.close();
-    }
-  });
-
-  test("a thread that dies with signatures in hand loses none of them, and is replaced", async () => {
-    const lines: string[] = [];
-    const pool = new SigningPool({ size: 2, log: (l) => lines.push(l) });
-    try {
-      // Warm up: both threads running and holding the key.
-      await Promise.all([1, 2, 3, 4].map((i) => pool.sign("a", keyA.privateKey, `warm-${i}`)));
-      const inputs = Array.from({ length: 200 }, (_, i) => `in-flight-${i}`);
-      const pending = inputs.map((input) => pool.sign("a", keyA.privateKey, input));
-      const victim = pool.workers[0]!;
-      assert.ok(pool.inFlight > 0, "signatures are in the threads' hands");
-      await victim.terminate();
-      const sigs = await Promise.all(pending);
-      for (const [i, sig] of sigs.entries())
-        assert.ok(verifies(inputs[i]!, sig, keyA.publicKey), `signature ${i}`);
-      assert.equal(pool.deaths, 1);
-      assert.equal(pool.size, 2, "replaced");
-      assert.ok(!pool.workers.includes(victim));
-      assert.ok(
-        lines.some((l) => l.includes("died")),
-        lines.join("\n"),
-      );
-      // The replacement signs too (it is sent the key it has never held).
-      const after = await Promise.all([1, 2, 3, 4].map((i) => pool.sign("a", keyA.privateKey, `after-${i}`)));
-      for (const [i, sig] of after.entries()) assert.ok(verifies(`after-${i + 1}`, sig, keyA.publicKey));
-    } finally {
-      await pool.close();
-    }
-  });
-
-  test("past its replacement budget, a pool whose threads all died signs on the event loop", async () => {
-    const pool = new SigningPool({ size: 1, maxRestarts: 0 });
-    try {
-      await pool.sign("a", keyA.privateKey, "warm");
-      const pending = pool.sign("a", keyA.privateKey, "orphan");
-      await pool.workers[0]!.terminate();
-      assert.ok(verifies("orphan", await pending, keyA.publicKey));
-      assert.equal(pool.size, 0);
-      const sig = await pool.sign("a", keyA.privateKey, "no thread left");
-      assert.ok(verifies("no thread left", sig, keyA.publicKey));
-      assert.ok(pool.signedInline >= 2);
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 1);
+      // About 30 ms of signing on 4 threads: a loop that signed them itself would not turn meanwhile.
+      await Promise.all(Array.from({ length: 400 }, (_, i) => pool.sign("a", keyA.privateKey, `busy-${i}`)));
+      clearInterval(ticker);
+      assert.ok(turns > 0, "a 1 ms timer fired while 400 signatures were made");
+      assert.equal(pool.signedInline, 0);
     } finally {
       await pool.close();
     }
   });
 
   test("the queue is bounded: beyond maxPending, signatures are made on the event loop", async () => {
-    const pool = new SigningPool({ size: 1, maxPending: 4 });
+    const pool = new SigningPool({ maxPending: 4 });
     try {
       const inputs = Array.from({ length: 12 }, (_, i) => `burst-${i}`);
       const sigs = await Promise.all(inputs.map((input) => pool.sign("a", keyA.privateKey, input)));
       for (const [i, sig] of sigs.entries()) assert.ok(verifies(inputs[i]!, sig, keyA.publicKey));
-      assert.equal(pool.signedInline, 8, "4 went to the thread, the other 8 were signed here");
+      assert.equal(pool.signedInline, 8, "4 went to the threads, the other 8 were signed here");
     } finally {
       await pool.close();
     }
   });
 
-  test("close lets the signatures in hand finish, then ends the threads; later ones are made here", async () => {
-    const pool = new SigningPool({ size: 2 });
+  test("a key that cannot sign fails that signature alone", async () => {
+    const pool = new SigningPool();
+    try {
+      const results = await Promise.allSettled([
+        pool.sign("a", keyA.privateKey, "good"),
+        // A public key cannot make a signature: the thread reports the error.
+        pool.sign("pub", keyA.publicKey, "bad"),
+      ]);
+      assert.equal(results[0]!.status, "fulfilled");
+      assert.ok(verifies("good", (results[0] as PromiseFulfilledResult<Buffer>).value, keyA.publicKey));
+      assert.equal(results[1]!.status, "rejected");
+      assert.equal(pool.inFlight, 0, "a failed signature leaves the queue too");
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("close lets the signatures in hand finish; later ones are made here", async () => {
+    const pool = new SigningPool();
     const inputs = Array.from({ length: 50 }, (_, i) => `closing-${i}`);
     const pending = inputs.map((input) => pool.sign("a", keyA.privateKey, input));
-    const exits = pool.workers.map((w) => new Promise((ok) => w.once("exit", ok)));
-    await pool.close();
+    let closed = false;
+    const closing = pool.close().then(() => {
+      closed = true;
+    });
+    // Asked twice (shutdown paths overlap): both wait for the same signatures.
+    const again = pool.close();
     const sigs = await Promise.all(pending);
+    await Promise.all([closing, again]);
+    assert.ok(closed);
+    assert.equal(pool.inFlight, 0);
     for (const [i, sig] of sigs.entries()) assert.ok(verifies(inputs[i]!, sig, keyA.publicKey));
-    await Promise.all(exits);
-    assert.equal(pool.deaths, 0, "ended on purpose, not died");
     const later = await pool.sign("a", keyA.privateKey, "after close");
     assert.ok(verifies("after close", later, keyA.publicKey));
+    assert.equal(pool.signedInline, 1);
+  });
+
+  test("threads: UV_THREADPOOL_SIZE when set, else libuv's 4", () => {
+    const pool = new SigningPool();
+    const expected = process.env.UV_THREADPOOL_SIZE ? Number(process.env.UV_THREADPOOL_SIZE) : 4;
+    assert.equal(pool.threads, expected);
   });
 });
 

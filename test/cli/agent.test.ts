@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { type Harness, startHarness } from "../support/harness.js";
 import { runCli } from "./helpers.js";
 
-const BIN = new URL("../../../bin/warrant.js", import.meta.url).pathname;
+const BIN = new URL("../../../bin/warrant.cjs", import.meta.url).pathname;
 
 describe("instance identity from the CLI", () => {
   let h: Harness;

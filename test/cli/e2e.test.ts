@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const BIN = join(ROOT, "bin", "warrant.js");
+const BIN = join(ROOT, "bin", "warrant.cjs");
 
 let tmp: string;
 let stateDir: string;

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { enforcementWarning, parseEnforcement } from "../../src/cli/commands/serve.js";
 import { runCli } from "./helpers.js";
 
-const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "warrant.js");
+const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "warrant.cjs");
 
 /** Starts `warrant serve` on a fresh state dir, waits for server.json, stops it; returns its output. */
 async function serveOnce(

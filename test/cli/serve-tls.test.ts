@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runCli } from "./helpers.js";
 
-const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "warrant.js");
+const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "warrant.cjs");
 
 test("warrant serve --tls --proxy records httpsUrl, proxyUrl and the CA files, and says so", {
   timeout: 60_000,

@@ -285,7 +285,7 @@ describe("a genuinely full disk (tmpfs)", { skip: "skip" in mounted ? mounted.sk
 
   test("a start on the full disk is refused with a one-line reason, not a crash", async () => {
     fill(filler, dir, 0);
-    const bin = new URL("../../../bin/warrant.js", import.meta.url).pathname;
+    const bin = new URL("../../../bin/warrant.cjs", import.meta.url).pathname;
     const child = spawn(process.execPath, [bin, "serve", "--state-dir", stateDir, "--port", "0"], {
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "warrant.js");
+export const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "warrant.cjs");
 
 export interface ServeProcess {
   child: ChildProcess;

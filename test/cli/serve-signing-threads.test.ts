@@ -1,0 +1,64 @@
+/**
+ * `warrant serve` signs minted tokens on libuv's threadpool, and `bin/warrant.cjs` sizes that pool
+ * before anything starts it: one thread per core, at least libuv's 4, unless UV_THREADPOOL_SIZE is
+ * already set. The pool is sized once, when first used, so a size given too late would be ignored:
+ * the test counts the process's threads, not only what the server reports. (On a machine of 4
+ * cores or fewer the default is libuv's own, so there only the set size shows in the count.)
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+
+const dirs: string[] = [];
+const running: ServeProcess[] = [];
+after(async () => {
+  for (const s of running) {
+    s.kill("SIGKILL");
+    await s.exited;
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A server started with this UV_THREADPOOL_SIZE ("" = unset), after one mint: its gauge and its thread count. */
+async function serveWith(size: string) {
+  const stateDir = mkdtempSync(join(tmpdir(), "warrant-threads-"));
+  dirs.push(stateDir);
+  const serve = spawnServe(stateDir, ["--metadata-port", "0"], { UV_THREADPOOL_SIZE: size });
+  running.push(serve);
+  const info = await serve.ready();
+  const cred = JSON.parse(readFileSync(info.adminCredentialFile as string, "utf8"));
+  const minted = await fetch(`${info.url}/token`, {
+    method: "POST",
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: cred.client_id,
+      client_secret: cred.client_secret,
+      refresh_token: cred.refresh_token,
+    }),
+  });
+  assert.equal(minted.status, 200, await minted.clone().text());
+  const metrics = await (await fetch(`${info.url}/metrics`)).text();
+  const gauge = Number(/^warrant_signing_threads (\d+)$/m.exec(metrics)?.[1]);
+  const inline = Number(/^warrant_signatures_on_event_loop_total (\d+)$/m.exec(metrics)?.[1]);
+  const threads = readdirSync(`/proc/${serve.child.pid}/task`).length;
+  serve.kill("SIGTERM");
+  await serve.exited;
+  return { gauge, inline, threads };
+}
+
+test("unset: one signing thread per core, at least 4; set: the operator's size, really", {
+  timeout: 90_000,
+  skip: process.platform !== "linux" ? "counts threads in /proc" : false,
+}, async () => {
+  const expected = Math.max(4, availableParallelism());
+  const byDefault = await serveWith("");
+  assert.equal(byDefault.gauge, expected);
+  assert.equal(byDefault.inline, 0, "the mint was signed off the event loop");
+  const larger = await serveWith(String(expected + 5));
+  assert.equal(larger.gauge, expected + 5);
+  // The same server, the same work: the only difference is the threadpool's size.
+  assert.equal(larger.threads - byDefault.threads, 5, JSON.stringify({ byDefault, larger }));
+});
