@@ -33,6 +33,7 @@ import { LoadChild } from "./load-gen.js";
 import { microCases, timed } from "./micro.js";
 import { PEER_CLIENT_ID, PEER_CLIENT_SECRET, PEER_JWT_RESOURCE, startPeerProcess } from "./peer.js";
 import { fmtRate, fmtRatio, log, median } from "./stats.js";
+import { rerunWithServerThreadpool } from "./threadpool.js";
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -614,6 +615,8 @@ async function main() {
         microWindowS: MICRO_MS / 1000,
         warmupS: { first: FIRST_WARMUP_MS / 1000, later: WARMUP_MS / 1000 },
         connections: CONNECTIONS,
+        // Warrant, the bare servers and S share this process's libuv threadpool (bench/threadpool.ts).
+        threadpool: Number(process.env.UV_THREADPOOL_SIZE),
         loadGenerator:
           CLIENT === "raw"
             ? "child process, pre-serialized HTTP/1.1 on keep-alive TCP sockets"
@@ -633,7 +636,7 @@ async function main() {
       `\nWarrant token-service bench — ${result.date}, node ${result.node}, ${result.nproc} CPUs (${result.cpuModel})\n`,
     );
     out.write(
-      `${ROUNDS} rounds; HTTP: ${HTTP_MS / 1000} s windows, ${CONNECTIONS} keep-alive connections from a child process; in-process: ${MICRO_MS / 1000} s windows\n`,
+      `${ROUNDS} rounds; HTTP: ${HTTP_MS / 1000} s windows, ${CONNECTIONS} keep-alive connections from a child process; in-process: ${MICRO_MS / 1000} s windows; libuv threadpool ${process.env.UV_THREADPOOL_SIZE}\n`,
     );
     out.write(`spread = half the min–max range over rounds, relative to the median\n\n`);
     out.write(`${table(summary)}\n\n`);
@@ -683,7 +686,10 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
-  process.exitCode = 1;
-});
+const rerun = rerunWithServerThreadpool();
+if (rerun !== undefined) process.exitCode = rerun;
+else
+  main().catch((err) => {
+    process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+    process.exitCode = 1;
+  });

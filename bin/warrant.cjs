@@ -3,12 +3,11 @@
 //
 // CommonJS on purpose: libuv sizes its threadpool once, when it is first used, from
 // UV_THREADPOOL_SIZE, and loading an ES module already uses it. This file runs before that, so it
-// can give the pool one thread per core (at least libuv's 4): the server signs minted tokens there
-// (src/server/tokens/signing-pool.ts). A value already in the environment is kept.
+// can size the pool for signing (bin/threadpool-size.cjs). A value already in the environment is kept.
 "use strict";
-const { availableParallelism } = require("node:os");
+const { threadpoolSize } = require("./threadpool-size.cjs");
 
-if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, availableParallelism()));
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(threadpoolSize());
 
 import("../dist/src/cli/main.js")
   .then(({ main }) => main(process.argv.slice(2)))

@@ -1,16 +1,22 @@
 /**
  * `warrant serve` signs minted tokens on libuv's threadpool, and `bin/warrant.cjs` sizes that pool
- * before anything starts it: one thread per core, at least libuv's 4, unless UV_THREADPOOL_SIZE is
- * already set. The pool is sized once, when first used, so a size given too late would be ignored:
- * the test counts the process's threads, not only what the server reports. (On a machine of 4
- * cores or fewer the default is libuv's own, so there only the set size shows in the count.)
+ * before anything starts it (bin/threadpool-size.cjs: one thread per core, at least 2), unless
+ * UV_THREADPOOL_SIZE is already set. The pool is sized once, when first used, so a size given too
+ * late would be ignored: the test counts the process's threads, not only what the server reports.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+
+const { threadpoolSize } = createRequire(import.meta.url)("../../../bin/threadpool-size.cjs") as {
+  threadpoolSize(): number;
+};
+/** libuv's own default, which a size applied too late would leave. */
+const LIBUV_DEFAULT = 4;
 
 const dirs: string[] = [];
 const running: ServeProcess[] = [];
@@ -49,11 +55,11 @@ async function serveWith(size: string) {
   return { gauge, inline, threads };
 }
 
-test("unset: one signing thread per core, at least 4; set: the operator's size, really", {
+test("unset: the server's size (one thread per core, at least 2); set: the operator's size, really", {
   timeout: 90_000,
   skip: process.platform !== "linux" ? "counts threads in /proc" : false,
 }, async () => {
-  const expected = Math.max(4, availableParallelism());
+  const expected = threadpoolSize();
   const byDefault = await serveWith("");
   assert.equal(byDefault.gauge, expected);
   assert.equal(byDefault.inline, 0, "the mint was signed off the event loop");
@@ -61,4 +67,10 @@ test("unset: one signing thread per core, at least 4; set: the operator's size, 
   assert.equal(larger.gauge, expected + 5);
   // The same server, the same work: the only difference is the threadpool's size.
   assert.equal(larger.threads - byDefault.threads, 5, JSON.stringify({ byDefault, larger }));
+  // Where the size differs from libuv's own default, the count shows it was applied before the
+  // pool started (an ES module entry could not: its loader starts the pool first).
+  if (expected !== LIBUV_DEFAULT) {
+    const libuvDefault = await serveWith(String(LIBUV_DEFAULT));
+    assert.equal(libuvDefault.threads - byDefault.threads, LIBUV_DEFAULT - expected);
+  }
 });

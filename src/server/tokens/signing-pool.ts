@@ -9,7 +9,7 @@
  * signing threads wait for whole batches, leaving a sixth of the two cores idle under load. A libuv
  * job costs the loop one callback, and each signature comes back as soon as it is made (measured in
  * docs/performance.md). The threadpool has `UV_THREADPOOL_SIZE` threads, which `bin/warrant.cjs`
- * sets to one per core (at least libuv's 4) before anything uses it.
+ * sets before anything uses it (bin/threadpool-size.cjs: one per core, at least 2).
  *
  * - **Keys** stay `KeyObject`s of this process: the threadpool job holds the key object itself; the
  *   key never exists as text outside the key ring.
