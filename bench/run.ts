@@ -21,7 +21,15 @@
  * authenticated call may do and still keep 0.8× of A), and `S` is node:http doing nothing but one
  * RS256 signature per request (the most any token endpoint can mint here, to set beside the peer).
  */
-import { createPublicKey, generateKeyPairSync, type JsonWebKey, randomUUID, sign } from "node:crypto";
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+  randomUUID,
+  sign,
+  verify,
+} from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -235,7 +243,18 @@ async function setUpWarrant(stateDir: string) {
   const jwk = jwks.keys.find((k) => (k as { kid?: string }).kid === kid);
   if (!kid || !jwk) throw new Error(`the key ${kid} of the admin token is not in /oauth2/v3/certs`);
   const verificationKey = createPublicKey({ key: jwk, format: "jwk" });
-  return { server, serverLog, adminToken, refreshBody, assertions, selfSigned, kid, verificationKey };
+  const assertionKey = createPublicKey(keyFile.private_key);
+  return {
+    server,
+    serverLog,
+    adminToken,
+    refreshBody,
+    assertions,
+    assertionKey,
+    selfSigned,
+    kid,
+    verificationKey,
+  };
 }
 
 /**
@@ -266,15 +285,36 @@ async function startBare(answer: Answer, workUs = 0) {
  * Calibration row S: node:http answering each POST with an RS256 JWT and nothing else (no client
  * authentication, no grant, no audit), signed with `crypto.sign` on libuv's threads so that it
  * uses every core: the most a token endpoint can mint on this machine.
+ *
+ * With `assertionKey` (row S.verify), each request's body is a jwt-bearer form whose assertion's
+ * RS256 signature is first checked with that key (`crypto.verify` on the event loop, as Warrant
+ * does): the crypto of a jwt-bearer mint and nothing else, the most that grant can mint here.
  */
-async function startSignOnly() {
+async function startSignOnly(assertionKey?: KeyObject) {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const header = Buffer.from(JSON.stringify({ alg: "RS256", kid: "sign-only", typ: "JWT" })).toString(
     "base64url",
   );
   const server = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      if (assertionKey) {
+        const assertion = new URLSearchParams(Buffer.concat(chunks).toString()).get("assertion") ?? "";
+        const dot = assertion.lastIndexOf(".");
+        const valid =
+          dot > 0 &&
+          verify(
+            "sha256",
+            Buffer.from(assertion.slice(0, dot)),
+            assertionKey,
+            Buffer.from(assertion.slice(dot + 1), "base64url"),
+          );
+        if (!valid) {
+          res.writeHead(400).end();
+          return;
+        }
+      }
       const now = Math.floor(Date.now() / 1000);
       const claims = {
         iss: "urn:bench:sign-only",
@@ -483,6 +523,19 @@ async function main() {
       bodies: [w.refreshBody],
     });
 
+    const verifyAndSign = await startSignOnly(w.assertionKey);
+    closers.push(verifyAndSign.close);
+    cases.push({
+      id: "S.verify",
+      label: "calibration: node:http that verifies and signs",
+      unit: "tokens/s",
+      vs: ["C"],
+      url: `${verifyAndSign.url}/token`,
+      method: "POST",
+      headers: { "content-type": FORM },
+      bodies: w.assertions,
+    });
+
     let peerStatus: Record<string, unknown>;
     // The peer's process starts when any of its rows is measured.
     const peerSelected = !ONLY || ONLY.some((p) => p.startsWith("peer") || "peer".startsWith(p));
@@ -595,6 +648,8 @@ async function main() {
       ["jwtBearerOverRefresh", "warrant.mint.jwtbearer", "warrant.mint.refresh"],
       ["signOnlyOverPeerJwt", "S", "peer.cc.jwt"],
       ["warrantRefreshOverSignOnly", "warrant.mint.refresh", "S"],
+      ["verifyAndSignOverPeerJwt", "S.verify", "peer.cc.jwt"],
+      ["warrantJwtBearerOverVerifyAndSign", "warrant.mint.jwtbearer", "S.verify"],
     ];
     for (const [name, a, b] of pairs) {
       const ra = rows.find((r) => r.id === a);
@@ -650,6 +705,10 @@ async function main() {
       out.write(
         `Ceiling: node:http that only signs / peer JWT mint: ${fmtRatio(derived.signOnlyOverPeerJwt)}× (no token endpoint on this machine can beat the peer by more)\n`,
       );
+    if (derived.verifyAndSignOverPeerJwt !== undefined)
+      out.write(
+        `Ceiling of jwt-bearer: node:http that verifies the assertion and signs / peer JWT mint: ${fmtRatio(derived.verifyAndSignOverPeerJwt)}×\n`,
+      );
     const work = get("A.work")?.ratios[0]?.median;
     if (work !== undefined)
       out.write(
@@ -666,6 +725,7 @@ async function main() {
       ["warrant.mint.jwtbearer", "jwt-bearer"],
       ["peer.cc.jwt", "oidc-provider RS256 JWT"],
       ["S", "node:http that only signs"],
+      ["S.verify", "node:http that verifies and signs"],
     ];
     const perCoreText = mintRows
       .filter(([id]) => perCore(id) !== undefined)

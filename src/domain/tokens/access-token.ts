@@ -65,6 +65,21 @@ export type JwsSigner = (kid: string, key: KeyObject, signingInput: string) => P
 const signHere: JwsSigner = (_kid, key, input) => cryptoSign("sha256", Buffer.from(input), key);
 const b64url = (json: unknown) => Buffer.from(JSON.stringify(json)).toString("base64url");
 
+/** Each signing key's encoded JWS header: the same bytes for every token it signs. */
+const encodedHeaders = new Map<string, string>();
+/** A ring holds 2–3 keys; more means rotations since, whose old headers are not needed. */
+const MAX_ENCODED_HEADERS = 16;
+
+function encodedHeader(key: SigningKey): string {
+  let header = encodedHeaders.get(key.kid);
+  if (header === undefined) {
+    if (encodedHeaders.size >= MAX_ENCODED_HEADERS) encodedHeaders.clear();
+    header = b64url({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP });
+    encodedHeaders.set(key.kid, header);
+  }
+  return header;
+}
+
 export async function mintAccessToken(
   key: SigningKey,
   issuer: string,
@@ -78,7 +93,7 @@ export async function mintAccessToken(
   const fed = req.federated ? { grp: req.federated.groups, att: req.federated.attributes } : {};
   // A compact JWS of a fixed shape, built directly: the header and claims JOSE libraries would write.
   if (key.alg !== "RS256") throw new Error(`unsupported signing algorithm ${key.alg}`);
-  const signingInput = `${b64url({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${b64url({
+  const signingInput = `${encodedHeader(key)}.${b64url({
     scope: req.scopes.join(" "),
     azp: req.azp,
     via: req.via,

@@ -268,7 +268,10 @@ async function handle(deps: HttpServerDeps, req: IncomingMessage, res: ApiRespon
     );
     return;
   }
-  const explain = url.searchParams.get("explain") === "true" || req.headers["x-warrant-explain"] === "true";
+  // `searchParams` parses the query into an object: not for the requests that have none.
+  const explain =
+    (url.search !== "" && url.searchParams.get("explain") === "true") ||
+    req.headers["x-warrant-explain"] === "true";
   const ctx: RequestContext = {
     req,
     res,
