@@ -9,7 +9,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+import { mintWithAdminCredential, type ServeProcess, spawnServe } from "../support/serve-process.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "warrant-drain-"));
 let serve: ServeProcess | undefined;
@@ -47,17 +47,8 @@ test("SIGTERM during a 100 MB upload: /readyz turns 503, the upload completes, t
     checks: { datastore: true, keyRing: true, agents: true },
   });
 
-  const cred = JSON.parse(readFileSync(info.adminCredentialFile as string, "utf8"));
   const { access_token: token } = (await (
-    await fetch(`${url}/token`, {
-      method: "POST",
-      body: new URLSearchParams({
-        grant_type: "refresh_token",
-        client_id: cred.client_id,
-        client_secret: cred.client_secret,
-        refresh_token: cred.refresh_token,
-      }),
-    })
+    await mintWithAdminCredential(url, info.adminCredentialFile as string)
   ).json()) as { access_token: string };
   const bucket = await fetch(`${url}/storage/v1/b?project=demo-project`, {
     method: "POST",

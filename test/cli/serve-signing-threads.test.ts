@@ -5,12 +5,12 @@
  * late would be ignored: the test counts the process's threads, not only what the server reports.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+import { mintWithAdminCredential, type ServeProcess, spawnServe } from "../support/serve-process.js";
 
 const { threadpoolSize } = createRequire(import.meta.url)("../../../bin/threadpool-size.cjs") as {
   threadpoolSize(): number;
@@ -35,16 +35,7 @@ async function serveWith(size: string) {
   const serve = spawnServe(stateDir, ["--metadata-port", "0"], { UV_THREADPOOL_SIZE: size });
   running.push(serve);
   const info = await serve.ready();
-  const cred = JSON.parse(readFileSync(info.adminCredentialFile as string, "utf8"));
-  const minted = await fetch(`${info.url}/token`, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "refresh_token",
-      client_id: cred.client_id,
-      client_secret: cred.client_secret,
-      refresh_token: cred.refresh_token,
-    }),
-  });
+  const minted = await mintWithAdminCredential(info.url as string, info.adminCredentialFile as string);
   assert.equal(minted.status, 200, await minted.clone().text());
   const metrics = await (await fetch(`${info.url}/metrics`)).text();
   const gauge = Number(/^warrant_signing_threads (\d+)$/m.exec(metrics)?.[1]);

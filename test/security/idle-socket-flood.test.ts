@@ -11,11 +11,11 @@
  * 22,000 (about a minute on a busy machine).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+import { mintWithAdminCredential, type ServeProcess, spawnServe } from "../support/serve-process.js";
 import { type Holder, holdSockets } from "../support/socket-holder.js";
 
 const DEMO = "projects/demo-project/zones/us-central1-a/instances/demo-vm";
@@ -42,16 +42,7 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
 }
 
 async function adminToken(url: string): Promise<string> {
-  const cred = JSON.parse(readFileSync(join(stateDir, "admin-credentials.json"), "utf8"));
-  const r = await fetch(`${url}/token`, {
-    method: "POST",
-    body: new URLSearchParams({
-      grant_type: "refresh_token",
-      client_id: cred.client_id,
-      client_secret: cred.client_secret,
-      refresh_token: cred.refresh_token,
-    }),
-  });
+  const r = await mintWithAdminCredential(url, join(stateDir, "admin-credentials.json"));
   return ((await r.json()) as { access_token: string }).access_token;
 }
 

@@ -4,12 +4,12 @@
  * and `/readyz` says the same; a client hammering a starting server never sees a 404.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type ServeProcess, spawnServe } from "../support/serve-process.js";
+import { mintWithAdminCredential, type ServeProcess, spawnServe } from "../support/serve-process.js";
 
 const stateDir = mkdtempSync(join(tmpdir(), "warrant-startup-"));
 const started: ServeProcess[] = [];
@@ -36,18 +36,9 @@ test("hammering a starting server: 503 with Retry-After until ready, never 404",
   const first = spawnServe(stateDir, args);
   started.push(first);
   const info = await first.ready();
-  const cred = JSON.parse(readFileSync(info.adminCredentialFile as string, "utf8"));
   const token = (
     (await (
-      await fetch(`${info.url}/token`, {
-        method: "POST",
-        body: new URLSearchParams({
-          grant_type: "refresh_token",
-          client_id: cred.client_id,
-          client_secret: cred.client_secret,
-          refresh_token: cred.refresh_token,
-        }),
-      })
+      await mintWithAdminCredential(info.url as string, info.adminCredentialFile as string)
     ).json()) as { access_token: string }
   ).access_token;
   first.kill();

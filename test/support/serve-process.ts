@@ -59,3 +59,17 @@ export function spawnServe(
     },
   };
 }
+
+/** A refresh-token mint at `url` with the administrator credential a `warrant serve` wrote. */
+export function mintWithAdminCredential(url: string, credentialFile: string): Promise<Response> {
+  const cred = JSON.parse(readFileSync(credentialFile, "utf8"));
+  return fetch(`${url}/token`, {
+    method: "POST",
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: cred.client_id,
+      client_secret: cred.client_secret,
+      refresh_token: cred.refresh_token,
+    }),
+  });
+}
