@@ -251,7 +251,8 @@ export function repositories(s: DocumentStore) {
       get: (sha256: string) => s.get("authorization-code", sha256),
       put: (c: AuthorizationCodeRecord) => s.put("authorization-code", c.codeSha256, c),
       delete: (sha256: string) => s.delete("authorization-code", sha256),
-      list: async (limit: number) => (await s.list("authorization-code", { limit })).map((r) => r.value),
+      page: (after: string | undefined, limit: number) =>
+        s.list("authorization-code", { limit, ...(after ? { after } : {}) }),
     },
     consoleSessions: {
       get: (sha256: string) => s.get("console-session", sha256),
@@ -275,7 +276,8 @@ export function repositories(s: DocumentStore) {
       ofUser: async (email: string) =>
         (await s.list("signin-session", { parent: email.toLowerCase() })).map((r) => r.value),
       delete: (sha256: string) => s.delete("signin-session", sha256),
-      list: async (limit: number) => (await s.list("signin-session", { limit })).map((r) => r.value),
+      page: (after: string | undefined, limit: number) =>
+        s.list("signin-session", { limit, ...(after ? { after } : {}) }),
     },
     ssoSignIns: {
       get: (stateSha256: string) => s.get("sso-signin", stateSha256),

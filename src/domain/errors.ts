@@ -131,6 +131,17 @@ export class Internal extends ApiError {
     super(500, "INTERNAL", "backendError", message);
   }
 }
+/**
+ * 413: the request body is over the endpoint's limit. The answer closes its connection (node:http
+ * ends the socket once it is written): the server stops reading the rest of the body, so a client
+ * streaming an endless one is cut off, and a client told so never sends another request on it.
+ */
+export class PayloadTooLarge extends ApiError {
+  constructor(message: string) {
+    super(413, "INVALID_ARGUMENT", "requestTooLarge", message);
+    this.headers.Connection = "close";
+  }
+}
 /** 503: the service cannot answer now (starting, shutting down, at capacity); `Retry-After` says when to retry. */
 export class Unavailable extends ApiError {
   constructor(message: string, retryAfterSeconds = 1) {

@@ -168,23 +168,30 @@ export class SignIn {
     return code;
   }
 
-  /** Deletes expired codes and sessions (run periodically). */
+  /** Deletes expired codes, sessions and failure windows (run periodically); returns how many. */
   async sweep(): Promise<number> {
-    const now = Date.now();
-    let n = 0;
-    await this.deps.store.transaction(async (tx) => {
-      const r = repositories(tx);
-      for (const c of await r.authorizationCodes.list(1000))
-        if (
-          Date.parse(c.expireTime) + CODE_LIFETIME_S * 1000 < now &&
-          (await r.authorizationCodes.delete(c.codeSha256))
-        )
-          n++;
-      for (const s of await r.signInSessions.list(1000))
-        if (Date.parse(s.expireTime) < now && (await r.signInSessions.delete(s.sessionSha256))) n++;
-    });
     // The per-account and per-address counters share one kind: one sweep ends both's old windows.
-    n += await this.perAddress.sweep();
-    return n;
+    return (await sweepSignInRecords(this.deps.store, Date.now())) + (await this.perAddress.sweep());
   }
+}
+
+/**
+ * Deletes, a page at a time, the authorization codes past their redemption window and the
+ * authorization server's browser sessions past their expiry; returns how many.
+ */
+export async function sweepSignInRecords(store: Datastore, now: number, pageSize = 1000): Promise<number> {
+  const r = repositories(store);
+  const codes = await sweepEnded(
+    r.authorizationCodes.page,
+    r.authorizationCodes.delete,
+    (c) => Date.parse(c.expireTime) + CODE_LIFETIME_S * 1000 < now,
+    pageSize,
+  );
+  const sessions = await sweepEnded(
+    r.signInSessions.page,
+    r.signInSessions.delete,
+    (x) => Date.parse(x.expireTime) < now,
+    pageSize,
+  );
+  return codes + sessions;
 }

@@ -1,6 +1,6 @@
 /** Request bodies: bounded, parsed, and rejected with a clear 400 when malformed. */
 import type { IncomingMessage } from "node:http";
-import { ApiError, InvalidArgument } from "../../domain/errors.js";
+import { InvalidArgument, PayloadTooLarge } from "../../domain/errors.js";
 
 export const MAX_JSON_BODY_BYTES = 1 << 20;
 /** Deeper documents are refused: nothing Google accepts nests this far, and deep values exhaust the stack later. */
@@ -66,16 +66,9 @@ function prematureClose(): Error {
   });
 }
 
-/**
- * The 413 closes its connection (`Connection: close`): node:http ends the socket once the answer is
- * written, so a client streaming an endless body is cut off, and the client, told so, never sends
- * another request on a connection the server is closing.
- */
+/** Node:http ends the socket once the 413's `Connection: close` answer is written (see PayloadTooLarge). */
 function tooLarge(limit: number) {
-  return Object.assign(
-    new ApiError(413, "INVALID_ARGUMENT", "requestTooLarge", `Request body is larger than ${limit} bytes.`),
-    { headers: { Connection: "close" } },
-  );
+  return new PayloadTooLarge(`Request body is larger than ${limit} bytes.`);
 }
 
 /** A JSON object body; an empty body reads as `{}` (Google accepts empty bodies for custom methods). */
