@@ -40,4 +40,21 @@ describe("request bodies over the limit", () => {
         assert.equal(next.status, 200, `request after the 413, round ${i}`);
       }
     });
+
+  // The OAuth endpoints answer in OAuth's shape, not Google's: the 413 must still close.
+  for (const path of ["/token", "/v1/token", "/v1/introspect"])
+    test(`${path}: a form over 64 KiB is a 413 invalid_request with Connection: close`, async () => {
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${h.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: `grant_type=refresh_token&pad=${"a".repeat(64 * 1024)}`,
+        });
+        assert.equal(r.status, 413);
+        assert.equal(r.headers.get("connection"), "close");
+        assert.equal(((await r.json()) as { error: string }).error, "invalid_request");
+        const next = await h.call("GET", "/v1/projects/demo-project");
+        assert.equal(next.status, 200, `request after the 413, round ${i}`);
+      }
+    });
 });

@@ -143,15 +143,35 @@ async function refreshTokenGrant(form: URLSearchParams, deps: ServerDeps): Promi
 }
 
 /** An OAuth endpoint's JSON answer (token endpoint, STS): never cached, as RFC 6749 requires. */
-export function sendOAuth(res: ServerResponse, status: number, body: unknown) {
+export function sendOAuth(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "Content-Type": "application/json; charset=utf-8",
     "Content-Length": Buffer.byteLength(text),
     "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
     Pragma: "no-cache",
+    ...headers,
   });
   res.end(text);
+}
+
+/**
+ * What an OAuth endpoint answers for an error thrown under it: an OAuth error as it is; an API error
+ * (a body over the limit, a malformed one) as `invalid_request` with its status and its headers, so
+ * that a 413 still closes its connection; undefined for anything else (the adapter's 500).
+ */
+export function oauthErrorAnswer(
+  err: unknown,
+): { error: OAuthError; headers: Record<string, string> } | undefined {
+  if (err instanceof OAuthError) return { error: err, headers: {} };
+  if (err instanceof ApiError)
+    return { error: new OAuthError("invalid_request", err.code, err.message), headers: err.headers };
+  return undefined;
 }
 
 async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps, tokenUrls: readonly string[]) {
@@ -197,15 +217,11 @@ async function tokenEndpoint(ctx: RequestContext, deps: ServerDeps, tokenUrls: r
     record({ outcome: "issued", ...issued });
     sendOAuth(ctx.res, 200, body);
   } catch (err) {
-    const oauth =
-      err instanceof OAuthError
-        ? err
-        : err instanceof ApiError
-          ? new OAuthError("invalid_request", err.code, err.message)
-          : null;
-    if (!oauth) throw err;
-    record({ outcome: "refused", error: oauth.error, description: oauth.message });
-    return sendOAuth(ctx.res, oauth.status, oauth.toJSON());
+    const answer = oauthErrorAnswer(err);
+    if (!answer) throw err;
+    const { error } = answer;
+    record({ outcome: "refused", error: error.error, description: error.message });
+    return sendOAuth(ctx.res, error.status, error.toJSON(), answer.headers);
   }
 }
 

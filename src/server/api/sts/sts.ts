@@ -4,7 +4,6 @@
  * answers about such a token (gcloud names its account from it). Both speak OAuth's error shape.
  */
 import { CLOUD_PLATFORM, SCOPE_PREFIX } from "../../../domain/compute/scopes.js";
-import { ApiError } from "../../../domain/errors.js";
 import { memberOf } from "../../../domain/iam/principal.js";
 import {
   MappingRefused,
@@ -30,7 +29,7 @@ import type { RequestContext } from "../../http/context.js";
 import type { Router } from "../../http/router.js";
 import { issueAccessToken } from "../../tokens/issue.js";
 import { resolveProject } from "../iam/workload-identity-pools.js";
-import { sendOAuth } from "../oauth2/token.js";
+import { oauthErrorAnswer, sendOAuth } from "../oauth2/token.js";
 
 export const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -220,15 +219,11 @@ export function registerSts(
           expires_in: minted.exp - minted.iat,
         });
       } catch (err) {
-        const oauth =
-          err instanceof OAuthError
-            ? err
-            : err instanceof ApiError
-              ? new OAuthError("invalid_request", err.code, err.message)
-              : null;
-        if (!oauth) throw err;
-        record({ outcome: "refused", error: oauth.error, description: oauth.message });
-        sendOAuth(ctx.res, oauth.status, oauth.toJSON());
+        const answer = oauthErrorAnswer(err);
+        if (!answer) throw err;
+        const { error } = answer;
+        record({ outcome: "refused", error: error.error, description: error.message });
+        sendOAuth(ctx.res, error.status, error.toJSON(), answer.headers);
       }
       return undefined;
     },
@@ -261,9 +256,9 @@ export function registerSts(
           exp: t.exp,
         });
       } catch (err) {
-        if (!(err instanceof OAuthError) && !(err instanceof ApiError)) throw err;
-        const oauth = err instanceof OAuthError ? err : new OAuthError("invalid_request", 400, err.message);
-        sendOAuth(ctx.res, oauth.status, oauth.toJSON());
+        const answer = oauthErrorAnswer(err);
+        if (!answer) throw err;
+        sendOAuth(ctx.res, answer.error.status, answer.error.toJSON(), answer.headers);
       }
       return undefined;
     },
